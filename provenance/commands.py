@@ -1,0 +1,58 @@
+"""Admin commands under `flask --app app`: init, seed-demo, verify."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from . import demo
+from .web import service
+
+
+@click.command("init")
+def init_command() -> None:
+    """Create the log's keys, database and genesis entry (idempotent)."""
+    report = service().initialise()
+    keys = service().settings.keys
+    if report.created:
+        for change in report.changes:
+            click.echo(f"  {change}")
+        click.echo(f"initialised the log; keys are in {keys.log_key.parent} (mode 0600)")
+    else:
+        click.echo("already initialised: nothing changed")
+    click.echo(f"log verifier key: {report.verifier_key}")
+    click.echo(f"authority key id: {report.authority_key_id}")
+
+
+@click.command("seed-demo")
+@click.option(
+    "--entries",
+    "count",
+    default=demo.DEFAULT_ENTRIES,
+    show_default=True,
+    help="signed statements to append",
+)
+@click.option("--if-empty", is_flag=True, help="only seed a log that holds nothing but genesis")
+def seed_demo_command(count: int, if_empty: bool) -> None:
+    """Register demo parties (keys under data/demo/) and append signed demo statements."""
+    result = demo.seed(service(), count, only_if_empty=if_empty)
+    click.echo(result.summary())
+
+
+@click.command("verify")
+@click.option("--workers", type=int, default=None, help="processes (default: all cores)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def verify_command(workers: int | None, quiet: bool) -> None:
+    """Re-check every entry, link, tree hash, checkpoint and signature."""
+    from .verify import verify_log
+
+    report = verify_log(service(), workers=workers, progress=not quiet)
+    click.echo(report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+def register(app: Flask) -> None:
+    for command in (init_command, seed_demo_command, verify_command):
+        app.cli.add_command(command)

@@ -1,0 +1,115 @@
+"""Deterministic demo parties and statements (keys under data/demo/, for demonstration only)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from . import keystore
+from .errors import LogNotInitialised
+from .log import Submission, parse_submission, tree_size
+from .service import Service
+from .signing import P256_ORDER, key_id, load_private_key_pem, private_key_pem, public_key_der
+from .signing import sign_envelope
+from .statements import make_statement
+from .store.engine import read_connection
+from .store.projection import DbView
+
+DEFAULT_ENTRIES = 50
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class DemoParty:
+    slug: str
+    name: str
+    gln: str
+    roles: tuple[str, ...]
+
+
+PARTIES = (
+    DemoParty("acme", "Acme Pharmaceuticals", "5412345000013", ("manufacturer",)),
+    DemoParty("medsupply", "MedSupply Wholesale", "5412345000020", ("wholesaler",)),
+    DemoParty("citypharmacy", "City Pharmacy", "5412345000037", ("pharmacy",)),
+    DemoParty("regulator", "National Medicines Regulator", "5412345000044", ("regulator",)),
+    DemoParty("sponsor", "Northwind Trials Sponsor", "5412345000051", ("sponsor",)),
+    DemoParty("site001", "Riverside Clinical Site 001", "5412345000068", ("site",)),
+)
+
+
+def demo_key(data_dir: Path, slug: str) -> ec.EllipticCurvePrivateKey:
+    """The demo party's key: derived from its name, so every checkout seeds the same parties."""
+    path = data_dir / "demo" / f"{slug}.pem"
+    if path.exists():
+        return load_private_key_pem(path.read_bytes())
+    secret = int.from_bytes(hashlib.sha256(f"provenance demo key {slug}".encode()).digest())
+    key = ec.derive_private_key(secret % (P256_ORDER - 1) + 1, ec.SECP256R1())
+    keystore.write_secret(path, private_key_pem(key))
+    return key
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    registered: int
+    appended: int
+    size: int
+    skipped: bool = False
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"log already holds {self.size} entries: demo seed skipped"
+        return (
+            f"registered {self.registered} demo parties, appended {self.appended} statements; "
+            f"log size {self.size}"
+        )
+
+
+def seed(service: Service, count: int, *, only_if_empty: bool = False) -> SeedResult:
+    log = service.log
+    data_dir = service.settings.data_dir
+    with read_connection(service.engine) as conn:
+        size = tree_size(conn)
+        view = DbView(conn)
+        missing = [p for p in PARTIES if view.party(p.gln) is None]
+    if size == 0:
+        raise LogNotInitialised("the log has no genesis entry: run `flask --app app init` first")
+    if only_if_empty and size > 1:
+        return SeedResult(0, 0, size, skipped=True)
+    authority = keystore.load_authority_key(service.settings.keys)
+    authority_id = key_id(public_key_der(authority))
+    registrations: list[Submission] = []
+    for party in missing:
+        der = public_key_der(demo_key(data_dir, party.slug))
+        body = {
+            "gln": party.gln,
+            "name": party.name,
+            "roles": list(party.roles),
+            "public_key": base64.b64encode(der).decode(),
+        }
+        statement = make_statement("party.register", body, authority_id)
+        registrations.append(
+            parse_submission(sign_envelope(authority, statement.payload()).to_json())
+        )
+    if registrations:
+        log.submit_many(registrations)
+    keys = [demo_key(data_dir, p.slug) for p in PARTIES]
+    appended = 0
+    while appended < count:
+        batch: list[Submission] = []
+        for n in range(appended, min(count, appended + BATCH)):
+            key = keys[n % len(keys)]
+            body = {
+                "subject": f"demo/{size + n}",
+                "claim": {"sequence": size + n, "note": "demonstration statement"},
+            }
+            statement = make_statement("attestation", body, key_id(public_key_der(key)))
+            batch.append(parse_submission(sign_envelope(key, statement.payload()).to_json()))
+        log.submit_many(batch)
+        appended += len(batch)
+    with read_connection(service.engine) as conn:
+        final = tree_size(conn)
+    return SeedResult(len(registrations), appended, final)

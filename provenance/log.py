@@ -1,0 +1,211 @@
+"""The log: validate → sequence → store entry and tree hashes → sign a checkpoint, in one transaction."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, tuple_
+
+from . import merkle, rules
+from .canonical import canonical_bytes, parse_json, sha256
+from .errors import BadEnvelope, TooLarge, UnknownKey
+from .identity import EntryContext
+from .note import Checkpoint, Signer, format_checkpoint
+from .signing import Envelope, parse_envelope, verify_p256
+from .statements import Statement, now_timestamp, parse_statement
+from .store.engine import read_connection, write_transaction
+from .store.projection import DbView
+from .store.tables import LogCheckpoint, LogEntry, LogNode
+from .tiles import MAX_ENTRY_SIZE
+
+ENTRY_TABLE = LogEntry.__table__  # type: ignore[attr-defined]
+NODE_TABLE = LogNode.__table__  # type: ignore[attr-defined]
+CHECKPOINT_TABLE = LogCheckpoint.__table__  # type: ignore[attr-defined]
+ZERO_HASH_HEX = "0" * 64
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A parsed, not yet logged, envelope."""
+
+    envelope: Envelope
+    statement: Statement
+    digest: bytes  # SHA-256 of the payload: the identity of a statement for deduplication
+
+
+@dataclass(frozen=True)
+class Appended:
+    index: int
+    leaf_hash: bytes
+    duplicate: bool = False
+
+
+def parse_submission(envelope_json: Any) -> Submission:
+    """Envelope → statement, with every structural check that needs no database."""
+    envelope = parse_envelope(envelope_json)
+    statement = parse_statement(envelope.payload)
+    if envelope.signatures[0].keyid != statement.signer:
+        raise BadEnvelope("the signature's keyid differs from the statement's signer")
+    return Submission(envelope, statement, sha256(envelope.payload))
+
+
+def entry_bytes(index: int, logged_at: str, prev_hex: str, envelope: Envelope) -> bytes:
+    """The bytes the tiles carry and the leaf hash covers."""
+    return canonical_bytes(
+        {"index": index, "logged_at": logged_at, "prev": prev_hex, "envelope": envelope.to_json()}
+    )
+
+
+def tree_size(conn: Connection) -> int:
+    last = conn.execute(select(func.max(ENTRY_TABLE.c.idx))).scalar()
+    return 0 if last is None else int(last) + 1
+
+
+def fetch_nodes(conn: Connection, addrs: Sequence[merkle.NodeAddr]) -> dict[merkle.NodeAddr, bytes]:
+    wanted = sorted(set(addrs))
+    found: dict[merkle.NodeAddr, bytes] = {}
+    # Bounded IN lists keep every backend's parameter limit happy.
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            select(NODE_TABLE.c.level, NODE_TABLE.c.idx, NODE_TABLE.c.hash).where(
+                tuple_(NODE_TABLE.c.level, NODE_TABLE.c.idx).in_(chunk)
+            )
+        )
+        for level, idx, digest in rows:
+            found[(int(level), int(idx))] = bytes(digest)
+    return found
+
+
+def find_duplicate(conn: Connection, digest: bytes) -> Appended | None:
+    row = conn.execute(
+        select(ENTRY_TABLE.c.idx, ENTRY_TABLE.c.leaf_hash).where(
+            ENTRY_TABLE.c.payload_digest == digest
+        )
+    ).first()
+    return Appended(int(row[0]), bytes(row[1]), duplicate=True) if row else None
+
+
+class TransparencyLog:
+    """Appends statements and signs checkpoints; one instance per process and database."""
+
+    def __init__(self, engine: Engine, signer: Signer) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.origin = signer.name
+        self._lock = threading.Lock()
+        # Right edge of the tree as of the last append by this process; reloaded when another
+        # process has appended since.
+        self._frontier = merkle.Frontier()
+        self._last_leaf = bytes(32)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def submit(self, envelope_json: Any, *, verify: bool = True) -> Appended:
+        """Log one envelope (a JSON value), or return the index it already has."""
+        return self.submit_many([parse_submission(envelope_json)], verify=verify)[0]
+
+    def submit_many(self, items: Sequence[Submission], *, verify: bool = True) -> list[Appended]:
+        """Log a batch in one transaction with one checkpoint; any bad item rejects the batch."""
+        with read_connection(self.engine) as conn:
+            known = [find_duplicate(conn, item.digest) for item in items]
+            if verify:
+                view = DbView(conn)
+                # The expensive check runs before the write lock so appenders verify in parallel;
+                # key validity is checked again under the lock.
+                for item, dup in zip(items, known, strict=True):
+                    if dup is None:
+                        self._verify_signature(view, item)
+        if all(known):
+            return [dup for dup in known if dup is not None]
+        with self._lock, write_transaction(self.engine) as conn:
+            frontier, last_leaf, results = self._append_locked(conn, items)
+        self._frontier, self._last_leaf = frontier, last_leaf
+        return results
+
+    def _verify_signature(self, view: DbView, item: Submission) -> None:
+        der = rules.signing_key_der(view, item.statement)
+        if der is None:
+            raise UnknownKey(
+                f"key {item.statement.signer} is not registered", key_id=item.statement.signer
+            )
+        verify_p256(der, item.envelope.pae(), item.envelope.signatures[0].sig)
+
+    def _current_frontier(self, conn: Connection, size: int) -> tuple[merkle.Frontier, bytes]:
+        if self._frontier.size == size:
+            return merkle.Frontier(size, self._frontier.hashes()), self._last_leaf
+        addrs = merkle.frontier_addrs(size)
+        nodes = fetch_nodes(conn, [*addrs, (0, size - 1)] if size else [])
+        frontier = merkle.Frontier(size, [nodes[a] for a in addrs])
+        return frontier, nodes[(0, size - 1)] if size else bytes(32)
+
+    def _append_locked(
+        self, conn: Connection, items: Sequence[Submission]
+    ) -> tuple[merkle.Frontier, bytes, list[Appended]]:
+        size = tree_size(conn)
+        frontier, last_leaf = self._current_frontier(conn, size)
+        view = DbView(conn)
+        results: list[Appended] = []
+        entries: list[dict[str, Any]] = []
+        nodes: list[dict[str, Any]] = []
+        seen: dict[bytes, Appended] = {}
+        for item in items:
+            dup = seen.get(item.digest) or find_duplicate(conn, item.digest)
+            if dup is not None:
+                results.append(Appended(dup.index, dup.leaf_hash, duplicate=True))
+                continue
+            index, logged_at = frontier.size, now_timestamp()
+            view.apply(rules.evaluate(view, item.statement, EntryContext(index, logged_at)))
+            data = entry_bytes(
+                index, logged_at, last_leaf.hex() if index else ZERO_HASH_HEX, item.envelope
+            )
+            if len(data) > MAX_ENTRY_SIZE:
+                raise TooLarge(
+                    f"the entry would be {len(data)} bytes; tlog-tiles entries are at most "
+                    f"{MAX_ENTRY_SIZE} bytes",
+                    limit=MAX_ENTRY_SIZE,
+                )
+            leaf = merkle.leaf_hash(data)
+            for level, idx, digest in frontier.append(leaf):
+                nodes.append({"level": level, "idx": idx, "hash": digest})
+            entries.append(
+                {
+                    "idx": index,
+                    "leaf_hash": leaf,
+                    "payload_digest": item.digest,
+                    "kind": item.statement.kind,
+                    "signer": item.statement.signer,
+                    "logged_at": logged_at,
+                    "data": data,
+                }
+            )
+            last_leaf = leaf
+            appended = Appended(index, leaf)
+            seen[item.digest] = appended
+            results.append(appended)
+        if entries:
+            conn.execute(insert(ENTRY_TABLE), entries)
+            conn.execute(insert(NODE_TABLE), nodes)
+            self._publish_checkpoint(conn, frontier)
+        return frontier, last_leaf, results
+
+    def _publish_checkpoint(self, conn: Connection, frontier: merkle.Frontier) -> None:
+        root = frontier.root()
+        note = self.signer.sign(format_checkpoint(Checkpoint(self.origin, frontier.size, root)))
+        conn.execute(
+            insert(CHECKPOINT_TABLE).values(
+                size=frontier.size, root_hash=root, note=note, created_at=now_timestamp()
+            )
+        )
+
+
+def decode_entry(data: bytes) -> dict[str, Any]:
+    """An entry's JSON with its statement decoded, for display."""
+    entry = parse_json(data)
+    payload = base64.b64decode(entry["envelope"]["payload"])
+    entry["statement"] = parse_json(payload)
+    return entry

@@ -1,0 +1,80 @@
+"""The identity projection in the database and in memory, both fed the same pure changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from sqlalchemy import Connection, delete, insert, select
+
+from ..identity import KeyRecord, PartyRecord, PutKey, PutParty
+from .tables import Party, PartyKey
+
+_party = Party.__table__  # type: ignore[attr-defined]
+_key = PartyKey.__table__  # type: ignore[attr-defined]
+
+
+class MemoryView:
+    """Identity state held in dicts: used to replay the log when verifying it."""
+
+    def __init__(self) -> None:
+        self.parties: dict[str, PartyRecord] = {}
+        self.keys: dict[str, KeyRecord] = {}
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        return self.keys.get(key_id)
+
+    def party(self, gln: str) -> PartyRecord | None:
+        return self.parties.get(gln)
+
+    def apply(self, changes: Sequence[object]) -> None:
+        for change in changes:
+            if isinstance(change, PutParty):
+                self.parties[change.party.gln] = change.party
+            elif isinstance(change, PutKey):
+                self.keys[change.key.key_id] = change.key
+
+
+class DbView:
+    """Identity state in the projection tables, read and written inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        row = self.conn.execute(select(_key).where(_key.c.key_id == key_id)).mappings().first()
+        return KeyRecord(**row) if row else None
+
+    def party(self, gln: str) -> PartyRecord | None:
+        row = self.conn.execute(select(_party).where(_party.c.gln == gln)).mappings().first()
+        if row is None:
+            return None
+        return PartyRecord(
+            row["gln"], row["name"], tuple(row["roles"].split(",")), row["registered_index"]
+        )
+
+    def apply(self, changes: Sequence[object]) -> None:
+        for change in changes:
+            if isinstance(change, PutParty):
+                values = asdict(change.party)
+                values["roles"] = ",".join(change.party.roles)
+                self.conn.execute(insert(_party).values(**values))
+            elif isinstance(change, PutKey):
+                # Projection rows are replaced whole: the log, not this table, is the history.
+                self.conn.execute(delete(_key).where(_key.c.key_id == change.key.key_id))
+                self.conn.execute(insert(_key).values(**asdict(change.key)))
+            else:
+                raise TypeError(f"no projection for change {type(change).__name__}")
+
+    def parties(self) -> list[PartyRecord]:
+        rows = self.conn.execute(select(_party).order_by(_party.c.registered_index)).mappings()
+        return [
+            PartyRecord(r["gln"], r["name"], tuple(r["roles"].split(",")), r["registered_index"])
+            for r in rows
+        ]
+
+    def keys_of(self, gln: str) -> list[KeyRecord]:
+        rows = self.conn.execute(
+            select(_key).where(_key.c.gln == gln).order_by(_key.c.added_index)
+        ).mappings()
+        return [KeyRecord(**r) for r in rows]

@@ -1,0 +1,70 @@
+"""SQLModel tables: the append-only log tables and the rebuildable identity projection."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Text
+from sqlmodel import Field, SQLModel
+
+#: Tables that hold the log itself; UPDATE and DELETE on them are refused by triggers.
+LOG_TABLES = ("log_entry", "log_node", "log_checkpoint")
+
+
+class LogEntry(SQLModel, table=True):
+    """One entry: its exact bytes (the source of truth) and columns derived from them."""
+
+    __tablename__ = "log_entry"
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    payload_digest: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    kind: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    signer: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    logged_at: str = Field(sa_column=Column(String(24), nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogNode(SQLModel, table=True):
+    """Hash of the complete subtree (level, idx): leaves [idx*2^level, (idx+1)*2^level)."""
+
+    __tablename__ = "log_node"
+    level: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed checkpoint (C2SP signed note), one per append batch."""
+
+    __tablename__ = "log_checkpoint"
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(sa_column=Column(String(24), nullable=False))
+
+
+class Party(SQLModel, table=True):
+    """Projection: a registered party."""
+
+    __tablename__ = "party"
+    gln: str = Field(sa_column=Column(String(13), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    roles: str = Field(sa_column=Column(String(200), nullable=False))  # comma-separated, sorted
+    registered_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PartyKey(SQLModel, table=True):
+    """Projection: a public key of a party and its validity."""
+
+    __tablename__ = "party_key"
+    key_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    gln: str = Field(sa_column=Column(String(13), nullable=False, index=True))
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    added_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    added_at: str = Field(sa_column=Column(String(24), nullable=False))
+    retired_index: int | None = Field(default=None, sa_column=Column(BigInteger))
+    retired_at: str | None = Field(default=None, sa_column=Column(String(24)))
+    revoked_from: str | None = Field(default=None, sa_column=Column(String(24)))
+    revoked_index: int | None = Field(default=None, sa_column=Column(BigInteger))
+    revocation_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+Index("ix_log_entry_logged_at", LogEntry.__table__.c.logged_at)  # type: ignore[attr-defined]

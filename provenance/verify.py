@@ -1,0 +1,320 @@
+"""Re-verify a whole log: entry bytes, chain links, tree hashes, checkpoints and signatures."""
+
+from __future__ import annotations
+
+import base64
+import multiprocessing
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Any
+
+import click
+from sqlalchemy import Connection, select
+
+from . import identity, merkle, rules
+from .canonical import canonical_bytes, parse_json
+from .errors import Error
+from .identity import EntryContext
+from .log import CHECKPOINT_TABLE, ENTRY_TABLE, NODE_TABLE, ZERO_HASH_HEX
+from .note import Checkpoint, open_checkpoint
+from .service import Service
+from .signing import is_valid_p256, parse_envelope
+from .statements import parse_statement
+from .store.engine import read_connection
+from .store.projection import MemoryView
+
+PAGE = 5000
+SIG_CHUNK = 1000
+
+SigJob = tuple[int, bytes, bytes, bytes]  # index, key DER, message (PAE), signature
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    index: int
+    what: str  # edited entry | missing entry | broken link | root mismatch | bad signature | ...
+    detail: str = field(compare=False)
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    signatures: int = 0
+    checkpoints: int = 0
+    nodes: int = 0
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return min(self.problems) if self.problems else None
+
+    def summary(self) -> str:
+        counts = (
+            f"{self.entries} entries, {self.signatures} signatures, {self.checkpoints} "
+            f"checkpoints, {self.nodes} tree hashes in {self.seconds:.1f}s"
+        )
+        first = self.first
+        if first is None:
+            return f"log intact: {counts}"
+        return (
+            f"LOG DAMAGED: first bad index {first.index}: {first.what}: {first.detail}\n"
+            f"{len(self.problems)} problem(s) found; checked {counts}"
+        )
+
+
+def _verify_chunk(jobs: list[SigJob]) -> list[int]:
+    return [index for index, der, message, sig in jobs if not is_valid_p256(der, message, sig)]
+
+
+class _Signatures:
+    """Signature checks fanned out over processes, with a bounded backlog."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool: Pool | None = None
+        if workers > 1:
+            self.pool = multiprocessing.get_context("spawn").Pool(workers)
+        self.backlog: deque[AsyncResult[list[int]]] = deque()
+        self.limit = 4 * max(workers, 1)
+        self.bad: list[int] = []
+        self.jobs: list[SigJob] = []
+        self.count = 0
+
+    def add(self, job: SigJob) -> None:
+        self.jobs.append(job)
+        self.count += 1
+        if len(self.jobs) >= SIG_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        jobs, self.jobs = self.jobs, []
+        if not jobs:
+            return
+        if self.pool is None:
+            self.bad.extend(_verify_chunk(jobs))
+            return
+        self.backlog.append(self.pool.apply_async(_verify_chunk, (jobs,)))
+        while len(self.backlog) > self.limit:
+            self.bad.extend(self.backlog.popleft().get())
+
+    def finish(self) -> list[int]:
+        self.flush()
+        while self.backlog:
+            self.bad.extend(self.backlog.popleft().get())
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+        return self.bad
+
+
+def _pages(conn: Connection) -> Iterator[list[Any]]:
+    last = -1
+    while True:
+        rows = conn.execute(
+            select(ENTRY_TABLE.c.idx, ENTRY_TABLE.c.leaf_hash, ENTRY_TABLE.c.data)
+            .where(ENTRY_TABLE.c.idx > last)
+            .order_by(ENTRY_TABLE.c.idx)
+            .limit(PAGE)
+        ).all()
+        if not rows:
+            return
+        yield list(rows)
+        last = int(rows[-1][0])
+
+
+class _Replay:
+    """Walks entries in order, keeping the chain, the tree and who may sign."""
+
+    def __init__(self, report: VerifyReport, checkpoints: dict[int, bytes], sigs: _Signatures):
+        self.report = report
+        self.checkpoints = checkpoints
+        self.sigs = sigs
+        self.view = MemoryView()
+        self.frontier = merkle.Frontier()
+        self.levels: list[list[bytes]] = []
+        self.prev = ZERO_HASH_HEX
+        self.tree_intact = True
+
+    def problem(self, index: int, what: str, detail: str) -> None:
+        self.report.problems.append(Problem(index, what, detail))
+
+    def entry(self, idx: int, stored_leaf: bytes, data: bytes) -> None:
+        expected = self.frontier.size
+        if idx != expected:
+            self.problem(expected, "missing entry", f"entries {expected}..{idx - 1} are missing")
+            self.tree_intact = False
+        leaf = merkle.leaf_hash(data)
+        if leaf != stored_leaf:
+            self.problem(idx, "edited entry", "entry bytes do not hash to the stored leaf hash")
+        self._content(idx, leaf, data)
+        self.prev = leaf.hex()
+        if self.tree_intact:
+            for level, node_idx, digest in self.frontier.append(leaf):
+                if level == len(self.levels):
+                    self.levels.append([])
+                self.levels[level].append(digest)
+                del node_idx
+            root = self.checkpoints.get(self.frontier.size)
+            if root is not None and root != self.frontier.root():
+                self.problem(
+                    idx,
+                    "root mismatch",
+                    f"tree root at size {self.frontier.size} differs from its checkpoint",
+                )
+
+    def _content(self, idx: int, leaf: bytes, data: bytes) -> None:
+        try:
+            entry = parse_json(data)
+            if canonical_bytes(entry) != data:
+                raise ValueError("entry is not RFC 8785 canonical")
+            if entry.get("index") != idx:
+                self.problem(
+                    idx, "moved entry", f"row {idx} holds the entry for index {entry.get('index')}"
+                )
+            if entry.get("prev") != self.prev:
+                self.problem(
+                    idx,
+                    "broken link",
+                    f"prev {str(entry.get('prev'))[:16]}… is not the leaf hash of entry "
+                    f"{idx - 1} ({self.prev[:16]}…)",
+                )
+            envelope = parse_envelope(entry["envelope"])
+            statement = parse_statement(envelope.payload)
+            ctx = EntryContext(idx, str(entry["logged_at"]))
+            if idx == 0:
+                changes: list[object] = list(identity.plan_genesis(statement, ctx))
+                der = rules.signing_key_der(self.view, statement)
+            else:
+                rule, key = rules.check_signer(self.view, statement, ctx)
+                der = key.public_key
+                changes = (
+                    rule.plan(self.view, key, statement, ctx)
+                    if statement.kind in rules.IDENTITY_KINDS
+                    else []
+                )
+            if der is None:
+                raise ValueError("no key to check the genesis signature with")
+            self.sigs.add((idx, der, envelope.pae(), envelope.signatures[0].sig))
+            self.view.apply(changes)
+        except Error as exc:
+            self.problem(idx, "bad statement", f"{exc.title}: {exc.detail}")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.problem(idx, "edited entry", f"entry is not a well-formed log entry ({exc})")
+
+
+def _check_checkpoints(
+    conn: Connection, service: Service, report: VerifyReport
+) -> dict[int, bytes]:
+    verifier = service.log.signer.verifier
+    roots: dict[int, bytes] = {}
+    rows = conn.execute(
+        select(
+            CHECKPOINT_TABLE.c.size, CHECKPOINT_TABLE.c.root_hash, CHECKPOINT_TABLE.c.note
+        ).order_by(CHECKPOINT_TABLE.c.size)
+    )
+    for size, root_hash, note in rows:
+        report.checkpoints += 1
+        try:
+            checkpoint: Checkpoint = open_checkpoint(note, verifier, service.settings.origin)
+        except Error as exc:
+            report.problems.append(Problem(max(int(size) - 1, 0), "bad checkpoint", exc.detail))
+            continue
+        if checkpoint.size != size or checkpoint.root_hash != bytes(root_hash):
+            report.problems.append(
+                Problem(
+                    max(int(size) - 1, 0),
+                    "bad checkpoint",
+                    "stored size/root differ from the signed note",
+                )
+            )
+        roots[checkpoint.size] = checkpoint.root_hash
+    return roots
+
+
+def _check_nodes(conn: Connection, replay: _Replay, report: VerifyReport) -> None:
+    for level, hashes in enumerate(replay.levels):
+        rows = conn.execute(
+            select(NODE_TABLE.c.idx, NODE_TABLE.c.hash)
+            .where(NODE_TABLE.c.level == level)
+            .order_by(NODE_TABLE.c.idx)
+        )
+        expected = 0
+        for idx, digest in rows:
+            report.nodes += 1
+            if idx != expected or idx >= len(hashes) or bytes(digest) != hashes[idx]:
+                report.problems.append(
+                    Problem(
+                        int(idx) << level,
+                        "edited tree hash",
+                        f"stored node ({level}, {idx}) is missing or wrong",
+                    )
+                )
+                break
+            expected += 1
+        if expected < len(hashes) and not any(
+            p.what == "edited tree hash" for p in report.problems
+        ):
+            report.problems.append(
+                Problem(
+                    expected << level,
+                    "missing tree hash",
+                    f"node ({level}, {expected}) is not stored",
+                )
+            )
+
+
+def verify_log(
+    service: Service, *, workers: int | None = None, progress: bool = False
+) -> VerifyReport:
+    """Check everything the log claims; every problem names the entry index it starts at."""
+    started = time.perf_counter()
+    report = VerifyReport()
+    workers = workers or os.cpu_count() or 1
+    sigs = _Signatures(workers)
+    try:
+        with read_connection(service.engine) as conn:
+            roots = _check_checkpoints(conn, service, report)
+            replay = _Replay(report, roots, sigs)
+            total = max(roots) if roots else 0
+            with click.progressbar(
+                length=total, label="verifying", file=sys.stderr, hidden=not progress
+            ) as bar:
+                for page in _pages(conn):
+                    for idx, stored_leaf, data in page:
+                        replay.entry(int(idx), bytes(stored_leaf), bytes(data))
+                    report.entries += len(page)
+                    bar.update(len(page))
+            bad = sigs.finish()
+            for index in bad:
+                report.problems.append(
+                    Problem(index, "bad signature", "the envelope signature does not verify")
+                )
+            report.signatures = sigs.count
+            size = replay.frontier.size
+            if roots and max(roots) > size and replay.tree_intact:
+                report.problems.append(
+                    Problem(
+                        size,
+                        "missing entry",
+                        f"the log holds {size} entries but a checkpoint of size {max(roots)} was signed",
+                    )
+                )
+            if replay.tree_intact:
+                _check_nodes(conn, replay, report)
+    finally:
+        sigs.finish()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def decode_payload(envelope: dict[str, Any]) -> bytes:
+    return base64.b64decode(envelope["payload"])

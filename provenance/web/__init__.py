@@ -1,0 +1,28 @@
+"""The thin HTTP layer: blueprints over the core, and the mapping of errors to problem+json."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from ..service import Service, Settings
+
+EXTENSION = "provenance"
+
+
+def init_service(app: Flask) -> Service:
+    service = Service(Settings.from_config(app.config))
+    app.extensions[EXTENSION] = service
+    return service
+
+
+def service() -> Service:
+    svc: Service = current_app.extensions[EXTENSION]
+    return svc
+
+
+def register(app: Flask) -> None:
+    from . import api, log_http, problems
+
+    problems.register(app)
+    app.register_blueprint(log_http.bp)
+    app.register_blueprint(api.bp)

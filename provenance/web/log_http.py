@@ -1,0 +1,78 @@
+"""C2SP endpoints: checkpoint, verifier key, hash tiles, entry bundles and tlog-proof receipts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from .. import reader, tiles
+from ..errors import NotFound
+from ..store.engine import read_connection
+from . import service
+
+bp = Blueprint("log", __name__, url_prefix="/log")
+
+TEXT = "text/plain; charset=utf-8"
+# The checkpoint moves with every append; tlog-tiles asks that it not be cached beyond seconds.
+MUTABLE = "no-cache"
+# Full tiles and full entry bundles never change again.
+IMMUTABLE = "public, max-age=31536000, immutable"
+# A partial tile is a prefix of its full tile; it is correct forever but will be superseded.
+PARTIAL = "public, max-age=60"
+MAX_INDEX = 2**62
+
+
+def checked_index(index: int) -> int:
+    if index >= MAX_INDEX:
+        raise NotFound(f"no entry at index {index}")
+    return index
+
+
+@bp.get("/checkpoint")
+def checkpoint() -> Response:
+    with read_connection(service().engine) as conn:
+        latest = reader.require_checkpoint(conn)
+    return Response(
+        latest.note, mimetype=None, content_type=TEXT, headers={"Cache-Control": MUTABLE}
+    )
+
+
+@bp.get("/key")
+def verifier_key() -> Response:
+    return Response(
+        service().verifier_key() + "\n",
+        content_type=TEXT,
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@bp.get("/tile/<path:tile_path>")
+def tile(tile_path: str) -> Response:
+    ref = tiles.parse_tile_path(tile_path)
+    width = ref.width or tiles.TILE_WIDTH
+    with read_connection(service().engine) as conn:
+        latest = reader.require_checkpoint(conn)
+        available = tiles.available_width(ref.level, ref.index, latest.size)
+        # Serve exactly the width asked for when the tree has at least that many; a full tile
+        # only once it is complete (C2SP tlog-tiles).
+        if available < width or (ref.width is None and available != tiles.TILE_WIDTH):
+            raise NotFound(f"tile {tile_path} is not available at tree size {latest.size}")
+        if ref.level is None:
+            data = reader.entry_bundle(conn, ref.index, width)
+        else:
+            data = reader.hash_tile(conn, ref.level, ref.index, width)
+    cache = IMMUTABLE if ref.width is None else PARTIAL
+    return Response(data, content_type="application/octet-stream", headers={"Cache-Control": cache})
+
+
+@bp.get("/receipt/<int:index>")
+def receipt(index: int) -> Response:
+    with read_connection(service().engine) as conn:
+        proof = reader.receipt(conn, checked_index(index))
+    return Response(
+        proof,
+        content_type=TEXT,
+        headers={
+            "Cache-Control": MUTABLE,
+            "Content-Disposition": f'inline; filename="entry-{index}.tlog-proof"',
+        },
+    )

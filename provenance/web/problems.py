@@ -1,0 +1,76 @@
+"""RFC 9457 problem+json responses for every error, including Flask's own."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import ALL_ERRORS, PROBLEM_BASE, Error
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+_HTTP_SLUGS = {
+    400: "bad-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "too-large",
+    415: "unsupported-media-type",
+}
+
+
+def problem_response(body: dict[str, object], status: int) -> Response:
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+def handle_error(error: Error) -> Response:
+    return problem_response(error.problem(instance=request.path), error.status)
+
+
+def handle_http(error: HTTPException) -> Response:
+    status = error.code or 500
+    slug = _HTTP_SLUGS.get(status, f"http-{status}")
+    detail = error.description or error.name
+    if status == 413:
+        limit = request.max_content_length
+        detail = f"request bodies are limited to {limit} bytes"
+    body = {
+        "type": PROBLEM_BASE + slug,
+        "title": error.name,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+    }
+    response = problem_response(body, status)
+    if status == 405 and error.response is None:
+        allow = getattr(error, "valid_methods", None)
+        if allow:
+            response.headers["Allow"] = ", ".join(allow)
+    return response
+
+
+def handle_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s", request.path)
+    body = {
+        "type": PROBLEM_BASE + "internal",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "the server failed; nothing was written",
+        "instance": request.path,
+    }
+    return problem_response(body, 500)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(Error, handle_error)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Exception, handle_unexpected)
+
+    @app.get("/problems")
+    def problem_types() -> Response:
+        types = [
+            {"type": cls.type_uri(), "status": cls.status, "title": cls.title} for cls in ALL_ERRORS
+        ]
+        return Response(json.dumps(types), mimetype="application/json")

@@ -1,0 +1,87 @@
+"""Fixtures: app → client → runner on a temporary data directory (SQLite by default)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from provenance.web import service as _service
+from tests.parties import Authority, PartyKey, register_party
+
+POSTGRES_ENV = "PROVENANCE_TEST_POSTGRES_URL"
+
+
+def make_app(data_dir: Path, database_url: str | None = None) -> Flask:
+    config: dict[str, object] = {"TESTING": True, "DATA_DIR": str(data_dir)}
+    if database_url:
+        config["DATABASE_URL"] = database_url
+    app = create_app(config)
+    with app.app_context():
+        _service().initialise()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(tmp_path / "data")
+    yield app
+    with app.app_context():
+        _service().engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def authority(app: Flask) -> Authority:
+    return Authority.from_app(app)
+
+
+@pytest.fixture
+def manufacturer(client: FlaskClient, authority: Authority) -> PartyKey:
+    return register_party(client, authority, "Acme Pharma", "5412345000013", ["manufacturer"])
+
+
+@pytest.fixture
+def pharmacy(client: FlaskClient, authority: Authority) -> PartyKey:
+    return register_party(client, authority, "City Pharmacy", "5412345000037", ["pharmacy"])
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV)
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    base = postgres_url()
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set (CI sets it; PostgreSQL tests never skip there)")
+    name = f"provenance_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,65 @@
+"""Test parties that sign on their side, as real clients do."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from flask import Flask
+from flask.testing import FlaskClient
+
+from provenance import keystore
+from provenance.signing import generate_private_key, key_id, public_key_der, sign_envelope
+from provenance.statements import make_statement
+from provenance.web import service
+
+
+@dataclass
+class PartyKey:
+    key: ec.EllipticCurvePrivateKey
+    gln: str = ""
+
+    @property
+    def der(self) -> bytes:
+        return public_key_der(self.key)
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.der)
+
+    @property
+    def public_b64(self) -> str:
+        return base64.b64encode(self.der).decode()
+
+    def envelope(
+        self, kind: str, body: dict[str, Any], issued_at: str | None = None
+    ) -> dict[str, Any]:
+        statement = make_statement(kind, body, self.key_id, issued_at)
+        return sign_envelope(self.key, statement.payload()).to_json()
+
+
+class Authority(PartyKey):
+    @classmethod
+    def from_app(cls, app: Flask) -> Authority:
+        with app.app_context():
+            return cls(keystore.load_authority_key(service().settings.keys))
+
+
+def post(client: FlaskClient, envelope: Any) -> Any:
+    return client.post("/api/v1/statements", json=envelope)
+
+
+def register_party(
+    client: FlaskClient, authority: Authority, name: str, gln: str, roles: list[str]
+) -> PartyKey:
+    party = PartyKey(generate_private_key(), gln)
+    body = {"gln": gln, "name": name, "roles": roles, "public_key": party.public_b64}
+    response = post(client, authority.envelope("party.register", body))
+    assert response.status_code == 201, response.get_json()
+    return party
+
+
+def attestation(party: PartyKey, subject: str = "batch/1", **claim: Any) -> dict[str, Any]:
+    return party.envelope("attestation", {"subject": subject, "claim": claim or {"ok": True}})

@@ -1,0 +1,1 @@
+"""Clinical-trial registration, protocol commitments and data submissions (built on the log)."""
