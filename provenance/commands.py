@@ -6,12 +6,14 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from . import demo
 from .web import service
 
 
 @click.command("init")
+@with_appcontext
 def init_command() -> None:
     """Create the log's keys, database and genesis entry (idempotent)."""
     report = service().initialise()
@@ -27,6 +29,7 @@ def init_command() -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option(
     "--entries",
     "count",
@@ -42,6 +45,7 @@ def seed_demo_command(count: int, if_empty: bool) -> None:
 
 
 @click.command("verify")
+@with_appcontext
 @click.option("--workers", type=int, default=None, help="processes (default: all cores)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def verify_command(workers: int | None, quiet: bool) -> None:

@@ -13,8 +13,14 @@ from . import keystore
 from .errors import LogNotInitialised
 from .log import Submission, parse_submission, tree_size
 from .service import Service
-from .signing import P256_ORDER, key_id, load_private_key_pem, private_key_pem, public_key_der
-from .signing import sign_envelope
+from .signing import (
+    P256_ORDER,
+    key_id,
+    load_private_key_pem,
+    private_key_pem,
+    public_key_der,
+    sign_envelope,
+)
 from .statements import make_statement
 from .store.engine import read_connection
 from .store.projection import DbView
@@ -84,7 +90,7 @@ def seed(service: Service, count: int, *, only_if_empty: bool = False) -> SeedRe
     registrations: list[Submission] = []
     for party in missing:
         der = public_key_der(demo_key(data_dir, party.slug))
-        body = {
+        body: dict[str, object] = {
             "gln": party.gln,
             "name": party.name,
             "roles": list(party.roles),

@@ -1,4 +1,4 @@
-"""The log: validate → sequence → store entry and tree hashes → sign a checkpoint, in one transaction."""
+"""Appending: validate → sequence → store entry and tree hashes → sign a checkpoint, atomically."""
 
 from __future__ import annotations
 
@@ -205,7 +205,7 @@ class TransparencyLog:
 
 def decode_entry(data: bytes) -> dict[str, Any]:
     """An entry's JSON with its statement decoded, for display."""
-    entry = parse_json(data)
+    entry: dict[str, Any] = parse_json(data)
     payload = base64.b64decode(entry["envelope"]["payload"])
     entry["statement"] = parse_json(payload)
     return entry

@@ -14,13 +14,12 @@ from sqlalchemy import Engine
 from . import keystore
 from .canonical import parse_json
 from .errors import LogNotInitialised
-from .log import TransparencyLog, parse_submission
+from .log import TransparencyLog, parse_submission, tree_size
 from .note import verifier_key
 from .reader import entry_data
 from .signing import key_id, public_key_der, sign_envelope
 from .statements import make_statement
 from .store.engine import create_schema, make_engine, read_connection
-from .log import tree_size
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ORIGIN = "provenance.local/log"
@@ -82,6 +81,8 @@ class Service:
             settings.database_url, synchronous=settings.sqlite_synchronous
         )
         self._log: TransparencyLog | None = None
+        # Idempotent: an uninitialised deployment answers "empty log", not a missing table.
+        create_schema(self.engine)
 
     @property
     def log(self) -> TransparencyLog:

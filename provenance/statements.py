@@ -98,7 +98,7 @@ def statement_from_json(obj: Any) -> Statement:
 
 
 def parse_statement(payload: bytes) -> Statement:
-    """Decode a DSSE payload; it must already be in RFC 8785 form so one statement has one digest."""
+    """Decode a DSSE payload; it must be RFC 8785 already, so one statement has one digest."""
     statement = statement_from_json(parse_json(payload))
     if statement.payload() != payload:
         raise BadStatement("payload is not RFC 8785 canonical JSON")

@@ -34,11 +34,30 @@ SIG_CHUNK = 1000
 SigJob = tuple[int, bytes, bytes, bytes]  # index, key DER, message (PAE), signature
 
 
-@dataclass(frozen=True, order=True)
+#: When several problems start at one index, the one named first explains the others.
+KINDS_OF_DAMAGE = (
+    "missing entry",
+    "moved entry",
+    "edited entry",
+    "broken link",
+    "bad signature",
+    "bad statement",
+    "bad checkpoint",
+    "root mismatch",
+    "edited tree hash",
+    "missing tree hash",
+    "extra tree hash",
+)
+
+
+@dataclass(frozen=True)
 class Problem:
     index: int
-    what: str  # edited entry | missing entry | broken link | root mismatch | bad signature | ...
-    detail: str = field(compare=False)
+    what: str  # one of KINDS_OF_DAMAGE
+    detail: str
+
+    def sort_key(self) -> tuple[int, int]:
+        return self.index, KINDS_OF_DAMAGE.index(self.what)
 
 
 @dataclass
@@ -56,7 +75,7 @@ class VerifyReport:
 
     @property
     def first(self) -> Problem | None:
-        return min(self.problems) if self.problems else None
+        return min(self.problems, key=Problem.sort_key) if self.problems else None
 
     def summary(self) -> str:
         counts = (
@@ -142,16 +161,18 @@ class _Replay:
         self.frontier = merkle.Frontier()
         self.levels: list[list[bytes]] = []
         self.prev = ZERO_HASH_HEX
+        self.next_index = 0
         self.tree_intact = True
 
     def problem(self, index: int, what: str, detail: str) -> None:
         self.report.problems.append(Problem(index, what, detail))
 
     def entry(self, idx: int, stored_leaf: bytes, data: bytes) -> None:
-        expected = self.frontier.size
+        expected = self.next_index
         if idx != expected:
             self.problem(expected, "missing entry", f"entries {expected}..{idx - 1} are missing")
             self.tree_intact = False
+        self.next_index = idx + 1
         leaf = merkle.leaf_hash(data)
         if leaf != stored_leaf:
             self.problem(idx, "edited entry", "entry bytes do not hash to the stored leaf hash")
@@ -241,35 +262,45 @@ def _check_checkpoints(
 
 
 def _check_nodes(conn: Connection, replay: _Replay, report: VerifyReport) -> None:
+    """Stored tree hashes serve proofs: each must equal the hash recomputed from the entries.
+
+    A wrong entry makes every node above it differ too; only the lowest differing node is
+    reported, so the report points at where the damage starts.
+    """
+    below: set[int] = set()
     for level, hashes in enumerate(replay.levels):
-        rows = conn.execute(
-            select(NODE_TABLE.c.idx, NODE_TABLE.c.hash)
-            .where(NODE_TABLE.c.level == level)
-            .order_by(NODE_TABLE.c.idx)
+        stored: dict[int, bytes] = dict(
+            conn.execute(
+                select(NODE_TABLE.c.idx, NODE_TABLE.c.hash).where(NODE_TABLE.c.level == level)
+            ).all()
         )
-        expected = 0
-        for idx, digest in rows:
-            report.nodes += 1
-            if idx != expected or idx >= len(hashes) or bytes(digest) != hashes[idx]:
+        report.nodes += len(stored)
+        differing: set[int] = set()
+        for idx, digest in enumerate(hashes):
+            found = stored.get(idx)
+            if found is not None and bytes(found) == digest:
+                continue
+            differing.add(idx)
+            if level == 0 or not ({2 * idx, 2 * idx + 1} & below):
+                what = "missing tree hash" if found is None else "edited tree hash"
                 report.problems.append(
                     Problem(
-                        int(idx) << level,
-                        "edited tree hash",
-                        f"stored node ({level}, {idx}) is missing or wrong",
+                        idx << level,
+                        what,
+                        f"stored node (level {level}, index {idx}) "
+                        f"{'is missing' if found is None else 'differs from the entries'}",
                     )
                 )
-                break
-            expected += 1
-        if expected < len(hashes) and not any(
-            p.what == "edited tree hash" for p in report.problems
-        ):
+        extra = set(stored) - set(range(len(hashes)))
+        for idx in sorted(extra)[:1]:
             report.problems.append(
                 Problem(
-                    expected << level,
-                    "missing tree hash",
-                    f"node ({level}, {expected}) is not stored",
+                    idx << level,
+                    "extra tree hash",
+                    f"stored node (level {level}, index {idx}) covers missing entries",
                 )
             )
+        below = differing
 
 
 def verify_log(
@@ -299,13 +330,14 @@ def verify_log(
                     Problem(index, "bad signature", "the envelope signature does not verify")
                 )
             report.signatures = sigs.count
-            size = replay.frontier.size
-            if roots and max(roots) > size and replay.tree_intact:
+            size = replay.next_index
+            if roots and max(roots) > size:
                 report.problems.append(
                     Problem(
                         size,
                         "missing entry",
-                        f"the log holds {size} entries but a checkpoint of size {max(roots)} was signed",
+                        f"the log holds {size} entries; "
+                        f"a checkpoint of size {max(roots)} was signed",
                     )
                 )
             if replay.tree_intact:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from . import tables
+from . import tables  # noqa: F401  (registers the tables in the metadata)
 from .tables import LOG_TABLES
 
 #: Key of the PostgreSQL advisory lock that serialises appends ("prov" in ASCII).
@@ -136,7 +136,6 @@ def _install_guards(conn: Connection) -> None:
 
 def create_schema(engine: Engine) -> None:
     """Create tables and guards; safe to run again on an existing database."""
-    assert tables.LogEntry.__table__ is not None  # tables are registered on import
     with write_transaction(engine) as conn:
         SQLModel.metadata.create_all(conn)
         _install_guards(conn)

@@ -21,8 +21,9 @@ def service() -> Service:
 
 
 def register(app: Flask) -> None:
-    from . import api, log_http, problems
+    from . import api, log_http, pages, problems
 
     problems.register(app)
     app.register_blueprint(log_http.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
