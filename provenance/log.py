@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, tuple_
 
 from . import merkle, rules
+from .batching import GroupCommit
 from .canonical import canonical_bytes, parse_json, sha256
-from .errors import BadEnvelope, TooLarge, UnknownKey
+from .errors import BadEnvelope, Error, TooLarge, UnknownKey
 from .identity import EntryContext
 from .note import Checkpoint, Signer, format_checkpoint
 from .signing import Envelope, parse_envelope, verify_p256
@@ -81,13 +82,26 @@ def fetch_nodes(conn: Connection, addrs: Sequence[merkle.NodeAddr]) -> dict[merk
     return found
 
 
-def find_duplicate(conn: Connection, digest: bytes) -> Appended | None:
-    row = conn.execute(
-        select(ENTRY_TABLE.c.idx, ENTRY_TABLE.c.leaf_hash).where(
-            ENTRY_TABLE.c.payload_digest == digest
+def find_duplicates(conn: Connection, digests: Sequence[bytes]) -> dict[bytes, Appended]:
+    """The already-logged entries among these payload digests, in bounded IN queries."""
+    found: dict[bytes, Appended] = {}
+    wanted = sorted(set(digests))
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(ENTRY_TABLE.c.payload_digest, ENTRY_TABLE.c.idx, ENTRY_TABLE.c.leaf_hash).where(
+                ENTRY_TABLE.c.payload_digest.in_(wanted[start : start + 500])
+            )
         )
-    ).first()
-    return Appended(int(row[0]), bytes(row[1]), duplicate=True) if row else None
+        for digest, idx, leaf in rows:
+            found[bytes(digest)] = Appended(int(idx), bytes(leaf), duplicate=True)
+    return found
+
+
+def _at_item(error: Error, position: int, count: int) -> Error:
+    """Name the failing item of a multi-statement batch in its problem details."""
+    if count > 1:
+        error.extensions.setdefault("item", position)
+    return error
 
 
 class TransparencyLog:
@@ -102,33 +116,61 @@ class TransparencyLog:
         # process has appended since.
         self._frontier = merkle.Frontier()
         self._last_leaf = bytes(32)
+        self._group: GroupCommit[Submission, Appended] = GroupCommit(
+            lambda batch: self._commit(batch, isolate=True)
+        )
 
     # --- writing -------------------------------------------------------------------------
 
     def submit(self, envelope_json: Any, *, verify: bool = True) -> Appended:
-        """Log one envelope (a JSON value), or return the index it already has."""
-        return self.submit_many([parse_submission(envelope_json)], verify=verify)[0]
+        """Log one envelope (a JSON value), or return the index it already has.
+
+        Concurrent callers in one process share a transaction and a checkpoint (group commit);
+        each still gets its own result or its own error.
+        """
+        item = parse_submission(envelope_json)
+        dup = self._precheck([item], verify)[0]
+        if dup is not None:
+            return dup
+        return self._group.submit(item)
 
     def submit_many(self, items: Sequence[Submission], *, verify: bool = True) -> list[Appended]:
         """Log a batch in one transaction with one checkpoint; any bad item rejects the batch."""
-        with read_connection(self.engine) as conn:
-            known = [find_duplicate(conn, item.digest) for item in items]
-            if verify:
-                view = DbView(conn)
-                # The expensive check runs before the write lock so appenders verify in parallel;
-                # key validity is checked again under the lock.
-                for item, dup in zip(items, known, strict=True):
-                    if dup is None:
-                        self._verify_signature(view, item)
+        known = self._precheck(items, verify)
         if all(known):
             return [dup for dup in known if dup is not None]
-        with self._lock, write_transaction(self.engine) as conn:
-            frontier, last_leaf, results = self._append_locked(conn, items)
-        self._frontier, self._last_leaf = frontier, last_leaf
-        return results
+        outcomes = self._commit(items, isolate=False)
+        return [o for o in outcomes if isinstance(o, Appended)]
 
-    def _verify_signature(self, view: DbView, item: Submission) -> None:
-        der = rules.signing_key_der(view, item.statement)
+    def _precheck(self, items: Sequence[Submission], verify: bool) -> list[Appended | None]:
+        """Duplicates are answered at once; signatures are checked before the write lock."""
+        with read_connection(self.engine) as conn:
+            logged = find_duplicates(conn, [item.digest for item in items])
+            known = [logged.get(item.digest) for item in items]
+            if verify:
+                view = DbView(conn)
+                keys: dict[str, bytes | None] = {}
+                # The expensive check runs outside the write lock so appenders verify in
+                # parallel; key validity is checked again under the lock.
+                for position, (item, dup) in enumerate(zip(items, known, strict=True)):
+                    if dup is None:
+                        # Genesis names its own key, so only registered keys are shared.
+                        signer = f"{item.statement.kind}:{item.statement.signer}"
+                        if item.statement.kind == rules.GENESIS or signer not in keys:
+                            keys[signer] = rules.signing_key_der(view, item.statement)
+                        try:
+                            self._verify_signature(item, keys[signer])
+                        except Error as exc:
+                            raise _at_item(exc, position, len(items)) from None
+        return known
+
+    def _commit(self, items: Sequence[Submission], *, isolate: bool) -> list[Appended | Error]:
+        with self._lock, write_transaction(self.engine) as conn:
+            frontier, last_leaf, outcomes = self._append_locked(conn, items, isolate)
+        self._frontier, self._last_leaf = frontier, last_leaf
+        return outcomes
+
+    def _verify_signature(self, item: Submission, der: bytes | None) -> None:
         if der is None:
             raise UnknownKey(
                 f"key {item.statement.signer} is not registered", key_id=item.statement.signer
@@ -144,31 +186,37 @@ class TransparencyLog:
         return frontier, nodes[(0, size - 1)] if size else bytes(32)
 
     def _append_locked(
-        self, conn: Connection, items: Sequence[Submission]
-    ) -> tuple[merkle.Frontier, bytes, list[Appended]]:
+        self, conn: Connection, items: Sequence[Submission], isolate: bool
+    ) -> tuple[merkle.Frontier, bytes, list[Appended | Error]]:
         size = tree_size(conn)
         frontier, last_leaf = self._current_frontier(conn, size)
         view = DbView(conn)
-        results: list[Appended] = []
+        results: list[Appended | Error] = []
         entries: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
-        seen: dict[bytes, Appended] = {}
-        for item in items:
-            dup = seen.get(item.digest) or find_duplicate(conn, item.digest)
+        seen = find_duplicates(conn, [item.digest for item in items])
+        for position, item in enumerate(items):
+            dup = seen.get(item.digest)
             if dup is not None:
-                results.append(Appended(dup.index, dup.leaf_hash, duplicate=True))
+                results.append(dup)
                 continue
             index, logged_at = frontier.size, now_timestamp()
-            view.apply(rules.evaluate(view, item.statement, EntryContext(index, logged_at)))
-            data = entry_bytes(
-                index, logged_at, last_leaf.hex() if index else ZERO_HASH_HEX, item.envelope
-            )
-            if len(data) > MAX_ENTRY_SIZE:
-                raise TooLarge(
-                    f"the entry would be {len(data)} bytes; tlog-tiles entries are at most "
-                    f"{MAX_ENTRY_SIZE} bytes",
-                    limit=MAX_ENTRY_SIZE,
-                )
+            prev = last_leaf.hex() if index else ZERO_HASH_HEX
+            try:
+                changes = rules.evaluate(view, item.statement, EntryContext(index, logged_at))
+                data = entry_bytes(index, logged_at, prev, item.envelope)
+                if len(data) > MAX_ENTRY_SIZE:
+                    raise TooLarge(
+                        f"the entry would be {len(data)} bytes; tlog-tiles entries are at most "
+                        f"{MAX_ENTRY_SIZE} bytes",
+                        limit=MAX_ENTRY_SIZE,
+                    )
+            except Error as exc:
+                if not isolate:
+                    raise _at_item(exc, position, len(items)) from None
+                results.append(exc)  # this item alone is refused; nothing of it was applied
+                continue
+            view.apply(changes)
             leaf = merkle.leaf_hash(data)
             for level, idx, digest in frontier.append(leaf):
                 nodes.append({"level": level, "idx": idx, "hash": digest})
@@ -185,7 +233,7 @@ class TransparencyLog:
             )
             last_leaf = leaf
             appended = Appended(index, leaf)
-            seen[item.digest] = appended
+            seen[item.digest] = Appended(index, leaf, duplicate=True)
             results.append(appended)
         if entries:
             conn.execute(insert(ENTRY_TABLE), entries)

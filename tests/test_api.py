@@ -306,3 +306,75 @@ def test_unknown_routes_are_problems(client: FlaskClient) -> None:
     assert_problem(client.get(f"/api/v1/log/entries/{2**70}"), 404, "not-found")
     assert_problem(client.get("/no/such/page"), 404, "not-found")
     assert_problem(client.delete("/api/v1/statements"), 405, "method-not-allowed")
+
+
+def test_batch_is_all_or_nothing(
+    client: FlaskClient, manufacturer: PartyKey, pharmacy: PartyKey
+) -> None:
+    good = [attestation(manufacturer, f"batch/{i}") for i in range(5)]
+    n = size(client)
+    bad = [*good[:3], high_s(attestation(pharmacy, "bad")), *good[3:]]
+    problem = assert_problem(
+        client.post("/api/v1/statements/batch", json=bad), 403, "bad-signature"
+    )
+    assert problem["item"] == 3
+    assert size(client) == n
+    response = client.post("/api/v1/statements/batch", json=good)
+    assert response.status_code == 201
+    results = response.get_json()
+    assert [r["index"] for r in results] == list(range(n, n + 5))
+    assert not any(r["duplicate"] for r in results)
+    again = client.post("/api/v1/statements/batch", json=[good[1], good[1]])
+    assert again.status_code == 200
+    assert [r["index"] for r in again.get_json()] == [n + 1, n + 1]
+    assert size(client) == n + 5
+
+
+@pytest.mark.parametrize("payload", [[], {}, "x", [1]])
+def test_batch_shape_rejected(client: FlaskClient, payload: Any) -> None:
+    n = size(client)
+    response = client.post("/api/v1/statements/batch", json=payload)
+    assert_problem(response, 400, "bad-envelope")
+    assert size(client) == n
+
+
+def test_batch_rule_failure_names_the_item(
+    client: FlaskClient, authority: Authority, manufacturer: PartyKey
+) -> None:
+    n = size(client)
+    revoke = {
+        "key_id": manufacturer.key_id,
+        "effective_at": "2020-01-01T00:00:00.000Z",
+        "reason": "lost laptop",
+    }
+    batch = [authority.envelope("key.revoke", revoke), attestation(manufacturer, "after")]
+    problem = assert_problem(
+        client.post("/api/v1/statements/batch", json=batch), 403, "revoked-key"
+    )
+    assert problem["item"] == 1
+    assert size(client) == n
+
+
+def test_concurrent_single_submissions_share_commits(app: Any, manufacturer: PartyKey) -> None:
+    """Group commit: threads submitting at once all get distinct, contiguous indices."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from provenance.web import service
+
+    envelopes = [attestation(manufacturer, f"t/{i}") for i in range(60)]
+    bad = high_s(attestation(manufacturer, "bad"))
+    with app.app_context():
+        log = service().log
+        start = size(app.test_client())
+
+        def submit(envelope: dict[str, Any]) -> object:
+            try:
+                return log.submit(envelope).index
+            except Exception as exc:  # noqa: BLE001 - the outcome is what we compare
+                return type(exc).__name__
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(submit, [*envelopes[:30], bad, *envelopes[30:]]))
+    assert outcomes[30] == "BadSignature"
+    indices = sorted(o for o in outcomes if isinstance(o, int))
+    assert indices == list(range(start, start + 60))

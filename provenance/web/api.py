@@ -8,8 +8,8 @@ from flask import Blueprint, Response, json, request, url_for
 
 from .. import reader
 from ..canonical import parse_json
-from ..errors import NotFound, UnsupportedMediaType
-from ..log import tree_size
+from ..errors import BadEnvelope, Error, NotFound, UnsupportedMediaType
+from ..log import parse_submission, tree_size
 from ..store.engine import read_connection
 from ..store.projection import DbView
 from . import service
@@ -41,6 +41,41 @@ def submit_statement() -> Response:
         "duplicate": appended.duplicate,
     }
     return json_response(body, 200 if appended.duplicate else 201, {"Location": location})
+
+
+#: Most envelopes one batch request may carry (the 1 MiB body limit applies as well).
+MAX_BATCH = 1000
+
+
+@bp.post("/statements/batch")
+def submit_batch() -> Response:
+    """Many envelopes in one request: all are logged in one transaction, or none is."""
+    if request.mimetype not in ACCEPTED_TYPES:
+        raise UnsupportedMediaType(
+            f"send a JSON array of DSSE envelopes, not {request.mimetype or 'nothing'}"
+        )
+    envelopes = parse_json(request.get_data(cache=False))
+    if not isinstance(envelopes, list) or not 0 < len(envelopes) <= MAX_BATCH:
+        raise BadEnvelope(f"a batch is a JSON array of 1 to {MAX_BATCH} DSSE envelopes")
+    items = []
+    for position, envelope in enumerate(envelopes):
+        try:
+            items.append(parse_submission(envelope))
+        except Error as exc:
+            exc.extensions["item"] = position
+            raise
+    results = service().log.submit_many(items)
+    body = [
+        {
+            "index": r.index,
+            "leaf_hash": r.leaf_hash.hex(),
+            "receipt": url_for("log.receipt", index=r.index),
+            "duplicate": r.duplicate,
+        }
+        for r in results
+    ]
+    created = any(not r.duplicate for r in results)
+    return json_response(body, 201 if created else 200)
 
 
 @bp.get("/log")
