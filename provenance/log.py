@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, tuple_
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from . import merkle, rules
 from .batching import GroupCommit
@@ -67,16 +67,17 @@ def tree_size(conn: Connection) -> int:
 
 
 def fetch_nodes(conn: Connection, addrs: Sequence[merkle.NodeAddr]) -> dict[merkle.NodeAddr, bytes]:
+    """Stored node hashes by (level, index), in one indexed query per 250 addresses."""
     wanted = sorted(set(addrs))
     found: dict[merkle.NodeAddr, bytes] = {}
-    # Bounded IN lists keep every backend's parameter limit happy.
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = conn.execute(
-            select(NODE_TABLE.c.level, NODE_TABLE.c.idx, NODE_TABLE.c.hash).where(
-                tuple_(NODE_TABLE.c.level, NODE_TABLE.c.idx).in_(chunk)
-            )
-        )
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(wanted), 250):
+        chunk = wanted[start : start + 250]
+        # OR of (level, idx) pairs: both SQLite and PostgreSQL answer it from the primary key,
+        # where a row-value IN list makes SQLite scan the table.
+        where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(chunk))
+        params = tuple(value for addr in chunk for value in addr)
+        rows = conn.exec_driver_sql(f"SELECT level, idx, hash FROM log_node WHERE {where}", params)
         for level, idx, digest in rows:
             found[(int(level), int(idx))] = bytes(digest)
     return found
@@ -95,6 +96,28 @@ def find_duplicates(conn: Connection, digests: Sequence[bytes]) -> dict[bytes, A
         for digest, idx, leaf in rows:
             found[bytes(digest)] = Appended(int(idx), bytes(leaf), duplicate=True)
     return found
+
+
+def store_rows(
+    conn: Connection, entries: Sequence[dict[str, Any]], nodes: Sequence[dict[str, Any]]
+) -> None:
+    """Insert entry rows and the tree nodes they complete (append-only; one executemany each)."""
+    _insert_many(conn, ENTRY_TABLE, entries)
+    _insert_many(conn, NODE_TABLE, nodes)
+
+
+def _insert_many(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    # The driver's executemany with plain tuples: the ORM-level type processing costs more
+    # than SQLite's own work for these narrow, append-only rows.
+    if not rows:
+        return
+    columns = list(rows[0])
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
 
 
 def _at_item(error: Error, position: int, count: int) -> Error:
@@ -236,8 +259,7 @@ class TransparencyLog:
             seen[item.digest] = Appended(index, leaf, duplicate=True)
             results.append(appended)
         if entries:
-            conn.execute(insert(ENTRY_TABLE), entries)
-            conn.execute(insert(NODE_TABLE), nodes)
+            store_rows(conn, entries, nodes)
             self._publish_checkpoint(conn, frontier)
         return frontier, last_leaf, results
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Column, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 #: Tables that hold the log itself; UPDATE and DELETE on them are refused by triggers.
@@ -16,8 +16,8 @@ class LogEntry(SQLModel, table=True):
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     payload_digest: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
-    kind: str = Field(sa_column=Column(String(64), nullable=False, index=True))
-    signer: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    kind: str = Field(sa_column=Column(String(64), nullable=False))
+    signer: str = Field(sa_column=Column(String(64), nullable=False))
     logged_at: str = Field(sa_column=Column(String(24), nullable=False))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
@@ -65,6 +65,3 @@ class PartyKey(SQLModel, table=True):
     revoked_from: str | None = Field(default=None, sa_column=Column(String(24)))
     revoked_index: int | None = Field(default=None, sa_column=Column(BigInteger))
     revocation_reason: str | None = Field(default=None, sa_column=Column(Text))
-
-
-Index("ix_log_entry_logged_at", LogEntry.__table__.c.logged_at)  # type: ignore[attr-defined]

@@ -1,0 +1,404 @@
+"""Benchmarks of the log core (`make bench`); every ratio compares figures from the same run.
+
+1. Merkle store: append/s and inclusion proofs/s (with latency percentiles) at N entries,
+   against pymerkle's InmemoryTree and SqliteTree on the same leaves.
+2. Signed ingest through the HTTP API (gunicorn, 2 workers), one statement per request and
+   100 per batch request, against the bare python-ecdsa verify rate of the same signatures.
+3. `verify` of an N-entry signed log against the verify-only bound (bare rate x workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import click  # noqa: E402
+from pymerkle import InmemoryTree, SqliteTree  # noqa: E402
+
+from provenance import demo, merkle, reader  # noqa: E402
+from provenance.log import Submission, parse_submission, store_rows  # noqa: E402
+from provenance.service import Service, Settings  # noqa: E402
+from provenance.signing import is_valid_p256, key_id, public_key_der, sign_envelope  # noqa: E402
+from provenance.statements import make_statement  # noqa: E402
+from provenance.store.engine import (  # noqa: E402
+    create_schema,
+    make_engine,
+    read_connection,
+    write_transaction,  # noqa: E402
+)
+from provenance.verify import verify_log  # noqa: E402
+
+BATCH = 10_000
+APPEND_BATCH = 1_000
+SINGLES = 500
+RESULTS: dict[str, Any] = {}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def leaf_data(n: int) -> bytes:
+    return hashlib.sha256(n.to_bytes(8, "big")).digest() * 3  # 96-byte entries
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- 1. Merkle store --------------------------------------------------------------------------
+
+
+def store_batch(engine: Any, frontier: merkle.Frontier, start: int, end: int) -> bytes:
+    """Append entries [start, end) in one transaction, as the log does; return the new root."""
+    entries, nodes = [], []
+    for i in range(start, end):
+        data = leaf_data(i)
+        leaf = merkle.leaf_hash(data)
+        nodes += [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in frontier.append(leaf)]
+        entries.append(
+            {
+                "idx": i,
+                "leaf_hash": leaf,
+                "payload_digest": hashlib.sha256(data).digest(),
+                "kind": "bench",
+                "signer": "0" * 64,
+                "logged_at": "",
+                "data": data,
+            }
+        )
+    with write_transaction(engine) as conn:
+        store_rows(conn, entries, nodes)
+    return frontier.root()
+
+
+def bench_store(n: int, workdir: Path) -> None:
+    """Each append batch ends with the root (a checkpoint needs it), for every contender."""
+    say(f"\n== Merkle store, {n:,} entries, batches of {APPEND_BATCH:,} + root per batch ==")
+    engine = make_engine(f"sqlite:///{workdir / 'store.db'}")
+    create_schema(engine)
+    frontier = merkle.Frontier()
+    started = time.perf_counter()
+    with click.progressbar(length=n, label="store append", file=sys.stderr) as bar:
+        for start in range(0, n, APPEND_BATCH):
+            root = store_batch(engine, frontier, start, min(n, start + APPEND_BATCH))
+            bar.update(min(n, start + APPEND_BATCH) - start)
+    ours_append = n / (time.perf_counter() - started)
+    # One entry per transaction, at full size: the cost of a lone HTTP submission's append.
+    started = time.perf_counter()
+    for i in range(n, n + SINGLES):
+        store_batch(engine, frontier, i, i + 1)
+    ours_single = SINGLES / (time.perf_counter() - started)
+
+    rng = random.Random(1)
+    indices = [rng.randrange(n) for _ in range(10_000)]
+    latencies = []
+    with read_connection(engine) as conn:
+        for index in indices:
+            t = time.perf_counter()
+            proof = reader.inclusion_proof(conn, index, n)  # proofs at size n
+            latencies.append(time.perf_counter() - t)
+            if index % 97 == 0:
+                merkle.verify_inclusion(index, n, merkle.leaf_hash(leaf_data(index)), proof, root)
+    ours_proofs = len(indices) / sum(latencies)
+
+    say("pymerkle InmemoryTree …")
+    tree = InmemoryTree()
+    started = time.perf_counter()
+    for start in range(0, n, APPEND_BATCH):
+        for i in range(start, min(n, start + APPEND_BATCH)):
+            tree.append_entry(leaf_data(i))
+        tree.get_root()
+    mem_append = n / (time.perf_counter() - started)
+    assert tree.get_root() == root, "pymerkle and the store disagree on the root"
+    t = time.perf_counter()
+    for index in indices[:2000]:
+        tree.prove_inclusion(index + 1, n)  # pymerkle counts leaves from 1
+    mem_proofs = 2000 / (time.perf_counter() - t)
+    del tree
+
+    say("pymerkle SqliteTree …")
+    sqlite_tree = SqliteTree(str(workdir / "pymerkle.db"))
+    started = time.perf_counter()
+    with click.progressbar(length=n, label="pymerkle SqliteTree append", file=sys.stderr) as bar:
+        for start in range(0, n, APPEND_BATCH):
+            end = min(n, start + APPEND_BATCH)
+            sqlite_tree.append_entries([leaf_data(i) for i in range(start, end)])
+            sqlite_root = sqlite_tree.get_root()
+            bar.update(end - start)
+    sql_append = n / (time.perf_counter() - started)
+    assert sqlite_root == root
+    started = time.perf_counter()
+    for i in range(n, n + SINGLES):
+        sqlite_tree.append_entry(leaf_data(i))
+        sqlite_tree.get_root()
+    sql_single = SINGLES / (time.perf_counter() - started)
+    assert sqlite_tree.get_root() == frontier.root()
+    sample = indices[:200]
+    t = time.perf_counter()
+    for index in sample:
+        sqlite_tree.prove_inclusion(index + 1, n)
+    sql_proofs = len(sample) / (time.perf_counter() - t)
+    sqlite_tree.close()
+
+    RESULTS["store"] = {
+        "entries": n,
+        "append_per_s": ours_append,
+        "proofs_per_s": ours_proofs,
+        "proof_p50_ms": percentile(latencies, 0.50) * 1000,
+        "proof_p99_ms": percentile(latencies, 0.99) * 1000,
+        "pymerkle_memory_append_per_s": mem_append,
+        "pymerkle_memory_proofs_per_s": mem_proofs,
+        "pymerkle_sqlite_append_per_s": sql_append,
+        "pymerkle_sqlite_proofs_per_s": sql_proofs,
+        "single_append_per_s": ours_single,
+        "pymerkle_sqlite_single_append_per_s": sql_single,
+    }
+    r = RESULTS["store"]
+    say(
+        f"append/s: store {ours_append:,.0f} | pymerkle memory {mem_append:,.0f} "
+        f"({ours_append / mem_append:.1f}x) | pymerkle SQLite {sql_append:,.0f} "
+        f"({ours_append / sql_append:.1f}x)"
+    )
+    say(
+        f"single appends/s (one transaction + root each, at size {n:,}): store "
+        f"{ours_single:,.0f} | pymerkle SQLite {sql_single:,.0f} ({ours_single / sql_single:.1f}x)"
+    )
+    say(
+        f"proofs/s: store {ours_proofs:,.0f} (p50 {r['proof_p50_ms']:.3f} ms, p99 "
+        f"{r['proof_p99_ms']:.3f} ms) | pymerkle memory {mem_proofs:,.0f} "
+        f"({ours_proofs / mem_proofs:.1f}x) | pymerkle SQLite {sql_proofs:,.1f} "
+        f"({ours_proofs / sql_proofs:.0f}x)"
+    )
+    engine.dispose()
+
+
+# --- signed statements --------------------------------------------------------------------------
+
+
+def demo_service(data_dir: Path) -> Service:
+    service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}))
+    service.initialise()
+    demo.seed(service, 0)
+    return service
+
+
+def signed_envelopes(data_dir: Path, count: int, tag: str) -> list[dict[str, Any]]:
+    keys = [demo.demo_key(data_dir, p.slug) for p in demo.PARTIES]
+    ids = [key_id(public_key_der(k)) for k in keys]
+    out = []
+    for i in range(count):
+        body = {"subject": f"bench/{tag}/{i}", "claim": {"sequence": i}}
+        statement = make_statement("attestation", body, ids[i % len(keys)])
+        out.append(sign_envelope(keys[i % len(keys)], statement.payload()).to_json())
+    return out
+
+
+def _verify_jobs(args: tuple[bytes, bytes, bytes]) -> bool:
+    return is_valid_p256(*args)
+
+
+def bare_verify_rates(
+    service: Service, envelopes: list[dict[str, Any]], workers: int
+) -> tuple[float, float]:
+    """Signatures/s of python-ecdsa alone on these envelopes: one core, and `workers` processes."""
+    from provenance.store.projection import DbView
+
+    with read_connection(service.engine) as conn:
+        view = DbView(conn)
+        jobs = []
+        for envelope in envelopes:
+            item = parse_submission(envelope)
+            key = view.key(item.statement.signer)
+            assert key is not None
+            jobs.append((key.public_key, item.envelope.pae(), item.envelope.signatures[0].sig))
+    started = time.perf_counter()
+    assert all(_verify_jobs(job) for job in jobs)
+    one = len(jobs) / (time.perf_counter() - started)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.map(_verify_jobs, jobs[:workers])  # start-up outside the timing
+        started = time.perf_counter()
+        assert all(pool.map(_verify_jobs, jobs, chunksize=50))
+        many = len(jobs) / (time.perf_counter() - started)
+    return one, many
+
+
+# --- 2. HTTP ingest -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def post_all(port: int, bodies: list[bytes], path: str, threads: int) -> float:
+    local = threading.local()
+
+    def post(body: bytes) -> None:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 201:
+            raise RuntimeError(f"{path}: HTTP {response.status}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(post, bodies))
+    return time.perf_counter() - started
+
+
+def bench_ingest(workdir: Path, count: int, workers: int) -> None:
+    say(f"\n== Signed ingest over HTTP, {count:,} statements, gunicorn {workers} workers ==")
+    data_dir = workdir / "ingest"
+    service = demo_service(data_dir)
+    singles = signed_envelopes(data_dir, count, "single")
+    batched = signed_envelopes(data_dir, count, "batch")
+    one, many = bare_verify_rates(service, singles[:2000], workers)
+    port = free_port()
+    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir)}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        single_bodies = [json.dumps(e).encode() for e in singles]
+        seconds = post_all(port, single_bodies, "/api/v1/statements", threads=4)
+        single_rate = count / seconds
+        batch_bodies = [json.dumps(batched[i : i + 100]).encode() for i in range(0, count, 100)]
+        seconds = post_all(port, batch_bodies, "/api/v1/statements/batch", threads=workers)
+        batch_rate = count / seconds
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    report = verify_log(service, workers=workers)
+    assert report.ok, report.summary()
+    RESULTS["ingest"] = {
+        "statements": count,
+        "workers": workers,
+        "bare_verify_1core": one,
+        f"bare_verify_{workers}proc": many,
+        "single_per_s": single_rate,
+        "batch100_per_s": batch_rate,
+    }
+    say(f"bare verify: {one:,.0f}/s on 1 core, {many:,.0f}/s on {workers} processes")
+    say(
+        f"HTTP single: {single_rate:,.0f}/s = {single_rate / one:.2f}x 1-core verify, "
+        f"{single_rate / many:.2f}x {workers}-process verify"
+    )
+    say(
+        f"HTTP batch of 100: {batch_rate:,.0f}/s = {batch_rate / one:.2f}x 1-core verify, "
+        f"{batch_rate / many:.2f}x {workers}-process verify"
+    )
+
+
+# --- 3. verify ------------------------------------------------------------------------------
+
+
+def bench_verify(workdir: Path, n: int, workers: int) -> None:
+    say(f"\n== verify of a {n:,}-entry signed log, {workers} processes ==")
+    data_dir = workdir / "verify"
+    service = demo_service(data_dir)
+    keys = [demo.demo_key(data_dir, p.slug) for p in demo.PARTIES]
+    ids = [key_id(public_key_der(k)) for k in keys]
+    with click.progressbar(length=n, label="building signed log", file=sys.stderr) as bar:
+        for start in range(0, n, BATCH):
+            items: list[Submission] = []
+            for i in range(start, min(n, start + BATCH)):
+                body = {"subject": f"bench/verify/{i}", "claim": {"sequence": i}}
+                statement = make_statement("attestation", body, ids[i % len(keys)])
+                items.append(
+                    parse_submission(
+                        sign_envelope(keys[i % len(keys)], statement.payload()).to_json()
+                    )
+                )
+            # Signatures were just made by the demo keys; `verify` below checks every one.
+            service.log.submit_many(items, verify=False)
+            bar.update(len(items))
+    sample = signed_envelopes(data_dir, 2000, "sample")
+    one, many = bare_verify_rates(service, sample, workers)
+    report = verify_log(service, workers=workers, progress=True)
+    assert report.ok, report.summary()
+    rate = report.entries / report.seconds
+    RESULTS["verify"] = {
+        "entries": report.entries,
+        "seconds": report.seconds,
+        "per_s": rate,
+        "bound_per_s": many,
+        "bare_verify_1core": one,
+    }
+    say(
+        f"verify: {report.entries:,} entries in {report.seconds:,.1f} s = {rate:,.0f}/s; "
+        f"verify-only bound {many:,.0f}/s ({rate / many:.2f}x), 1 core {one:,.0f}/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--entries", type=int, default=1_000_000, help="entries for store and verify"
+    )
+    parser.add_argument("--ingest", type=int, default=5_000, help="statements for HTTP ingest")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", choices=["store", "ingest", "verify"])
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args()
+    say(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="provenance-bench-") as tmp:
+        workdir = Path(tmp)
+        if args.only in (None, "store"):
+            bench_store(args.entries, workdir)
+        if args.only in (None, "ingest"):
+            bench_ingest(workdir, args.ingest, args.workers)
+        if args.only in (None, "verify"):
+            bench_verify(workdir, args.entries, args.workers)
+    if args.json:
+        args.json.write_text(json.dumps(RESULTS, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
