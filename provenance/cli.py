@@ -1,0 +1,192 @@
+"""The `provenance` command: keys, signing, submitting and offline receipt checks for parties."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import client
+from .canonical import parse_json
+from .errors import Error
+from .signing import generate_private_key, key_id, load_public_key_pem, public_key_der
+
+
+def _read_json(path: Path) -> Any:
+    return parse_json(path.read_bytes())
+
+
+def _emit(value: Any, out: Path | None) -> None:
+    text = json.dumps(value, indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}", err=True)
+
+
+class _Commands(click.Group):
+    """Errors become one line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Error as exc:
+            raise click.ClickException(exc.detail) from exc
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
+@click.version_option(package_name="provenance")
+def main() -> None:
+    """Sign statements on your side and check what the log says about them."""
+
+
+@main.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--public-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="also write the public key as PEM",
+)
+def keygen(out: Path, public_out: Path | None) -> None:
+    """Create a P-256 private key (PEM, mode 0600); print its key id and public key."""
+    if out.exists():
+        raise click.ClickException(f"{out} exists; refusing to overwrite a key")
+    key = generate_private_key()
+    client.save_private_key(out, key)
+    der = public_key_der(key)
+    if public_out is not None:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        public_out.write_bytes(
+            key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        )
+    click.echo(f"key id:     {key_id(der)}")
+    click.echo(f"public key: {base64.b64encode(der).decode()}")
+
+
+@main.command("register-party")
+@click.option("--authority-key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--name", required=True)
+@click.option("--gln", required=True, help="the party's 13-digit GLN")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["manufacturer", "wholesaler", "pharmacy", "regulator", "sponsor", "site"]),
+)
+@click.option(
+    "--public-key",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="the party's public key (PEM)",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--url", help="submit to this server instead of printing")
+def register_party(
+    authority_key: Path,
+    name: str,
+    gln: str,
+    roles: tuple[str, ...],
+    public_key: Path,
+    out: Path | None,
+    url: str | None,
+) -> None:
+    """Sign a party registration with the registry authority's key."""
+    envelope = client.party_registration(
+        client.load_private_key(authority_key),
+        name,
+        gln,
+        list(roles),
+        load_public_key_pem(public_key.read_bytes()),
+    )
+    if url:
+        _report(client.submit(url, envelope))
+    else:
+        _emit(envelope, out)
+
+
+@main.command()
+@click.argument("statement", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+def sign(statement: Path, key: Path, out: Path | None) -> None:
+    """Sign a statement file {"kind": …, "body": {…}} into a DSSE envelope."""
+    data = _read_json(statement)
+    if not isinstance(data, dict) or not {"kind", "body"} <= data.keys():
+        raise click.ClickException("a statement file is a JSON object with kind and body")
+    envelope = client.build_envelope(
+        client.load_private_key(key), data["kind"], data["body"], data.get("issued_at")
+    )
+    _emit(envelope, out)
+
+
+def _report(result: dict[str, Any]) -> None:
+    note = " (already logged)" if result.get("duplicate") else ""
+    click.echo(f"index {result['index']}{note}  leaf {result['leaf_hash']}")
+
+
+@main.command()
+@click.argument(
+    "envelopes",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
+@click.option(
+    "--receipt-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="save each entry's receipt here as entry-<index>.tlog-proof",
+)
+def submit(envelopes: tuple[Path, ...], url: str, receipt_dir: Path | None) -> None:
+    """Submit signed envelopes to a log server."""
+    results = []
+    with click.progressbar(
+        envelopes, label="submitting", file=sys.stderr, hidden=len(envelopes) < 2
+    ) as bar:
+        for path in bar:
+            result = client.submit(url, _read_json(path))
+            results.append(result)
+            if receipt_dir is not None:
+                receipt_dir.mkdir(parents=True, exist_ok=True)
+                target = receipt_dir / f"entry-{result['index']}.tlog-proof"
+                target.write_text(client.fetch_receipt(url, int(result["index"])))
+    for result in results:
+        _report(result)
+
+
+@main.command("verify-receipt")
+@click.argument("proof", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--vkey", help="the log's verifier key line (from GET /log/key)")
+@click.option("--vkey-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--envelope",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="also check that the entry carries exactly this envelope",
+)
+def verify_receipt(
+    proof: Path, vkey: str | None, vkey_file: Path | None, envelope: Path | None
+) -> None:
+    """Check a receipt offline: checkpoint signature, inclusion proof, entry contents."""
+    if (vkey is None) == (vkey_file is None):
+        raise click.UsageError("give exactly one of --vkey and --vkey-file")
+    key_line = vkey if vkey is not None else vkey_file.read_text()  # type: ignore[union-attr]
+    expected = _read_json(envelope) if envelope else None
+    receipt = client.verify_receipt(proof.read_text(), key_line, expected)
+    statement = receipt.statement
+    click.echo(
+        f"OK: entry {receipt.index} is in the log (checkpoint size {receipt.tree_size}, "
+        f"root {receipt.root_hash.hex()})"
+    )
+    click.echo(
+        f"    {statement.get('kind')} signed by {statement.get('signer')} "
+        f"at {statement.get('issued_at')}, logged at {receipt.entry.get('logged_at')}"
+    )

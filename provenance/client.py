@@ -1,0 +1,135 @@
+"""The party side: keys, signing statements locally, submitting them, checking receipts offline."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from . import merkle
+from .canonical import parse_json
+from .errors import Error, VerificationError
+from .keystore import write_secret
+from .note import open_checkpoint, parse_tlog_proof, parse_verifier_key
+from .signing import key_id, load_private_key_pem, private_key_pem, public_key_der, sign_envelope
+from .statements import make_statement
+
+TIMEOUT = 30
+
+
+class ClientError(Error):
+    """The server refused a request, or could not be reached."""
+
+    slug, status, title = "client", 0, "Request failed"
+
+
+def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    return load_private_key_pem(path.read_bytes())
+
+
+def save_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    write_secret(path, private_key_pem(key))
+
+
+def build_envelope(
+    key: ec.EllipticCurvePrivateKey,
+    kind: str,
+    body: dict[str, Any],
+    issued_at: str | None = None,
+) -> dict[str, Any]:
+    """Sign a statement with the party's own key; the private key never leaves this process."""
+    statement = make_statement(kind, body, key_id(public_key_der(key)), issued_at)
+    return sign_envelope(key, statement.payload()).to_json()
+
+
+def party_registration(
+    authority: ec.EllipticCurvePrivateKey,
+    name: str,
+    gln: str,
+    roles: list[str],
+    public_key: bytes,
+) -> dict[str, Any]:
+    body = {
+        "gln": gln,
+        "name": name,
+        "roles": roles,
+        "public_key": base64.b64encode(public_key).decode(),
+    }
+    return build_envelope(authority, "party.register", body)
+
+
+def _request(url: str, data: bytes | None = None) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        try:
+            problem = json.loads(body)
+            detail = f"{problem.get('title')}: {problem.get('detail')}"
+        except ValueError:
+            problem, detail = {}, body.decode(errors="replace")[:200]
+        raise ClientError(f"HTTP {exc.code} {detail}", problem=problem) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ClientError(f"cannot reach {url}: {reason}") from exc
+
+
+def submit(server: str, envelope: dict[str, Any]) -> dict[str, Any]:
+    """POST one envelope; the answer carries its index (and `duplicate` if already logged)."""
+    _, body = _request(f"{server.rstrip('/')}/api/v1/statements", json.dumps(envelope).encode())
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def fetch_receipt(server: str, index: int) -> str:
+    _, body = _request(f"{server.rstrip('/')}/log/receipt/{index}")
+    return body.decode()
+
+
+@dataclass(frozen=True)
+class VerifiedReceipt:
+    index: int
+    tree_size: int
+    root_hash: bytes
+    entry: dict[str, Any]
+    statement: dict[str, Any]
+
+
+def verify_receipt(
+    proof_text: str, vkey: str, envelope: dict[str, Any] | None = None
+) -> VerifiedReceipt:
+    """Check a C2SP tlog-proof offline against the log's verifier key."""
+    proof = parse_tlog_proof(proof_text)
+    verifier = parse_verifier_key(vkey.strip())
+    # The checkpoint must carry a valid signature by the log, whose origin is the key's name.
+    checkpoint = open_checkpoint(proof.checkpoint, verifier)
+    if proof.extra is None:
+        raise VerificationError("the receipt does not carry the entry (no extra line)")
+    # The extra data is not trusted as such: it counts only once it hashes into the signed root.
+    if proof.index >= checkpoint.size:
+        raise VerificationError(
+            f"index {proof.index} is outside the checkpoint (size {checkpoint.size})"
+        )
+    merkle.verify_inclusion(
+        proof.index,
+        checkpoint.size,
+        merkle.leaf_hash(proof.extra),
+        list(proof.proof),
+        checkpoint.root_hash,
+    )
+    entry = parse_json(proof.extra)
+    if not isinstance(entry, dict) or entry.get("index") != proof.index:
+        raise VerificationError("the entry's own index differs from the receipt's")
+    if envelope is not None and entry.get("envelope") != envelope:
+        raise VerificationError("the logged entry carries another envelope than the one given")
+    statement = parse_json(base64.b64decode(entry["envelope"]["payload"]))
+    return VerifiedReceipt(proof.index, checkpoint.size, checkpoint.root_hash, entry, statement)

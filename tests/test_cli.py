@@ -1,0 +1,151 @@
+"""The `provenance` command against a real server: keys, registration, signing, receipts."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+
+from provenance.cli import main
+from tests.server import live_server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Flask, Path]]:
+    data_dir = tmp_path / "data"
+    with live_server(data_dir) as (url, app):
+        yield url, app, data_dir
+
+
+def run(*args: object) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_full_party_flow(server: tuple[str, Flask, Path], tmp_path: Path) -> None:
+    url, _, data_dir = server
+    key, pub = tmp_path / "acme.pem", tmp_path / "acme.pub.pem"
+    made = run("keygen", key, "--public-out", pub)
+    assert made.exit_code == 0, made.output
+    assert (key.stat().st_mode & 0o777) == 0o600
+    assert run("keygen", key).exit_code == 1  # never overwrites a key
+
+    registered = run(
+        "register-party",
+        "--authority-key",
+        data_dir / "keys/authority-p256.pem",
+        "--name",
+        "Acme",
+        "--gln",
+        "5412345000013",
+        "--role",
+        "manufacturer",
+        "--public-key",
+        pub,
+        "--url",
+        url,
+    )
+    assert registered.exit_code == 0, registered.output
+    assert registered.output.startswith("index 1 ")
+
+    statement = tmp_path / "statement.json"
+    statement.write_text(
+        json.dumps({"kind": "attestation", "body": {"subject": "lot/7", "claim": {"ok": True}}})
+    )
+    envelope = tmp_path / "envelope.json"
+    assert run("sign", statement, "--key", key, "--out", envelope).exit_code == 0
+    receipts = tmp_path / "receipts"
+    submitted = run("submit", envelope, "--url", url, "--receipt-dir", receipts)
+    assert submitted.exit_code == 0, submitted.output
+    assert submitted.output.startswith("index 2 ")
+    again = run("submit", envelope, "--url", url)
+    assert "index 2 (already logged)" in again.output
+
+    vkey_file = tmp_path / "log.vkey"
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/log/key") as response:
+        vkey_file.write_text(response.read().decode())
+    proof = receipts / "entry-2.tlog-proof"
+    checked = run("verify-receipt", proof, "--vkey-file", vkey_file, "--envelope", envelope)
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.startswith("OK: entry 2 is in the log")
+    assert "attestation signed by" in checked.output
+
+
+@pytest.fixture
+def receipt(server: tuple[str, Flask, Path], tmp_path: Path) -> tuple[Path, str, Path]:
+    url, _, data_dir = server
+    key = tmp_path / "k.pem"
+    run("keygen", key)
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/log/key") as response:
+        vkey = response.read().decode().strip()
+    with urllib.request.urlopen(f"{url}/log/receipt/0") as response:
+        proof = tmp_path / "genesis.tlog-proof"
+        proof.write_bytes(response.read())
+    return proof, vkey, tmp_path
+
+
+def test_verify_receipt_failures(receipt: tuple[Path, str, Path]) -> None:
+    proof, vkey, tmp = receipt
+    assert run("verify-receipt", proof, "--vkey", vkey).exit_code == 0
+    text = proof.read_text()
+    other_key = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
+    assert run("verify-receipt", proof, "--vkey", other_key).exit_code == 1
+
+    extra_line = text.splitlines()[1]
+    flipped = extra_line[:-8] + ("A" if extra_line[-8] != "A" else "B") + extra_line[-7:]
+    cases = {
+        "flipped entry byte": text.replace(extra_line, flipped),
+        "wrong index": text.replace("\nindex 0\n", "\nindex 1\n"),
+        "truncated": text[: len(text) // 2],
+    }
+    for name, bad in cases.items():
+        path = tmp / f"{name}.tlog-proof"
+        path.write_text(bad)
+        result = run("verify-receipt", path, "--vkey", vkey)
+        assert result.exit_code == 1, name
+        assert "Traceback" not in result.output and "Error" in result.output, name
+
+    other_envelope = tmp / "other.json"
+    other_envelope.write_text(json.dumps({"payload": "", "payloadType": "x", "signatures": []}))
+    mismatch = run("verify-receipt", proof, "--vkey", vkey, "--envelope", other_envelope)
+    assert mismatch.exit_code == 1 and "another envelope" in mismatch.output
+    assert run("verify-receipt", proof).exit_code == 2
+
+
+def test_submit_by_unregistered_key_prints_the_problem(
+    server: tuple[str, Flask, Path], tmp_path: Path
+) -> None:
+    url, _, _ = server
+    key, statement, envelope = tmp_path / "k.pem", tmp_path / "s.json", tmp_path / "e.json"
+    run("keygen", key)
+    statement.write_text(json.dumps({"kind": "attestation", "body": {"subject": "x", "claim": {}}}))
+    run("sign", statement, "--key", key, "--out", envelope)
+    result = run("submit", envelope, "--url", url)
+    assert result.exit_code == 1
+    assert "HTTP 403" in result.output and "not registered" in result.output
+
+
+def test_server_down_is_a_clean_error(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    envelope = tmp_path / "e.json"
+    envelope.write_text("{}")
+    result = run("submit", envelope, "--url", f"http://127.0.0.1:{port}")
+    assert result.exit_code == 1 and "cannot reach" in result.output
+
+
+def test_sign_rejects_a_bad_statement_file(tmp_path: Path) -> None:
+    key, statement = tmp_path / "k.pem", tmp_path / "s.json"
+    run("keygen", key)
+    statement.write_text("[1, 2]")
+    result = run("sign", statement, "--key", key)
+    assert result.exit_code == 1 and "kind and body" in result.output
