@@ -84,6 +84,10 @@ class Service:
         # Idempotent: an uninitialised deployment answers "empty log", not a missing table.
         create_schema(self.engine)
 
+    def close(self) -> None:
+        """Return the engine's pooled connections."""
+        self.engine.dispose()
+
     @property
     def log(self) -> TransparencyLog:
         if self._log is None:

@@ -103,8 +103,9 @@ _PG_GUARD_FUNCTION = """
 CREATE OR REPLACE FUNCTION provenance_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'insufficient_privilege';
+  RAISE EXCEPTION USING
+    MESSAGE = TG_TABLE_NAME || ' is append-only: ' || TG_OP || ' refused',
+    ERRCODE = 'insufficient_privilege';
 END $$
 """
 
