@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
 from . import demo
+from .errors import Error
 from .web import service
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reporting_errors(command: F) -> F:
+    """Errors end the command with one clear line and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Error as exc:
+            raise click.ClickException(exc.detail) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 @click.command("init")
 @with_appcontext
+@reporting_errors
 def init_command() -> None:
     """Create the log's keys, database and genesis entry (idempotent)."""
     report = service().initialise()
@@ -30,6 +50,7 @@ def init_command() -> None:
 
 @click.command("seed-demo")
 @with_appcontext
+@reporting_errors
 @click.option(
     "--entries",
     "count",
@@ -46,6 +67,7 @@ def seed_demo_command(count: int, if_empty: bool) -> None:
 
 @click.command("verify")
 @with_appcontext
+@reporting_errors
 @click.option("--workers", type=int, default=None, help="processes (default: all cores)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def verify_command(workers: int | None, quiet: bool) -> None:

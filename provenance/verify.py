@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import multiprocessing
 import os
 import sys
@@ -132,7 +131,15 @@ class _Signatures:
         if self.pool is not None:
             self.pool.close()
             self.pool.join()
+            self.pool = None
         return self.bad
+
+    def abandon(self) -> None:
+        """Stop the workers without waiting for queued checks (after a failure)."""
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
 
 
 def _pages(conn: Connection) -> Iterator[list[Any]]:
@@ -179,11 +186,10 @@ class _Replay:
         self._content(idx, leaf, data)
         self.prev = leaf.hex()
         if self.tree_intact:
-            for level, node_idx, digest in self.frontier.append(leaf):
+            for level, _, digest in self.frontier.append(leaf):
                 if level == len(self.levels):
                     self.levels.append([])
                 self.levels[level].append(digest)
-                del node_idx
             root = self.checkpoints.get(self.frontier.size)
             if root is not None and root != self.frontier.root():
                 self.problem(
@@ -343,10 +349,6 @@ def verify_log(
             if replay.tree_intact:
                 _check_nodes(conn, replay, report)
     finally:
-        sigs.finish()
+        sigs.abandon()
     report.seconds = time.perf_counter() - started
     return report
-
-
-def decode_payload(envelope: dict[str, Any]) -> bytes:
-    return base64.b64decode(envelope["payload"])

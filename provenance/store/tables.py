@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
+
+#: 64-bit everywhere; on SQLite an INTEGER PRIMARY KEY is the rowid itself, one B-tree less.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 #: Tables that hold the log itself; UPDATE and DELETE on them are refused by triggers.
 LOG_TABLES = ("log_entry", "log_node", "log_checkpoint")
@@ -13,7 +16,7 @@ class LogEntry(SQLModel, table=True):
     """One entry: its exact bytes (the source of truth) and columns derived from them."""
 
     __tablename__ = "log_entry"
-    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(RowId, primary_key=True, autoincrement=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     payload_digest: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     kind: str = Field(sa_column=Column(String(64), nullable=False))
@@ -26,6 +29,8 @@ class LogNode(SQLModel, table=True):
     """Hash of the complete subtree (level, idx): leaves [idx*2^level, (idx+1)*2^level)."""
 
     __tablename__ = "log_node"
+    # The primary key is the only access path: store rows in it (no separate rowid B-tree).
+    __table_args__ = {"sqlite_with_rowid": False}
     level: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -35,7 +40,7 @@ class LogCheckpoint(SQLModel, table=True):
     """A signed checkpoint (C2SP signed note), one per append batch."""
 
     __tablename__ = "log_checkpoint"
-    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    size: int = Field(sa_column=Column(RowId, primary_key=True, autoincrement=False))
     root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     note: str = Field(sa_column=Column(Text, nullable=False))
     created_at: str = Field(sa_column=Column(String(24), nullable=False))

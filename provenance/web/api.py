@@ -9,7 +9,7 @@ from flask import Blueprint, Response, json, request, url_for
 from .. import reader
 from ..canonical import parse_json
 from ..errors import BadEnvelope, Error, NotFound, UnsupportedMediaType
-from ..log import parse_submission, tree_size
+from ..log import Appended, parse_submission, tree_size
 from ..store.engine import read_connection
 from ..store.projection import DbView
 from . import service
@@ -24,23 +24,31 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
 
 
-@bp.post("/statements")
-def submit_statement() -> Response:
+def json_body(what: str) -> Any:
+    """The request body as strict JSON; only JSON media types are accepted."""
     if request.mimetype not in ACCEPTED_TYPES:
         raise UnsupportedMediaType(
-            f"send the DSSE envelope as application/json, not {request.mimetype or 'nothing'}"
+            f"send {what} as application/json, not {request.mimetype or 'nothing'}"
         )
-    envelope = parse_json(request.get_data(cache=False))
-    appended = service().log.submit(envelope)
-    location = url_for("api.entry", index=appended.index)
-    body = {
+    return parse_json(request.get_data(cache=False))
+
+
+def appended_json(appended: Appended) -> dict[str, Any]:
+    return {
         "index": appended.index,
         "leaf_hash": appended.leaf_hash.hex(),
         "receipt": url_for("log.receipt", index=appended.index),
-        "entry": location,
+        "entry": url_for("api.entry", index=appended.index),
         "duplicate": appended.duplicate,
     }
-    return json_response(body, 200 if appended.duplicate else 201, {"Location": location})
+
+
+@bp.post("/statements")
+def submit_statement() -> Response:
+    appended = service().log.submit(json_body("the DSSE envelope"))
+    body = appended_json(appended)
+    status = 200 if appended.duplicate else 201
+    return json_response(body, status, {"Location": body["entry"]})
 
 
 #: Most envelopes one batch request may carry (the 1 MiB body limit applies as well).
@@ -50,11 +58,7 @@ MAX_BATCH = 1000
 @bp.post("/statements/batch")
 def submit_batch() -> Response:
     """Many envelopes in one request: all are logged in one transaction, or none is."""
-    if request.mimetype not in ACCEPTED_TYPES:
-        raise UnsupportedMediaType(
-            f"send a JSON array of DSSE envelopes, not {request.mimetype or 'nothing'}"
-        )
-    envelopes = parse_json(request.get_data(cache=False))
+    envelopes = json_body("a JSON array of DSSE envelopes")
     if not isinstance(envelopes, list) or not 0 < len(envelopes) <= MAX_BATCH:
         raise BadEnvelope(f"a batch is a JSON array of 1 to {MAX_BATCH} DSSE envelopes")
     items = []
@@ -65,17 +69,8 @@ def submit_batch() -> Response:
             exc.extensions["item"] = position
             raise
     results = service().log.submit_many(items)
-    body = [
-        {
-            "index": r.index,
-            "leaf_hash": r.leaf_hash.hex(),
-            "receipt": url_for("log.receipt", index=r.index),
-            "duplicate": r.duplicate,
-        }
-        for r in results
-    ]
     created = any(not r.duplicate for r in results)
-    return json_response(body, 201 if created else 200)
+    return json_response([appended_json(r) for r in results], 201 if created else 200)
 
 
 @bp.get("/log")

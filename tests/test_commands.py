@@ -1,0 +1,61 @@
+"""Admin commands: init is idempotent and private, seed-demo is repeatable, verify reports."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from flask import Flask
+
+from app import create_app
+
+
+def test_init_writes_private_keys_and_is_idempotent(tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["init"])
+    assert first.exit_code == 0, first.output
+    assert "appended the genesis entry" in first.output
+    for name in ("log-ed25519.pem", "authority-p256.pem"):
+        mode = stat.S_IMODE((tmp_path / "keys" / name).stat().st_mode)
+        assert mode == 0o600, (name, oct(mode))
+    vkey = app.test_client().get("/log/key").get_data(as_text=True).strip()
+    assert f"log verifier key: {vkey}" in first.output
+    keys_before = {p.name: p.read_bytes() for p in (tmp_path / "keys").iterdir()}
+    second = runner.invoke(args=["init"])
+    assert second.exit_code == 0
+    assert "already initialised: nothing changed" in second.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "keys").iterdir()} == keys_before
+    assert app.test_client().get("/api/v1/log").get_json()["size"] == 1
+
+
+def test_seed_demo_twice_appends_more_from_the_same_parties(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo", "--entries", "12"])
+    assert first.exit_code == 0, first.output
+    assert "registered 6 demo parties, appended 12 statements; log size 19" in first.output
+    parties = app.test_client().get("/api/v1/parties").get_json()
+    second = runner.invoke(args=["seed-demo", "--entries", "5"])
+    assert "registered 0 demo parties, appended 5 statements; log size 24" in second.output
+    assert app.test_client().get("/api/v1/parties").get_json() == parties
+    skipped = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert "demo seed skipped" in skipped.output
+    verified = runner.invoke(args=["verify", "--quiet", "--workers", "1"])
+    assert verified.exit_code == 0 and "log intact: 24 entries" in verified.output
+
+
+def test_demo_keys_are_deterministic(tmp_path: Path) -> None:
+    from provenance.demo import demo_key
+    from provenance.signing import key_id, public_key_der
+
+    a = demo_key(tmp_path / "a", "acme")
+    b = demo_key(tmp_path / "b", "acme")
+    assert key_id(public_key_der(a)) == key_id(public_key_der(b))
+    assert stat.S_IMODE((tmp_path / "a/demo/acme.pem").stat().st_mode) == 0o600
+
+
+def test_seed_before_init_is_a_clear_error(tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code != 0
+    assert "init" in result.output
