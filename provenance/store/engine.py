@@ -46,6 +46,8 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
         # A checkpoint is published only after its entries are durable.
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # The digest index takes random inserts; keep its hot pages in memory (64 MiB).
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA foreign_keys=ON")
         # REPLACE conflict resolution deletes rows; make it fire the DELETE guards too.
         cursor.execute("PRAGMA recursive_triggers=ON")
