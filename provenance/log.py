@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine
 
 from . import merkle, rules
 from .batching import GroupCommit
@@ -18,7 +18,7 @@ from .identity import EntryContext
 from .note import Checkpoint, Signer, format_checkpoint
 from .signing import Envelope, parse_envelope, verify_p256
 from .statements import Statement, now_timestamp, parse_statement
-from .store.engine import read_connection, write_transaction
+from .store.engine import marks, query, read_connection, write_transaction
 from .store.projection import DbView
 from .store.tables import LogCheckpoint, LogEntry, LogNode
 from .tiles import MAX_ENTRY_SIZE
@@ -62,7 +62,7 @@ def entry_bytes(index: int, logged_at: str, prev_hex: str, envelope: Envelope) -
 
 
 def tree_size(conn: Connection) -> int:
-    last = conn.execute(select(func.max(ENTRY_TABLE.c.idx))).scalar()
+    ((last,),) = query(conn, "SELECT max(idx) FROM log_entry")
     return 0 if last is None else int(last) + 1
 
 
@@ -88,10 +88,12 @@ def find_duplicates(conn: Connection, digests: Sequence[bytes]) -> dict[bytes, A
     found: dict[bytes, Appended] = {}
     wanted = sorted(set(digests))
     for start in range(0, len(wanted), 500):
-        rows = conn.execute(
-            select(ENTRY_TABLE.c.payload_digest, ENTRY_TABLE.c.idx, ENTRY_TABLE.c.leaf_hash).where(
-                ENTRY_TABLE.c.payload_digest.in_(wanted[start : start + 500])
-            )
+        chunk = tuple(wanted[start : start + 500])
+        rows = query(
+            conn,
+            "SELECT payload_digest, idx, leaf_hash FROM log_entry "
+            f"WHERE payload_digest IN ({', '.join('?' * len(chunk))})",
+            chunk,
         )
         for digest, idx, leaf in rows:
             found[bytes(digest)] = Appended(int(idx), bytes(leaf), duplicate=True)
@@ -112,11 +114,7 @@ def _insert_many(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -
     if not rows:
         return
     columns = list(rows[0])
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join([mark] * len(columns))})"
-    )
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks(conn, len(columns))})"
     conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
 
 
@@ -266,11 +264,13 @@ class TransparencyLog:
     def _publish_checkpoint(self, conn: Connection, frontier: merkle.Frontier) -> None:
         root = frontier.root()
         note = self.signer.sign(format_checkpoint(Checkpoint(self.origin, frontier.size, root)))
-        conn.execute(
-            insert(CHECKPOINT_TABLE).values(
-                size=frontier.size, root_hash=root, note=note, created_at=now_timestamp()
-            )
-        )
+        row = {
+            "size": frontier.size,
+            "root_hash": root,
+            "note": note,
+            "created_at": now_timestamp(),
+        }
+        _insert_many(conn, CHECKPOINT_TABLE, [row])
 
 
 def decode_entry(data: bytes) -> dict[str, Any]:

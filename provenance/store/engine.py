@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,16 +65,69 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     return engine
 
 
+def marks(conn: Connection, count: int) -> str:
+    """`count` positional parameter markers in the driver's own style (qmark or format)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * count)
+
+
+def query(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """A driver-level query for hot paths; `sql` uses `?` markers, translated per driver."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    return list(conn.exec_driver_sql(sql, params).fetchall())
+
+
 @contextlib.contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One exclusive write transaction: appends are serialised across processes."""
-    with engine.connect() as conn:
+    with _writer_queue(engine), engine.connect() as conn:
         if is_sqlite(engine):
             conn = conn.execution_options(immediate=True)
         with conn.begin():
             if not is_sqlite(engine):
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK_KEY})
             yield conn
+
+
+class _FileLock:
+    """An flock beside a SQLite file, held by one thread of one process at a time.
+
+    SQLite's busy handler polls with sleeps of up to 25 ms, which throttles writers in several
+    processes; a blocking flock wakes the next writer as soon as the lock is free. BEGIN
+    IMMEDIATE still guards the database itself, so other clients of the file stay safe.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.thread_lock = threading.Lock()
+        self.fd: int | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self.thread_lock:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+_FILE_LOCKS: dict[tuple[int, str], _FileLock] = {}
+
+
+def _writer_queue(engine: Engine) -> contextlib.AbstractContextManager[None]:
+    database = engine.url.database if is_sqlite(engine) else None
+    if not database or database == ":memory:":
+        return contextlib.nullcontext()
+    # Keyed by process too: a forked child must not share its parent's open file description.
+    key = (os.getpid(), os.path.abspath(database) + ".lock")
+    lock = _FILE_LOCKS.get(key)
+    if lock is None:
+        lock = _FILE_LOCKS[key] = _FileLock(key[1])
+    return lock.held()
 
 
 @contextlib.contextmanager

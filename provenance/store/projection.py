@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
 from ..identity import KeyRecord, PartyRecord, PutKey, PutParty
+from .engine import query
 from .tables import Party, PartyKey
 
 _party = Party.__table__  # type: ignore[attr-defined]
 _key = PartyKey.__table__  # type: ignore[attr-defined]
+
+
+_KEY_FIELDS = [f.name for f in fields(KeyRecord)]
+_KEY_COLUMNS = ", ".join(_KEY_FIELDS)
+
+
+def _key_record(row: Any) -> KeyRecord:
+    values = dict(zip(_KEY_FIELDS, row, strict=True))
+    values["public_key"] = bytes(values["public_key"])
+    return KeyRecord(**values)
 
 
 class MemoryView:
@@ -42,16 +54,17 @@ class DbView:
         self.conn = conn
 
     def key(self, key_id: str) -> KeyRecord | None:
-        row = self.conn.execute(select(_key).where(_key.c.key_id == key_id)).mappings().first()
-        return KeyRecord(**row) if row else None
+        rows = query(self.conn, f"SELECT {_KEY_COLUMNS} FROM party_key WHERE key_id = ?", (key_id,))
+        return _key_record(rows[0]) if rows else None
 
     def party(self, gln: str) -> PartyRecord | None:
-        row = self.conn.execute(select(_party).where(_party.c.gln == gln)).mappings().first()
-        if row is None:
-            return None
-        return PartyRecord(
-            row["gln"], row["name"], tuple(row["roles"].split(",")), row["registered_index"]
+        rows = query(
+            self.conn, "SELECT gln, name, roles, registered_index FROM party WHERE gln = ?", (gln,)
         )
+        if not rows:
+            return None
+        gln, name, roles, registered_index = rows[0]
+        return PartyRecord(gln, name, tuple(roles.split(",")), int(registered_index))
 
     def apply(self, changes: Sequence[object]) -> None:
         for change in changes:

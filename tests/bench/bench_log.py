@@ -49,6 +49,7 @@ from provenance.verify import verify_log  # noqa: E402
 BATCH = 10_000
 APPEND_BATCH = 1_000
 SINGLES = 500
+CLIENTS = 4
 RESULTS: dict[str, Any] = {}
 
 
@@ -307,7 +308,7 @@ def bench_ingest(workdir: Path, count: int, workers: int) -> None:
             except OSError:
                 time.sleep(0.1)
         single_bodies = [json.dumps(e).encode() for e in singles]
-        seconds = post_all(port, single_bodies, "/api/v1/statements", threads=4)
+        seconds = post_all(port, single_bodies, "/api/v1/statements", threads=CLIENTS)
         single_rate = count / seconds
         batch_bodies = [json.dumps(batched[i : i + 100]).encode() for i in range(0, count, 100)]
         seconds = post_all(port, batch_bodies, "/api/v1/statements/batch", threads=workers)
