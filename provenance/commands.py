@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -70,11 +71,19 @@ def seed_demo_command(count: int, if_empty: bool) -> None:
 @reporting_errors
 @click.option("--workers", type=int, default=None, help="processes (default: all cores)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def verify_command(workers: int | None, quiet: bool) -> None:
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a signed checkpoint kept outside the log (repeatable)",
+)
+def verify_command(workers: int | None, quiet: bool, checkpoints: tuple[Path, ...]) -> None:
     """Re-check every entry, link, tree hash, checkpoint and signature."""
     from .verify import verify_log
 
-    report = verify_log(service(), workers=workers, progress=not quiet)
+    external = [path.read_text() for path in checkpoints]
+    report = verify_log(service(), workers=workers, progress=not quiet, external=external)
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
 

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
@@ -310,9 +310,17 @@ def _check_nodes(conn: Connection, replay: _Replay, report: VerifyReport) -> Non
 
 
 def verify_log(
-    service: Service, *, workers: int | None = None, progress: bool = False
+    service: Service,
+    *,
+    workers: int | None = None,
+    progress: bool = False,
+    external: Sequence[str] = (),
 ) -> VerifyReport:
-    """Check everything the log claims; every problem names the entry index it starts at."""
+    """Check everything the log claims; every problem names the entry index it starts at.
+
+    `external` are signed checkpoints kept outside the database (by an auditor or a witness):
+    the log must still contain and agree with them, even if stored checkpoints were removed.
+    """
     started = time.perf_counter()
     report = VerifyReport()
     workers = workers or os.cpu_count() or 1
@@ -320,6 +328,20 @@ def verify_log(
     try:
         with read_connection(service.engine) as conn:
             roots = _check_checkpoints(conn, service, report)
+            for note in external:
+                checkpoint = open_checkpoint(
+                    note, service.log.signer.verifier, service.settings.origin
+                )
+                report.checkpoints += 1
+                roots.setdefault(checkpoint.size, checkpoint.root_hash)
+                if roots[checkpoint.size] != checkpoint.root_hash:
+                    report.problems.append(
+                        Problem(
+                            max(checkpoint.size - 1, 0),
+                            "bad checkpoint",
+                            f"a checkpoint held outside the log disagrees at size {checkpoint.size}",
+                        )
+                    )
             replay = _Replay(report, roots, sigs)
             total = max(roots) if roots else 0
             with click.progressbar(
