@@ -339,7 +339,7 @@ def verify_log(
                         Problem(
                             max(checkpoint.size - 1, 0),
                             "bad checkpoint",
-                            f"a checkpoint held outside the log disagrees at size {checkpoint.size}",
+                            f"a checkpoint kept outside disagrees at size {checkpoint.size}",
                         )
                     )
             replay = _Replay(report, roots, sigs)
