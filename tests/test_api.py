@@ -378,3 +378,26 @@ def test_concurrent_single_submissions_share_commits(app: Any, manufacturer: Par
     assert outcomes[30] == "BadSignature"
     indices = sorted(o for o in outcomes if isinstance(o, int))
     assert indices == list(range(start, start + 60))
+
+
+def test_mutated_submissions_never_cause_a_server_error(
+    client: FlaskClient, manufacturer: PartyKey
+) -> None:
+    """Random byte edits of a valid request: always a 2xx or a 4xx problem, never a 500."""
+    import json
+    import random
+
+    rng = random.Random(5)
+    raw = json.dumps(attestation(manufacturer, "fuzz")).encode()
+    for _ in range(300):
+        data = bytearray(raw)
+        for _ in range(rng.randint(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        n = size(client)
+        response = client.post(
+            "/api/v1/statements", data=bytes(data), content_type="application/json"
+        )
+        assert response.status_code < 500, response.get_data(as_text=True)
+        if response.status_code != 201:
+            assert response.mimetype in ("application/problem+json", "application/json")
+            assert size(client) == n

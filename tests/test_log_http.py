@@ -121,3 +121,24 @@ def test_front_page_shows_checkpoint_parties_and_entries(big: Flask) -> None:
     assert client.get("/log/checkpoint").get_data(as_text=True) in html.replace("&#43;", "+")
     assert "Acme Pharmaceuticals" in html and "City Pharmacy" in html
     assert f'href="/api/v1/log/entries/{SIZE - 1}"' in html
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/log/tile/0/x001/x234/067",
+        "/log/tile/0/x000/000",
+        "/log/tile/entries/000.p/999",
+        "/log/tile/%00/000",
+        "/log/tile/0/000.p/",
+        "/log/tile/0/000.p/1/extra",
+        "/log/tile/99999999999999999999/000",
+        "/log/receipt/99999999999999999999999",
+        "/log/receipt/-1",
+        "/api/v1/log/entries/abc",
+    ],
+)
+def test_odd_paths_are_404_problems(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
