@@ -70,15 +70,15 @@ def fetch_nodes(conn: Connection, addrs: Sequence[merkle.NodeAddr]) -> dict[merk
     """Stored node hashes by (level, index), in one indexed query per 250 addresses."""
     wanted = sorted(set(addrs))
     found: dict[merkle.NodeAddr, bytes] = {}
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     for start in range(0, len(wanted), 250):
         chunk = wanted[start : start + 250]
         # OR of (level, idx) pairs: both SQLite and PostgreSQL answer it from the primary key,
         # where a row-value IN list makes SQLite scan the table.
-        where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(chunk))
+        where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
         params = tuple(value for addr in chunk for value in addr)
-        rows = conn.exec_driver_sql(f"SELECT level, idx, hash FROM log_node WHERE {where}", params)
-        for level, idx, digest in rows:
+        for level, idx, digest in query(
+            conn, f"SELECT level, idx, hash FROM log_node WHERE {where}", params
+        ):
             found[(int(level), int(idx))] = bytes(digest)
     return found
 
