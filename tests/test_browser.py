@@ -1,0 +1,69 @@
+"""The front page in a real headless Chromium (Debian `chromium`, installed by .ci/run)."""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from provenance import demo
+from provenance.web import service
+from tests.server import live_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium() -> str:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
+        pytest.skip("chromium is not installed")
+    return CHROMIUM
+
+
+def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_path: Path) -> None:
+    with live_server(tmp_path / "data") as (url, app):
+        with app.app_context():
+            demo.seed(service(), 20)
+        checkpoint = app.test_client().get("/log/checkpoint").get_data(as_text=True)
+        result = subprocess.run(
+            [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url + "/"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        dom = html.unescape(result.stdout)
+        assert "Latest checkpoint · 27 entries" in dom
+        assert checkpoint.strip() in dom
+        assert "Acme Pharmaceuticals" in dom and "Riverside Clinical Site 001" in dom
+        assert 'href="/log/receipt/26"' in dom
+        shot = tmp_path / "front.png"
+        subprocess.run(
+            [
+                chromium,
+                *FLAGS,
+                f"--user-data-dir={tmp_path / 'profile2'}",
+                "--window-size=1200,1400",
+                f"--screenshot={shot}",
+                url + "/",
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        assert shot.stat().st_size > 10_000  # a rendered page, not an empty canvas
