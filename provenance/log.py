@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 from . import merkle, rules
 from .batching import GroupCommit
 from .canonical import canonical_bytes, parse_json, sha256
-from .errors import BadEnvelope, Error, TooLarge, UnknownKey
+from .errors import BadEnvelope, BadSignature, Error, TooLarge, UnknownKey
 from .identity import EntryContext
 from .note import Checkpoint, Signer, format_checkpoint
 from .signing import Envelope, parse_envelope, verify_p256
@@ -137,6 +137,9 @@ class TransparencyLog:
         # process has appended since.
         self._frontier = merkle.Frontier()
         self._last_leaf = bytes(32)
+        # Key id → DER of every key seen: a key id is the hash of its DER, so an entry never goes
+        # stale; whether the key may still sign is decided under the write lock.
+        self._keys: dict[str, bytes] = {}
         self._group: GroupCommit[Submission, Appended] = GroupCommit(
             lambda batch: self._commit(batch, isolate=True)
         )
@@ -150,9 +153,21 @@ class TransparencyLog:
         each still gets its own result or its own error.
         """
         item = parse_submission(envelope_json)
-        dup = self._precheck([item], verify)[0]
-        if dup is not None:
-            return dup
+        der = self._keys.get(item.statement.signer)
+        if not verify or der is None or item.statement.kind == rules.GENESIS:
+            dup = self._precheck([item], verify)[0]
+            if dup is not None:
+                return dup
+            return self._group.submit(item)
+        # Known key: verify without a read transaction; duplicates are found under the lock,
+        # and a replay whose signature fails (a malleated twin) is answered from the log.
+        try:
+            self._verify_signature(item, der)
+        except BadSignature:
+            dup = self._precheck([item], verify=False)[0]
+            if dup is not None:
+                return dup
+            raise
         return self._group.submit(item)
 
     def submit_many(self, items: Sequence[Submission], *, verify: bool = True) -> list[Appended]:
@@ -170,17 +185,12 @@ class TransparencyLog:
             known = [logged.get(item.digest) for item in items]
             if verify:
                 view = DbView(conn)
-                keys: dict[str, bytes | None] = {}
                 # The expensive check runs outside the write lock so appenders verify in
                 # parallel; key validity is checked again under the lock.
                 for position, (item, dup) in enumerate(zip(items, known, strict=True)):
                     if dup is None:
-                        # Genesis names its own key, so only registered keys are shared.
-                        signer = f"{item.statement.kind}:{item.statement.signer}"
-                        if item.statement.kind == rules.GENESIS or signer not in keys:
-                            keys[signer] = rules.signing_key_der(view, item.statement)
                         try:
-                            self._verify_signature(item, keys[signer])
+                            self._verify_signature(item, self._key_der(view, item.statement))
                         except Error as exc:
                             raise _at_item(exc, position, len(items)) from None
         return known
@@ -190,6 +200,16 @@ class TransparencyLog:
             frontier, last_leaf, outcomes = self._append_locked(conn, items, isolate)
         self._frontier, self._last_leaf = frontier, last_leaf
         return outcomes
+
+    def _key_der(self, view: DbView, statement: Statement) -> bytes | None:
+        if statement.kind == rules.GENESIS:  # genesis names its own key
+            return rules.signing_key_der(view, statement)
+        der = self._keys.get(statement.signer)
+        if der is None:
+            der = rules.signing_key_der(view, statement)
+            if der is not None:
+                self._keys[statement.signer] = der
+        return der
 
     def _verify_signature(self, item: Submission, der: bytes | None) -> None:
         if der is None:
