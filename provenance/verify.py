@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
 import click
@@ -22,15 +19,13 @@ from .identity import EntryContext
 from .log import CHECKPOINT_TABLE, ENTRY_TABLE, NODE_TABLE, ZERO_HASH_HEX
 from .note import Checkpoint, open_checkpoint
 from .service import Service
-from .signing import is_valid_p256, parse_envelope
+from .sigcheck import SignatureChecks
+from .signing import parse_envelope
 from .statements import parse_statement
 from .store.engine import read_connection
 from .store.projection import MemoryView
 
 PAGE = 5000
-SIG_CHUNK = 1000
-
-SigJob = tuple[int, bytes, bytes, bytes]  # index, key DER, message (PAE), signature
 
 
 #: When several problems start at one index, the one named first explains the others.
@@ -90,58 +85,6 @@ class VerifyReport:
         )
 
 
-def _verify_chunk(jobs: list[SigJob]) -> list[int]:
-    return [index for index, der, message, sig in jobs if not is_valid_p256(der, message, sig)]
-
-
-class _Signatures:
-    """Signature checks fanned out over processes, with a bounded backlog."""
-
-    def __init__(self, workers: int) -> None:
-        self.pool: Pool | None = None
-        if workers > 1:
-            self.pool = multiprocessing.get_context("spawn").Pool(workers)
-        self.backlog: deque[AsyncResult[list[int]]] = deque()
-        self.limit = 4 * max(workers, 1)
-        self.bad: list[int] = []
-        self.jobs: list[SigJob] = []
-        self.count = 0
-
-    def add(self, job: SigJob) -> None:
-        self.jobs.append(job)
-        self.count += 1
-        if len(self.jobs) >= SIG_CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        jobs, self.jobs = self.jobs, []
-        if not jobs:
-            return
-        if self.pool is None:
-            self.bad.extend(_verify_chunk(jobs))
-            return
-        self.backlog.append(self.pool.apply_async(_verify_chunk, (jobs,)))
-        while len(self.backlog) > self.limit:
-            self.bad.extend(self.backlog.popleft().get())
-
-    def finish(self) -> list[int]:
-        self.flush()
-        while self.backlog:
-            self.bad.extend(self.backlog.popleft().get())
-        if self.pool is not None:
-            self.pool.close()
-            self.pool.join()
-            self.pool = None
-        return self.bad
-
-    def abandon(self) -> None:
-        """Stop the workers without waiting for queued checks (after a failure)."""
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-            self.pool = None
-
-
 def _pages(conn: Connection) -> Iterator[list[Any]]:
     last = -1
     while True:
@@ -160,7 +103,7 @@ def _pages(conn: Connection) -> Iterator[list[Any]]:
 class _Replay:
     """Walks entries in order, keeping the chain, the tree and who may sign."""
 
-    def __init__(self, report: VerifyReport, checkpoints: dict[int, bytes], sigs: _Signatures):
+    def __init__(self, report: VerifyReport, checkpoints: dict[int, bytes], sigs: SignatureChecks):
         self.report = report
         self.checkpoints = checkpoints
         self.sigs = sigs
@@ -324,7 +267,7 @@ def verify_log(
     started = time.perf_counter()
     report = VerifyReport()
     workers = workers or os.cpu_count() or 1
-    sigs = _Signatures(workers)
+    sigs = SignatureChecks(workers)
     try:
         with read_connection(service.engine) as conn:
             roots = _check_checkpoints(conn, service, report)

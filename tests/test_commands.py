@@ -59,3 +59,15 @@ def test_seed_before_init_is_a_clear_error(tmp_path: Path) -> None:
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code != 0
     assert "init" in result.output
+
+
+def test_origin_is_configurable_and_names_the_key(tmp_path: Path) -> None:
+    from provenance.note import open_checkpoint, parse_verifier_key
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "ORIGIN": "example.org/drugs"})
+    assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
+    client = app.test_client()
+    vkey = parse_verifier_key(client.get("/log/key").get_data(as_text=True).strip())
+    assert vkey.name == "example.org/drugs"
+    checkpoint = open_checkpoint(client.get("/log/checkpoint").get_data(as_text=True), vkey)
+    assert checkpoint.origin == "example.org/drugs" and checkpoint.size == 1
