@@ -53,6 +53,14 @@ class BadStatement(Error):
     slug, status, title = "bad-statement", 422, "Statement is not valid"
 
 
+class BadIdentifier(Error):
+    slug, status, title = "bad-identifier", 422, "Not a valid GS1 identifier or scan"
+
+
+class BadEpcis(Error):
+    slug, status, title = "bad-epcis", 422, "Not a valid EPCIS 2.0 document"
+
+
 class BadKey(Error):
     slug, status, title = "bad-key", 422, "Public key is not a valid P-256 key"
 
@@ -85,6 +93,10 @@ class NotFound(Error):
 
 class Conflict(Error):
     slug, status, title = "conflict", 409, "Statement conflicts with the current state"
+
+
+class Gone(Error):
+    slug, status, title = "gone", 410, "The resource was erased"
 
 
 class TooLarge(Error):
@@ -129,6 +141,8 @@ ALL_ERRORS: tuple[type[Error], ...] = (
     BadJSON,
     BadEnvelope,
     BadStatement,
+    BadIdentifier,
+    BadEpcis,
     BadKey,
     UnknownKey,
     RevokedKey,
@@ -136,6 +150,7 @@ ALL_ERRORS: tuple[type[Error], ...] = (
     WrongRole,
     NotFound,
     Conflict,
+    Gone,
     TooLarge,
     UnsupportedMediaType,
     LogNotInitialised,
