@@ -88,6 +88,29 @@ def verify_command(workers: int | None, quiet: bool, checkpoints: tuple[Path, ..
     sys.exit(0 if report.ok else 1)
 
 
+@click.command("rebuild")
+@with_appcontext
+@reporting_errors
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def rebuild_command(quiet: bool) -> None:
+    """Drop the projection (parties, keys, batches, custody, alerts, EPCIS events) and replay
+    it from the log alone; reports whether the result is identical to what it replaced."""
+    from .log import tree_size
+    from .rebuild import rebuild
+    from .store.engine import read_connection
+
+    with read_connection(service().engine) as conn:
+        total = tree_size(conn)
+    with click.progressbar(length=total, label="replaying entries", hidden=quiet) as bar:
+        report = rebuild(service().engine, bar.update)
+    click.echo(f"replayed {report.entries} entries; projection fingerprint {report.after[:16]}…")
+    if report.identical:
+        click.echo("identical to the projection it replaced")
+    else:
+        click.echo(f"DIFFERENT from the projection it replaced ({report.before[:16]}…)")
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
-    for command in (init_command, seed_demo_command, verify_command):
+    for command in (init_command, seed_demo_command, verify_command, rebuild_command):
         app.cli.add_command(command)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from . import keystore
+from . import demo_supply, keystore
 from .errors import LogNotInitialised
 from .log import Submission, parse_submission, tree_size
 from .service import Service
@@ -64,23 +64,29 @@ class SeedResult:
     appended: int
     size: int
     skipped: bool = False
+    story: int = 0
 
     def summary(self) -> str:
         if self.skipped:
             return f"log already holds {self.size} entries: demo seed skipped"
+        story = f" and {self.story} supply-chain demo statements" if self.story else ""
         return (
-            f"registered {self.registered} demo parties, appended {self.appended} statements; "
-            f"log size {self.size}"
+            f"registered {self.registered} demo parties, appended {self.appended} statements"
+            f"{story}; log size {self.size}"
         )
 
 
-def seed(service: Service, count: int, *, only_if_empty: bool = False) -> SeedResult:
+def seed(
+    service: Service, count: int, *, only_if_empty: bool = False, supply_story: bool = True
+) -> SeedResult:
+    """Register the demo parties, the demo supply chain (once) and `count` attestations."""
     log = service.log
     data_dir = service.settings.data_dir
     with read_connection(service.engine) as conn:
         size = tree_size(conn)
         view = DbView(conn)
         missing = [p for p in PARTIES if view.party(p.gln) is None]
+        has_story = view.row("product", (demo_supply.AMOXICILLIN,)) is not None
     if size == 0:
         raise LogNotInitialised("the log has no genesis entry: run `flask --app app init` first")
     if only_if_empty and size > 1:
@@ -103,6 +109,15 @@ def seed(service: Service, count: int, *, only_if_empty: bool = False) -> SeedRe
     if registrations:
         log.submit_many(registrations)
     keys = [demo_key(data_dir, p.slug) for p in PARTIES]
+    by_slug = dict(zip((p.slug for p in PARTIES), keys, strict=True))
+    story = demo_supply.story() if supply_story and not has_story else []
+    if story:
+        items = []
+        for slug, kind, body in story:
+            key = by_slug[slug]
+            statement = make_statement(kind, body, key_id(public_key_der(key)))
+            items.append(parse_submission(sign_envelope(key, statement.payload()).to_json()))
+        log.submit_many(items)
     appended = 0
     while appended < count:
         batch: list[Submission] = []
@@ -118,4 +133,4 @@ def seed(service: Service, count: int, *, only_if_empty: bool = False) -> SeedRe
         appended += len(batch)
     with read_connection(service.engine) as conn:
         final = tree_size(conn)
-    return SeedResult(len(registrations), appended, final)
+    return SeedResult(len(registrations), appended, final, story=len(story))

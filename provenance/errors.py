@@ -95,10 +95,6 @@ class Conflict(Error):
     slug, status, title = "conflict", 409, "Statement conflicts with the current state"
 
 
-class Gone(Error):
-    slug, status, title = "gone", 410, "The resource was erased"
-
-
 class TooLarge(Error):
     slug, status, title = "too-large", 413, "Request or entry is too large"
 
@@ -150,7 +146,6 @@ ALL_ERRORS: tuple[type[Error], ...] = (
     WrongRole,
     NotFound,
     Conflict,
-    Gone,
     TooLarge,
     UnsupportedMediaType,
     LogNotInitialised,

@@ -7,7 +7,9 @@ import binascii
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from . import gs1
+from .body import exact_members as _exact_members
+from .body import gln as _gln
+from .body import text as _text
 from .errors import BadKey, BadStatement, Conflict, RevokedKey, UnknownKey, WrongRole
 from .signing import key_id as compute_key_id
 from .signing import parse_public_key
@@ -78,20 +80,6 @@ class EntryContext:
     logged_at: str
 
 
-def _text(body: dict[str, Any], field: str, max_len: int = 200) -> str:
-    value = body.get(field)
-    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
-        raise BadStatement(f"body.{field} must be a non-empty string of at most {max_len} chars")
-    return value
-
-
-def _gln(body: dict[str, Any], field: str = "gln") -> str:
-    value = body.get(field)
-    if not gs1.is_valid_gln(value):
-        raise BadStatement(f"body.{field} must be a 13-digit GLN with a valid check digit")
-    return str(value)
-
-
 def _public_key(body: dict[str, Any], field: str) -> bytes:
     value = body.get(field)
     try:
@@ -102,11 +90,6 @@ def _public_key(body: dict[str, Any], field: str) -> bytes:
         raise BadStatement(f"body.{field} must be a base64 DER SubjectPublicKeyInfo")
     parse_public_key(der)  # BadKey on anything but a P-256 key
     return der
-
-
-def _exact_members(body: dict[str, Any], *names: str) -> None:
-    if set(body) != set(names):
-        raise BadStatement(f"body must have exactly the members {', '.join(sorted(names))}")
 
 
 def signer_key(view: IdentityView, statement: Statement, ctx: EntryContext) -> KeyRecord:

@@ -10,22 +10,23 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from . import merkle, rules
+from . import epcis, merkle, rules, supply_rules  # noqa: F401  (supply_rules registers kinds)
 from .batching import GroupCommit
 from .canonical import canonical_bytes, parse_json, sha256
 from .errors import BadEnvelope, BadSignature, Error, TooLarge, UnknownKey
 from .identity import EntryContext
 from .note import Checkpoint, Signer, format_checkpoint
-from .signing import Envelope, parse_envelope, verify_p256
+from .signing import EPCIS_PAYLOAD_TYPE, Envelope, parse_envelope, verify_p256
 from .statements import Statement, now_timestamp, parse_statement
 from .store.engine import marks, query, read_connection, write_transaction
 from .store.projection import DbView
-from .store.tables import LogCheckpoint, LogEntry, LogNode
+from .store.tables import LogCheckpoint, LogEntry, LogNode, LogPayload
 from .tiles import MAX_ENTRY_SIZE
 
 ENTRY_TABLE = LogEntry.__table__  # type: ignore[attr-defined]
 NODE_TABLE = LogNode.__table__  # type: ignore[attr-defined]
 CHECKPOINT_TABLE = LogCheckpoint.__table__  # type: ignore[attr-defined]
+PAYLOAD_TABLE = LogPayload.__table__  # type: ignore[attr-defined]
 ZERO_HASH_HEX = "0" * 64
 
 
@@ -36,6 +37,11 @@ class Submission:
     envelope: Envelope
     statement: Statement
     digest: bytes  # SHA-256 of the payload: the identity of a statement for deduplication
+
+    @property
+    def detached(self) -> bool:
+        """EPCIS documents outgrow a tile entry: the entry names them by digest instead."""
+        return self.envelope.payload_type == EPCIS_PAYLOAD_TYPE
 
 
 @dataclass(frozen=True)
@@ -48,17 +54,47 @@ class Appended:
 def parse_submission(envelope_json: Any) -> Submission:
     """Envelope → statement, with every structural check that needs no database."""
     envelope = parse_envelope(envelope_json)
-    statement = parse_statement(envelope.payload)
+    statement = envelope_statement(envelope)
     if envelope.signatures[0].keyid != statement.signer:
         raise BadEnvelope("the signature's keyid differs from the statement's signer")
     return Submission(envelope, statement, sha256(envelope.payload))
 
 
-def entry_bytes(index: int, logged_at: str, prev_hex: str, envelope: Envelope) -> bytes:
+def envelope_statement(envelope: Envelope) -> Statement:
+    if envelope.payload_type == EPCIS_PAYLOAD_TYPE:
+        return epcis.capture_statement(envelope)
+    return parse_statement(envelope.payload)
+
+
+def entry_bytes(
+    index: int, logged_at: str, prev_hex: str, envelope: Envelope, *, detached: bool = False
+) -> bytes:
     """The bytes the tiles carry and the leaf hash covers."""
     return canonical_bytes(
-        {"index": index, "logged_at": logged_at, "prev": prev_hex, "envelope": envelope.to_json()}
+        {
+            "index": index,
+            "logged_at": logged_at,
+            "prev": prev_hex,
+            "envelope": envelope.to_json(detached=detached),
+        }
     )
+
+
+def open_entry(conn: Connection, entry: dict[str, Any]) -> tuple[Envelope, Statement]:
+    """The envelope and statement of a decoded entry, fetching a detached payload."""
+    envelope_json = entry["envelope"]
+    payload = None
+    if isinstance(envelope_json, dict) and "payloadSha256" in envelope_json:
+        rows = query(
+            conn,
+            "SELECT data FROM log_payload WHERE digest = ?",
+            (bytes.fromhex(str(envelope_json["payloadSha256"])),),
+        )
+        if not rows:
+            raise BadEnvelope("the entry's detached payload is missing from the payload store")
+        payload = bytes(rows[0][0])
+    envelope = parse_envelope(envelope_json, detached_payload=payload)
+    return envelope, envelope_statement(envelope)
 
 
 def tree_size(conn: Connection) -> int:
@@ -235,6 +271,7 @@ class TransparencyLog:
         results: list[Appended | Error] = []
         entries: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
+        payloads: list[dict[str, Any]] = []
         seen = find_duplicates(conn, [item.digest for item in items])
         for position, item in enumerate(items):
             dup = seen.get(item.digest)
@@ -245,7 +282,7 @@ class TransparencyLog:
             prev = last_leaf.hex() if index else ZERO_HASH_HEX
             try:
                 changes = rules.evaluate(view, item.statement, EntryContext(index, logged_at))
-                data = entry_bytes(index, logged_at, prev, item.envelope)
+                data = entry_bytes(index, logged_at, prev, item.envelope, detached=item.detached)
                 if len(data) > MAX_ENTRY_SIZE:
                     raise TooLarge(
                         f"the entry would be {len(data)} bytes; tlog-tiles entries are at most "
@@ -261,6 +298,8 @@ class TransparencyLog:
             leaf = merkle.leaf_hash(data)
             for level, idx, digest in frontier.append(leaf):
                 nodes.append({"level": level, "idx": idx, "hash": digest})
+            if item.detached:
+                payloads.append({"digest": item.digest, "data": item.envelope.payload})
             entries.append(
                 {
                     "idx": index,
@@ -278,6 +317,7 @@ class TransparencyLog:
             results.append(appended)
         if entries:
             store_rows(conn, entries, nodes)
+            _insert_many(conn, PAYLOAD_TABLE, payloads)
             self._publish_checkpoint(conn, frontier)
         return frontier, last_leaf, results
 
@@ -296,6 +336,9 @@ class TransparencyLog:
 def decode_entry(data: bytes) -> dict[str, Any]:
     """An entry's JSON with its statement decoded, for display."""
     entry: dict[str, Any] = parse_json(data)
-    payload = base64.b64decode(entry["envelope"]["payload"])
-    entry["statement"] = parse_json(payload)
+    envelope = entry["envelope"]
+    if "payloadSha256" in envelope:  # an EPCIS document, served at /log/payload/<sha256>
+        entry["statement"] = {"kind": "epcis.capture", "payloadSha256": envelope["payloadSha256"]}
+    else:
+        entry["statement"] = parse_json(base64.b64decode(envelope["payload"]))
     return entry

@@ -23,6 +23,9 @@ from ecdsa.util import sigdecode_der, sigdecode_string
 from .errors import BadEnvelope, BadKey, BadSignature
 
 PAYLOAD_TYPE = "application/vnd.provenance.statement+json"
+#: An EPCIS 2.0 JSON-LD document signed whole (IANA media type of JSON-LD).
+EPCIS_PAYLOAD_TYPE = "application/ld+json"
+PAYLOAD_TYPES = (PAYLOAD_TYPE, EPCIS_PAYLOAD_TYPE)
 P256_ORDER: int = int(ecdsa.NIST256p.order)
 HALF_ORDER = P256_ORDER // 2
 _KEY_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -122,9 +125,14 @@ class Envelope:
     payload: bytes
     signatures: tuple[Signature, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, detached: bool = False) -> dict[str, Any]:
+        """The DSSE JSON; `detached` names the payload by its SHA-256 instead of carrying it."""
+        if detached:
+            payload = {"payloadSha256": hashlib.sha256(self.payload).hexdigest()}
+        else:
+            payload = {"payload": base64.b64encode(self.payload).decode()}
         return {
-            "payload": base64.b64encode(self.payload).decode(),
+            **payload,
             "payloadType": self.payload_type,
             "signatures": [
                 {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode()} for s in self.signatures
@@ -147,14 +155,21 @@ def _b64(value: object, field: str) -> bytes:
         raise BadEnvelope(f"{field} is not valid base64") from exc
 
 
-def parse_envelope(obj: Any) -> Envelope:
+def parse_envelope(obj: Any, *, detached_payload: bytes | None = None) -> Envelope:
+    """A DSSE envelope; a detached one (`payloadSha256`) is completed with its stored payload."""
     if not isinstance(obj, dict):
         raise BadEnvelope("a DSSE envelope is a JSON object")
-    if set(obj) != {"payload", "payloadType", "signatures"}:
-        raise BadEnvelope("a DSSE envelope has exactly payload, payloadType and signatures")
-    if obj["payloadType"] != PAYLOAD_TYPE:
-        raise BadEnvelope(f"payloadType must be {PAYLOAD_TYPE}")
-    payload = _b64(obj["payload"], "payload")
+    carried = "payloadSha256" if detached_payload is not None else "payload"
+    if set(obj) != {carried, "payloadType", "signatures"}:
+        raise BadEnvelope(f"a DSSE envelope has exactly {carried}, payloadType and signatures")
+    if obj["payloadType"] not in PAYLOAD_TYPES:
+        raise BadEnvelope(f"payloadType must be one of {', '.join(PAYLOAD_TYPES)}")
+    if detached_payload is not None:
+        if hashlib.sha256(detached_payload).hexdigest() != obj["payloadSha256"]:
+            raise BadEnvelope("the stored payload does not match payloadSha256")
+        payload = detached_payload
+    else:
+        payload = _b64(obj["payload"], "payload")
     signatures = obj["signatures"]
     if not isinstance(signatures, list) or len(signatures) != 1:
         raise BadEnvelope("a statement carries exactly one signature")
@@ -163,7 +178,8 @@ def parse_envelope(obj: Any) -> Envelope:
         raise BadEnvelope("a signature has exactly keyid and sig")
     if not isinstance(entry["keyid"], str) or not _KEY_ID.match(entry["keyid"]):
         raise BadEnvelope("keyid must be the 64-hex-digit SHA-256 of the signer's public key")
-    return Envelope(PAYLOAD_TYPE, payload, (Signature(entry["keyid"], _b64(entry["sig"], "sig")),))
+    signature = Signature(entry["keyid"], _b64(entry["sig"], "sig"))
+    return Envelope(obj["payloadType"], payload, (signature,))
 
 
 # --- client side: pyca/cryptography ------------------------------------------------------------

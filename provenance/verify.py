@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +17,12 @@ from . import identity, merkle, rules
 from .canonical import canonical_bytes, parse_json
 from .errors import Error
 from .identity import EntryContext
-from .log import CHECKPOINT_TABLE, ENTRY_TABLE, NODE_TABLE, ZERO_HASH_HEX
+from .log import CHECKPOINT_TABLE, ENTRY_TABLE, NODE_TABLE, ZERO_HASH_HEX, open_entry
 from .note import Checkpoint, open_checkpoint
 from .service import Service
 from .sigcheck import SignatureChecks
-from .signing import parse_envelope
-from .statements import parse_statement
+from .signing import Envelope
+from .statements import Statement
 from .store.engine import read_connection
 from .store.projection import MemoryView
 
@@ -103,7 +104,14 @@ def _pages(conn: Connection) -> Iterator[list[Any]]:
 class _Replay:
     """Walks entries in order, keeping the chain, the tree and who may sign."""
 
-    def __init__(self, report: VerifyReport, checkpoints: dict[int, bytes], sigs: SignatureChecks):
+    def __init__(
+        self,
+        report: VerifyReport,
+        checkpoints: dict[int, bytes],
+        sigs: SignatureChecks,
+        opener: Callable[[dict[str, Any]], tuple[Envelope, Statement]],
+    ):
+        self.opener = opener  # decodes an entry, fetching a detached payload
         self.report = report
         self.checkpoints = checkpoints
         self.sigs = sigs
@@ -157,8 +165,7 @@ class _Replay:
                     f"prev {str(entry.get('prev'))[:16]}… is not the leaf hash of entry "
                     f"{idx - 1} ({self.prev[:16]}…)",
                 )
-            envelope = parse_envelope(entry["envelope"])
-            statement = parse_statement(envelope.payload)
+            envelope, statement = self.opener(entry)
             ctx = EntryContext(idx, str(entry["logged_at"]))
             if idx == 0:
                 changes: list[object] = list(identity.plan_genesis(statement, ctx))
@@ -285,7 +292,7 @@ def verify_log(
                             f"a checkpoint kept outside disagrees at size {checkpoint.size}",
                         )
                     )
-            replay = _Replay(report, roots, sigs)
+            replay = _Replay(report, roots, sigs, functools.partial(open_entry, conn))
             total = max(roots) if roots else 0
             with click.progressbar(
                 length=total, label="verifying", file=sys.stderr, hidden=not progress

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance import demo
+from provenance import demo, demo_supply
 from provenance.web import service
 from tests.server import live_server
 
@@ -48,10 +48,11 @@ def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_pa
         )
         assert result.returncode == 0, result.stderr[-2000:]
         dom = html.unescape(result.stdout)
-        assert "Latest checkpoint · 27 entries" in dom
+        size = 27 + len(demo_supply.story())
+        assert f"Latest checkpoint · {size} entries" in dom
         assert checkpoint.strip() in dom
         assert "Acme Pharmaceuticals" in dom and "Riverside Clinical Site 001" in dom
-        assert 'href="/log/receipt/26"' in dom
+        assert f'href="/log/receipt/{size - 1}"' in dom
         shot = tmp_path / "front.png"
         subprocess.run(
             [

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from app import create_app
+from provenance import demo_supply
 
 
 def test_init_writes_private_keys_and_is_idempotent(tmp_path: Path) -> None:
@@ -33,15 +34,21 @@ def test_seed_demo_twice_appends_more_from_the_same_parties(app: Flask) -> None:
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo", "--entries", "12"])
     assert first.exit_code == 0, first.output
-    assert "registered 6 demo parties, appended 12 statements; log size 19" in first.output
+    story = len(demo_supply.story())
+    assert (
+        f"registered 6 demo parties, appended 12 statements and {story} supply-chain demo "
+        f"statements; log size {19 + story}"
+    ) in first.output
     parties = app.test_client().get("/api/v1/parties").get_json()
     second = runner.invoke(args=["seed-demo", "--entries", "5"])
-    assert "registered 0 demo parties, appended 5 statements; log size 24" in second.output
+    assert (
+        f"registered 0 demo parties, appended 5 statements; log size {24 + story}" in second.output
+    )
     assert app.test_client().get("/api/v1/parties").get_json() == parties
     skipped = runner.invoke(args=["seed-demo", "--if-empty"])
     assert "demo seed skipped" in skipped.output
     verified = runner.invoke(args=["verify", "--quiet", "--workers", "1"])
-    assert verified.exit_code == 0 and "log intact: 24 entries" in verified.output
+    assert verified.exit_code == 0 and f"log intact: {24 + story} entries" in verified.output
 
 
 def test_demo_keys_are_deterministic(tmp_path: Path) -> None:

@@ -78,6 +78,15 @@ def query(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[Any]
     return list(conn.exec_driver_sql(sql, params).fetchall())
 
 
+def query_dicts(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Like `query`, with each row as a dict of column name to value."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    result = conn.exec_driver_sql(sql, params)
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
 @contextlib.contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One exclusive write transaction: appends are serialised across processes."""
@@ -155,6 +164,7 @@ _SQLITE_NO_REPLACE = {
     "log_entry": "idx = NEW.idx OR payload_digest = NEW.payload_digest",
     "log_node": "level = NEW.level AND idx = NEW.idx",
     "log_checkpoint": "size = NEW.size",
+    "log_payload": "digest = NEW.digest",
 }
 
 _PG_GUARD_FUNCTION = """

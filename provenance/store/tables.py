@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 #: Tables that hold the log itself; UPDATE and DELETE on them are refused by triggers.
-LOG_TABLES = ("log_entry", "log_node", "log_checkpoint")
+LOG_TABLES = ("log_entry", "log_node", "log_checkpoint", "log_payload")
 
 
 class LogEntry(SQLModel, table=True):
@@ -44,6 +44,14 @@ class LogCheckpoint(SQLModel, table=True):
     root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     note: str = Field(sa_column=Column(Text, nullable=False))
     created_at: str = Field(sa_column=Column(String(24), nullable=False))
+
+
+class LogPayload(SQLModel, table=True):
+    """A payload too large for an entry (an EPCIS document): the entry names it by SHA-256."""
+
+    __tablename__ = "log_payload"
+    digest: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Party(SQLModel, table=True):

@@ -21,9 +21,11 @@ def service() -> Service:
 
 
 def register(app: Flask) -> None:
-    from . import api, log_http, pages, problems
+    from . import api, epcis_http, log_http, pages, problems, supply_http
 
     problems.register(app)
     app.register_blueprint(log_http.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(supply_http.bp)
+    app.register_blueprint(epcis_http.bp)

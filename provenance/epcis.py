@@ -1,0 +1,228 @@
+"""EPCIS 2.0 capture: a signed document's events become custody operations in one log entry."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from . import gs1, supply
+from .canonical import parse_json
+from .custody import Ledger
+from .epcis_doc import EpcisEvent, epc_gtin_lot_serial, parse_epcis_document
+from .epcis_hash import normalise_epc
+from .errors import BadEpcis, BadJSON, Conflict, Error
+from .identity import EntryContext, KeyRecord
+from .rules import KindRule, View, register_kind
+from .signing import Envelope
+from .statements import Statement, format_timestamp
+
+KIND = "epcis.capture"
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+_SGLN = re.compile(r"^urn:epc:id:(sgln|pgln):(\d+)\.(\d*)(?:\.[^.]+)?$")
+_DL_GLN = re.compile(r"^https?://[^/]+(?:/.*)?/(414|417)/(\d{13})(?:/.*)?$")
+#: bizStep → custody action; other steps are stored and queryable but move nothing.
+ACTIONS = {
+    "commissioning": "commission",
+    "shipping": "ship",
+    "receiving": "receive",
+    "dispensing": "dispense",
+    "retail_selling": "dispense",
+    "destroying": "destroy",
+    "decommissioning": "destroy",
+}
+_PARTY_TYPES = ("owning_party", "possessing_party", "location")
+
+
+def capture_statement(envelope: Envelope) -> Statement:
+    """The statement an EPCIS envelope makes: the document, signed at its creationDate."""
+    try:
+        doc = parse_json(envelope.payload)
+    except BadJSON as exc:
+        raise BadEpcis(f"the payload is not JSON: {exc.detail}") from None
+    if not isinstance(doc, dict):
+        raise BadEpcis("an EPCIS document is a JSON object")
+    created = doc.get("creationDate")
+    try:
+        moment = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadEpcis(f"creationDate must be an ISO 8601 date-time, got {created!r}") from None
+    if moment.tzinfo is None:
+        raise BadEpcis("creationDate must carry a time zone offset")
+    return Statement(
+        KIND, doc, format_timestamp(moment.astimezone(UTC)), envelope.signatures[0].keyid
+    )
+
+
+def party_gln(uri: str) -> str | None:
+    """GLN of an SGLN/PGLN URN or a Digital Link /414/ or /417/ URI."""
+    match = _SGLN.match(uri)
+    if match:
+        digits = match.group(2) + match.group(3)
+        return gs1.with_check_digit(digits) if len(digits) == 12 else None
+    dl = _DL_GLN.match(uri)
+    return dl.group(2) if dl and gs1.is_valid_gln(dl.group(2)) else None
+
+
+def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) -> str:
+    by_type = dict(entries)
+    for kind in _PARTY_TYPES:
+        if kind in by_type and (gln := party_gln(by_type[kind])):
+            return gln
+    raise BadEpcis(
+        f"event {position}: a {what} needs a GLN (owning_party, possessing_party or location)",
+        event=position,
+    )
+
+
+def _batch_of(
+    ledger: Ledger, epc: str, event_lot: str | None
+) -> tuple[str, str | None, str | None] | None:
+    """(GTIN, lot, serial) of an EPC; a serial's lot comes from the EPC, its pack, or the ilmd."""
+    ident = epc_gtin_lot_serial(epc)
+    if ident is None:
+        return None
+    gtin, lot, serial = ident
+    if lot is None and serial is not None:
+        pack = ledger.get("pack", gtin, serial)
+        lot = pack["lot"] if pack is not None else event_lot
+    return gtin, lot, serial
+
+
+def _groups(ledger: Ledger, event: EpcisEvent) -> dict[tuple[str, str], tuple[int, list[str]]]:
+    """EPCs and quantities of the event, by batch (GTIN, lot): (quantity, serials)."""
+    groups: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    for epc in event.epcs:
+        found = _batch_of(ledger, epc, event.lot)
+        if found is None:
+            continue
+        gtin, lot, serial = found
+        if lot is None:
+            if event.biz_step == "commissioning":
+                raise BadEpcis(
+                    f"event {event.position}: commissioning needs ilmd lotNumber",
+                    event=event.position,
+                )
+            raise Conflict(f"EPC {epc} is not a pack commissioned in this log", epc=epc)
+        quantity, serials = groups.get((gtin, lot), (0, []))
+        groups[(gtin, lot)] = (quantity, [*serials, serial] if serial else serials)
+    for epc_class, amount, _uom in event.quantities:
+        ident = epc_gtin_lot_serial(epc_class)
+        if ident is None or ident[1] is None:
+            continue
+        if amount != int(amount) or amount <= 0:
+            raise BadEpcis(f"event {event.position}: quantity must be a whole number of packs")
+        quantity, serials = groups.get((ident[0], ident[1]), (0, []))
+        groups[(ident[0], ident[1])] = (quantity + int(amount), serials)
+    return groups
+
+
+def _shipment_ref(
+    event: EpcisEvent, groups: dict[tuple[str, str], Any], gtin: str, lot: str
+) -> str:
+    refs = dict(event.biz_transactions)
+    ref = refs.get("desadv") or refs.get("bol") or refs.get("po") or event.hash_id[-40:]
+    return ref if len(groups) == 1 else f"{ref}#{gtin}/{lot}"
+
+
+def apply_event(ledger: Ledger, view: View, party: str, event: EpcisEvent) -> None:
+    """Run the custody operation an event's bizStep stands for."""
+    action = ACTIONS.get(event.biz_step or "")
+    if action is None or event.type != "ObjectEvent":
+        return
+    groups = _groups(ledger, event)
+    for (gtin, lot), (quantity, serials) in groups.items():
+        if action == "commission":
+            if event.action != "ADD" or event.expiry is None:
+                raise BadEpcis(f"event {event.position}: commissioning is ADD with ilmd expiry")
+            expiry = event.expiry[2:4] + event.expiry[5:7] + event.expiry[8:10]
+            supply.commission(ledger, party, gtin, lot, expiry, quantity, serials)
+        elif action == "ship":
+            to = _counterparty(event.destinations, "shipping event", event.position)
+            ref = _shipment_ref(event, groups, gtin, lot)
+            refs = dict(event.biz_transactions)
+            supply.ship(
+                ledger,
+                view,
+                party,
+                ref,
+                gtin,
+                lot,
+                to,
+                quantity,
+                serials,
+                refs.get("po"),
+                refs.get("desadv"),
+            )
+        elif action == "receive":
+            sender = _counterparty(event.sources, "receiving event", event.position)
+            ref = _shipment_ref(event, groups, gtin, lot)
+            supply.receive(ledger, party, sender, ref, quantity, serials)
+        elif action == "dispense":
+            supply.dispense(ledger, party, gtin, lot, quantity, serials, ledger.logged_at)
+        else:
+            supply.destroy(ledger, party, gtin, lot, quantity, serials, f"EPCIS {event.biz_step}")
+
+
+def _plan(view: View, key: KeyRecord, statement: Statement, ctx: EntryContext) -> list[object]:
+    events = parse_epcis_document(statement.body)
+    ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)  # type: ignore[arg-type]
+    for event in events:
+        if ledger.get("epcis_event", event.hash_id) is not None:
+            continue  # captured before (same Event Hash ID): a duplicate, not a new event
+        try:
+            apply_event(ledger, view, key.gln, event)
+        except Error as exc:
+            exc.extensions.setdefault("event", event.position)
+            exc.detail = f"event {event.position} ({event.biz_step or event.type}): {exc.detail}"
+            raise
+        first = next(filter(None, (_batch_of(ledger, e, event.lot) for e in event.epcs)), None)
+        ledger.put(
+            "epcis_event",
+            {
+                "hash_id": event.hash_id,
+                "idx": ctx.index,
+                "position": event.position,
+                "event_type": event.type,
+                "biz_step": event.biz_step,
+                "event_time": event.event_time,
+                "gtin": first[0] if first else None,
+                "lot": first[1] if first else None,
+                "epcs": " ".join(_epc_keys(event.epcs)),
+                "event": json.dumps(event.raw, separators=(",", ":"), sort_keys=True, default=dict),
+            },
+        )
+    return ledger.changes()
+
+
+def _epc_keys(epcs: Iterable[str]) -> list[str]:
+    """Each EPC as given and in canonical Digital Link form, so either form finds the event."""
+    keys = dict.fromkeys(epcs)
+    for epc in list(keys):
+        canonical = normalise_epc(epc)
+        if canonical:
+            keys.setdefault(canonical)
+    return list(keys)
+
+
+def query_document(events: list[dict[str, Any]], created: str) -> dict[str, Any]:
+    """An EPCIS 2.0 EPCISQueryDocument carrying these events."""
+    return {
+        "@context": [CONTEXT],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created,
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": events},
+            }
+        },
+    }
+
+
+register_kind(
+    KindRule(KIND, supply.SUPPLY_ROLES, _plan, "an EPCIS 2.0 document, signed whole, captured")
+)

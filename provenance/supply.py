@@ -1,0 +1,385 @@
+"""Supply-chain operations on a ledger: commission, ship, receive, dispense, recall (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from . import gs1, verdict
+from .custody import (
+    SETTABLE_STATES,
+    Ledger,
+    check_quantity_form,
+    give_to_holding,
+    require_batch,
+    set_pack_state,
+    take_from_holding,
+    undo_pack_state,
+)
+from .errors import BadStatement, Conflict, WrongRole
+from .identity import IdentityView
+from .statements import parse_timestamp
+
+SUPPLY_ROLES = frozenset({"manufacturer", "wholesaler", "pharmacy"})
+
+
+def register_product(
+    ledger: Ledger, party: str, gtin: str, name: str, ndc: str | None, form: str, strength: str
+) -> None:
+    if ledger.get("product", gtin) is not None:
+        raise Conflict(f"product {gtin} is already registered", gtin=gtin)
+    if ndc is not None and gs1.ndc_to_gtin(ndc) != gtin:
+        raise BadStatement(f"NDC {ndc} does not correspond to GTIN {gtin}")
+    ledger.put(
+        "product",
+        {
+            "gtin": gtin,
+            "manufacturer": party,
+            "name": name,
+            "ndc": gs1.gtin_to_ndc(gtin) if ndc is not None else None,
+            "form": form,
+            "strength": strength,
+            "registered_index": ledger.index,
+        },
+    )
+
+
+def commission(
+    ledger: Ledger,
+    party: str,
+    gtin: str,
+    lot: str,
+    expiry: str,
+    quantity: int,
+    serials: Sequence[str],
+) -> None:
+    """Only the product's manufacturer commissions its batches; serials are unique per GTIN."""
+    product = ledger.get("product", gtin)
+    if product is None:
+        raise Conflict(f"product {gtin} is not registered", gtin=gtin)
+    if product["manufacturer"] != party:
+        raise WrongRole(f"only the product's manufacturer {product['manufacturer']} commissions it")
+    if ledger.get("batch", gtin, lot) is not None:
+        raise Conflict(f"batch {gtin}/{lot} is already commissioned", gtin=gtin, lot=lot)
+    if serials and quantity and quantity != len(serials):
+        raise BadStatement("body.quantity differs from the number of serials")
+    count = len(serials) or quantity
+    batch = ledger.put(
+        "batch",
+        {
+            "gtin": gtin,
+            "lot": lot,
+            "manufacturer": party,
+            "expiry": expiry,
+            "quantity": count,
+            "serialised": 1 if serials else 0,
+            "dispensed": 0,
+            "destroyed": 0,
+            "status": "active",
+            "recall_reason": None,
+            "recall_index": None,
+            "commissioned_index": ledger.index,
+            "commissioned_at": ledger.logged_at,
+        },
+    )
+    for serial in serials:
+        if ledger.get("pack", gtin, serial) is not None:
+            raise Conflict(f"serial {serial} of GTIN {gtin} already exists", serial=serial)
+        ledger.put(
+            "pack",
+            {
+                "gtin": gtin,
+                "serial": serial,
+                "lot": lot,
+                "holder": party,
+                "state": "active",
+                "state_by": party,
+                "state_index": ledger.index,
+                "state_at": ledger.logged_at,
+                "undo_state": None,
+            },
+        )
+    give_to_holding(ledger, gtin, lot, party, batch["quantity"], ())
+    ledger.event(gtin, lot, "commission", party, quantity=count, detail=f"expiry {expiry}")
+
+
+def ship(
+    ledger: Ledger,
+    view: IdentityView,
+    party: str,
+    shipment_id: str,
+    gtin: str,
+    lot: str,
+    to: str,
+    quantity: int,
+    serials: Sequence[str],
+    po: str | None = None,
+    despatch: str | None = None,
+    action: str = "ship",
+) -> None:
+    recipient = view.party(to)
+    if recipient is None:
+        raise Conflict(f"recipient {to} is not a registered party", to=to)
+    if to == party:
+        raise BadStatement("a party cannot ship to itself")
+    if action == "return" and "wholesaler" not in recipient.roles:
+        raise BadStatement("a saleable return goes to a wholesaler")
+    if not SUPPLY_ROLES & set(recipient.roles):
+        raise BadStatement(f"recipient {to} is not a manufacturer, wholesaler or pharmacy")
+    if ledger.get("shipment", party, shipment_id) is not None:
+        raise Conflict(f"shipment {shipment_id} of {party} already exists")
+    batch = require_batch(ledger, gtin, lot)
+    if batch["status"] == "recalled" and action != "return":
+        raise Conflict(f"batch {gtin}/{lot} is recalled and cannot be shipped")
+    count = check_quantity_form(batch, quantity, serials)
+    take_from_holding(ledger, batch, party, count, serials, action)
+    for serial in serials:
+        pack = ledger.get("pack", gtin, serial)
+        assert pack is not None
+        pack["holder"] = None  # in transit
+        ledger.touch("pack", pack)
+    ledger.put(
+        "shipment",
+        {
+            "sender": party,
+            "shipment_id": shipment_id,
+            "gtin": gtin,
+            "lot": lot,
+            "recipient": to,
+            "quantity": count,
+            "received": 0,
+            "serials": json.dumps(list(serials)),
+            "status": "in_transit",
+            "po": po,
+            "despatch": despatch,
+            "shipped_index": ledger.index,
+            "shipped_at": ledger.logged_at,
+            "received_index": None,
+            "received_at": None,
+        },
+    )
+    refs = ", ".join(f"{k} {v}" for k, v in (("PO", po), ("despatch", despatch)) if v)
+    detail = f"shipment {shipment_id}" + (f" ({refs})" if refs else "")
+    ledger.event(
+        gtin, lot, action, party, counterparty=to, quantity=count, serials=serials, detail=detail
+    )
+
+
+def receive(
+    ledger: Ledger, party: str, sender: str, shipment_id: str, quantity: int, serials: Sequence[str]
+) -> None:
+    """Custody moves on receipt; a short receipt leaves the rest in transit and raises an alert."""
+    shipment = ledger.get("shipment", sender, shipment_id)
+    if shipment is None:
+        raise Conflict(f"no shipment {shipment_id} from {sender}", shipment=shipment_id)
+    if shipment["recipient"] != party:
+        raise Conflict(f"shipment {shipment_id} is addressed to {shipment['recipient']}")
+    if shipment["status"] != "in_transit":
+        raise Conflict(f"shipment {shipment_id} was already received ({shipment['status']})")
+    shipped = json.loads(shipment["serials"])
+    if shipped:
+        if not serials:
+            raise BadStatement("the shipment is serialised: name the serials received")
+        unknown = sorted(set(serials) - set(shipped))
+        if unknown:
+            raise Conflict("serials not in this shipment", serials=unknown)
+        count = len(serials)
+    else:
+        if serials:
+            raise BadStatement("the shipment has no serials; give a quantity")
+        count = quantity
+        if count > shipment["quantity"]:
+            raise Conflict(f"received {count} of a shipment of {shipment['quantity']}")
+    gtin, lot = shipment["gtin"], shipment["lot"]
+    give_to_holding(ledger, gtin, lot, party, count, serials)
+    short = shipment["quantity"] - count
+    shipment.update(
+        received=count,
+        status="partial" if short else "received",
+        received_index=ledger.index,
+        received_at=ledger.logged_at,
+    )
+    ledger.touch("shipment", shipment)
+    detail = f"shipment {shipment_id}"
+    if short:
+        missing = sorted(set(shipped) - set(serials))
+        detail += f"; {short} short" + (f": {', '.join(missing)}" if missing else "")
+        ledger.alert("receipt-discrepancy", gtin, lot, None, party, detail)
+    ledger.event(
+        gtin,
+        lot,
+        "receive",
+        party,
+        counterparty=sender,
+        quantity=count,
+        serials=serials,
+        detail=detail,
+    )
+
+
+def dispense(
+    ledger: Ledger,
+    party: str,
+    gtin: str,
+    lot: str,
+    quantity: int,
+    serials: Sequence[str],
+    today: str,
+) -> None:
+    """Supply to a patient; a serial already supplied is logged as a duplicate-serial alert."""
+    batch = require_batch(ledger, gtin, lot)
+    if batch["status"] == "recalled":
+        raise Conflict(f"batch {gtin}/{lot} is recalled: {batch['recall_reason']}")
+    expires = verdict.expiry_date(batch["expiry"])
+    if expires is not None and expires < parse_timestamp(today).date():
+        raise Conflict(f"batch {gtin}/{lot} expired on {expires.isoformat()}")
+    count = check_quantity_form(batch, quantity, serials)
+    repeated = [
+        s for s in serials if (ledger.get("pack", gtin, s) or {}).get("state") == "supplied"
+    ]
+    if repeated:
+        for serial in repeated:
+            pack = ledger.get("pack", gtin, serial)
+            assert pack is not None
+            ledger.alert(
+                "duplicate-serial",
+                gtin,
+                lot,
+                serial,
+                party,
+                f"pack {serial} dispensed again; first dispensed by {pack['state_by']} "
+                f"at {pack['state_at']}",
+            )
+        return
+    take_from_holding(ledger, batch, party, count, serials, "dispense")
+    for serial in serials:
+        pack = ledger.get("pack", gtin, serial)
+        assert pack is not None
+        set_pack_state(ledger, pack, "supplied", party)
+    batch["dispensed"] += count
+    ledger.touch("batch", batch)
+    ledger.event(gtin, lot, "dispense", party, quantity=count, serials=serials)
+
+
+def destroy(
+    ledger: Ledger,
+    party: str,
+    gtin: str,
+    lot: str,
+    quantity: int,
+    serials: Sequence[str],
+    reason: str,
+) -> None:
+    batch = require_batch(ledger, gtin, lot)
+    count = check_quantity_form(batch, quantity, serials)
+    take_from_holding(ledger, batch, party, count, serials, "destroy")
+    for serial in serials:
+        pack = ledger.get("pack", gtin, serial)
+        assert pack is not None
+        set_pack_state(ledger, pack, "destroyed", party)
+    batch["destroyed"] += count
+    ledger.touch("batch", batch)
+    ledger.event(gtin, lot, "destroy", party, quantity=count, serials=serials, detail=reason)
+
+
+def recall(
+    ledger: Ledger, party: str, roles: Sequence[str], gtin: str, lot: str, reason: str
+) -> None:
+    """Batch-wide; by the batch's manufacturer or a regulator."""
+    batch = require_batch(ledger, gtin, lot)
+    if batch["manufacturer"] != party and "regulator" not in roles:
+        raise WrongRole("a recall is issued by the batch's manufacturer or a regulator")
+    if batch["status"] == "recalled":
+        raise Conflict(f"batch {gtin}/{lot} is already recalled")
+    batch.update(status="recalled", recall_reason=reason, recall_index=ledger.index)
+    ledger.touch("batch", batch)
+    ledger.event(gtin, lot, "recall", party, detail=reason)
+
+
+def pack_state(
+    ledger: Ledger, party: str, gtin: str, lot: str, serials: Sequence[str], state: str
+) -> None:
+    """Set an EU FMD state on held packs, or undo one (`state` = "active")."""
+    batch = require_batch(ledger, gtin, lot)
+    if not batch["serialised"]:
+        raise BadStatement("pack states apply to serialised packs")
+    undone: list[str] = []
+    for serial in serials:
+        pack = ledger.get("pack", gtin, serial)
+        if pack is None or pack["lot"] != lot:
+            raise Conflict(f"serial {serial} is not a pack of batch {gtin}/{lot}", serial=serial)
+        if state == "active":
+            undone.append(undo_pack_state(ledger, pack, party))
+            if undone[-1] == "supplied":  # an undone supply returns the pack to stock
+                batch["dispensed"] -= 1
+                ledger.touch("batch", batch)
+                take = ledger.get("holding", gtin, lot, party)
+                assert take is not None
+                take["quantity"] += 1
+                ledger.touch("holding", take)
+            continue
+        if state not in SETTABLE_STATES:
+            raise BadStatement(
+                f"body.state must be active (undo) or one of {sorted(SETTABLE_STATES)}"
+            )
+        if pack["holder"] != party:
+            raise Conflict(f"party {party} does not hold pack {serial}", serial=serial)
+        if pack["state"] != "active":
+            raise Conflict(f"pack {serial} is {pack['state']}, not active", serial=serial)
+        set_pack_state(ledger, pack, state, party)
+    action = "undo " + "/".join(sorted(set(undone))) if state == "active" else state
+    ledger.event(gtin, lot, action, party, quantity=len(serials), serials=serials)
+
+
+def scan(
+    ledger: Ledger,
+    party: str,
+    gtin: str,
+    lot: str | None,
+    serial: str | None,
+    expiry: str | None,
+    today: str,
+) -> verdict.Verdict:
+    """A party's signed scan: judged against the projection; anything wrong becomes an alert."""
+    product = ledger.get("product", gtin)
+    batch = ledger.get("batch", gtin, lot) if lot is not None else None
+    pack = ledger.get("pack", gtin, serial) if serial is not None else None
+    if pack is not None and lot is not None and pack["lot"] != lot:
+        pack = None
+    result = verdict.judge(
+        product=product,
+        batch=batch,
+        pack=pack,
+        serial=serial,
+        scanned_expiry=expiry,
+        today=parse_timestamp(today).date(),
+    )
+    alerts = list(result.alerts)
+    if batch is not None and ledger.get("holding", gtin, lot, party) is None:
+        alerts.append(("never-received", f"party {party} never received batch {gtin}/{lot}"))
+    for kind, detail in alerts:
+        ledger.alert(kind, gtin, lot, serial, party, detail)
+    if batch is not None and lot is not None:
+        ledger.event(
+            gtin, lot, "scan", party, serials=[serial] if serial else [], detail=result.code
+        )
+    return result
+
+
+def resolve_alert(
+    ledger: Ledger, party: str, roles: Sequence[str], alert_id: str, resolution: str
+) -> None:
+    try:
+        idx, seq = (int(part) for part in alert_id.split("-"))
+    except ValueError:
+        raise BadStatement("body.alert must be an alert id like 1234-0") from None
+    alert: dict[str, Any] | None = ledger.get("alert", idx, seq)
+    if alert is None:
+        raise Conflict(f"no alert {alert_id}")
+    if alert["party"] != party and "regulator" not in roles:
+        raise WrongRole("an alert is resolved by the party it was raised at or a regulator")
+    if alert["resolved_index"] is not None:
+        raise Conflict(f"alert {alert_id} was already resolved at entry {alert['resolved_index']}")
+    alert.update(resolved_index=ledger.index, resolved_by=party, resolution=resolution)
+    ledger.touch("alert", alert)

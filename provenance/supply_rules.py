@@ -1,0 +1,167 @@
+"""Supply-chain statement kinds: body checks, signer roles, and the operations they run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import body as f
+from . import supply
+from .custody import Ledger
+from .errors import BadStatement
+from .identity import EntryContext, KeyRecord
+from .rules import KindRule, View, register_kind
+from .statements import Statement
+
+Operation = Callable[[Ledger, View, str, tuple[str, ...], dict[str, Any]], object]
+
+MOVE_FIELDS = {"quantity", "serials"}
+
+
+def _roles(view: View, gln: str) -> tuple[str, ...]:
+    party = view.party(gln)
+    return party.roles if party else ()
+
+
+def _kind(kind: str, roles: frozenset[str], summary: str) -> Callable[[Operation], Operation]:
+    """Register `kind`: its operation runs on a ledger over the projection, whose writes are
+    the entry's changes."""
+
+    def wrap(operation: Operation) -> Operation:
+        def plan(view: View, key: KeyRecord, st: Statement, ctx: EntryContext) -> list[object]:
+            ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)  # type: ignore[arg-type]
+            operation(ledger, view, key.gln, _roles(view, key.gln), st.body)
+            return ledger.changes()
+
+        register_kind(KindRule(kind, roles, plan, summary))
+        return operation
+
+    return wrap
+
+
+@_kind("product.register", frozenset({"manufacturer"}), "a manufacturer registers a GTIN")
+def _product(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> None:
+    f.members(b, {"gtin", "name", "form", "strength"}, {"ndc"})
+    supply.register_product(
+        ledger,
+        party,
+        f.gtin(b),
+        f.text(b, "name"),
+        f.optional_text(b, "ndc", 12),
+        f.text(b, "form", 100),
+        f.text(b, "strength", 100),
+    )
+
+
+@_kind(
+    "batch.commission",
+    frozenset({"manufacturer"}),
+    "the product's manufacturer commissions a batch",
+)
+def _commission(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> None:
+    f.members(b, {"gtin", "lot", "expiry"}, MOVE_FIELDS)
+    quantity, serials = f.quantity_or_serials(b)
+    supply.commission(ledger, party, f.gtin(b), f.lot(b), f.expiry(b), quantity, serials)
+
+
+def _ship(action: str) -> Operation:
+    def operation(
+        ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+    ) -> None:
+        f.members(b, {"shipment", "gtin", "lot", "to"}, MOVE_FIELDS | {"po", "despatch"})
+        quantity, serials = f.quantity_or_serials(b)
+        supply.ship(
+            ledger,
+            view,
+            party,
+            f.text(b, "shipment", 80),
+            f.gtin(b),
+            f.lot(b),
+            f.gln(b, "to"),
+            quantity,
+            serials,
+            f.optional_text(b, "po", 80),
+            f.optional_text(b, "despatch", 80),
+            action,
+        )
+
+    return operation
+
+
+_kind("custody.ship", supply.SUPPLY_ROLES, "the holder ships packs to a named party")(_ship("ship"))
+_kind("custody.return", frozenset({"pharmacy"}), "a saleable return to a wholesaler")(
+    _ship("return")
+)
+
+
+@_kind("custody.receive", supply.SUPPLY_ROLES, "the recipient accepts a shipment (custody moves)")
+def _receive(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> None:
+    f.members(b, {"from", "shipment"}, MOVE_FIELDS)
+    quantity, serials = f.quantity_or_serials(b)
+    supply.receive(ledger, party, f.gln(b, "from"), f.text(b, "shipment", 80), quantity, serials)
+
+
+@_kind("custody.dispense", frozenset({"pharmacy"}), "a pharmacy supplies packs to patients")
+def _dispense(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> None:
+    f.members(b, {"gtin", "lot"}, MOVE_FIELDS)
+    quantity, serials = f.quantity_or_serials(b)
+    supply.dispense(ledger, party, f.gtin(b), f.lot(b), quantity, serials, ledger.logged_at)
+
+
+@_kind("custody.destroy", supply.SUPPLY_ROLES, "the holder destroys packs")
+def _destroy(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> None:
+    f.members(b, {"gtin", "lot", "reason"}, MOVE_FIELDS)
+    quantity, serials = f.quantity_or_serials(b)
+    supply.destroy(ledger, party, f.gtin(b), f.lot(b), quantity, serials, f.text(b, "reason", 500))
+
+
+@_kind("batch.recall", frozenset({"manufacturer", "regulator"}), "recall a whole batch")
+def _recall(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> None:
+    f.exact_members(b, "gtin", "lot", "reason")
+    supply.recall(ledger, party, roles, f.gtin(b), f.lot(b), f.text(b, "reason", 500))
+
+
+@_kind(
+    "pack.state", supply.SUPPLY_ROLES, "set an EU FMD pack state (stolen, locked, ...) or undo it"
+)
+def _state(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> None:
+    f.exact_members(b, "gtin", "lot", "serials", "state")
+    serials = f.serials(b)
+    if not serials:
+        raise BadStatement("body.serials must name at least one pack")
+    supply.pack_state(ledger, party, f.gtin(b), f.lot(b), serials, f.text(b, "state", 16))
+
+
+@_kind("scan.record", supply.SUPPLY_ROLES | {"regulator"}, "a party's signed scan of a pack")
+def _scan(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> object:
+    f.members(b, {"gtin"}, {"lot", "serial", "expiry"})
+    lot = f.lot(b) if "lot" in b else None
+    serial = f.serials({"serials": [b["serial"]]})[0] if "serial" in b else None
+    expiry = f.expiry(b) if "expiry" in b else None
+    return supply.scan(ledger, party, f.gtin(b), lot, serial, expiry, ledger.logged_at)
+
+
+@_kind("alert.resolve", supply.SUPPLY_ROLES | {"regulator"}, "close an alert with a resolution")
+def _resolve(
+    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
+) -> None:
+    f.exact_members(b, "alert", "resolution")
+    supply.resolve_alert(
+        ledger, party, roles, f.text(b, "alert", 40), f.text(b, "resolution", 1000)
+    )

@@ -1,0 +1,443 @@
+"""Supply-chain benchmarks (`make bench`); every ratio compares figures from the same run.
+
+1. Scan lookups (the resolver's verdict + timeline) at B batches and E custody entries: in
+   process and over HTTP (gunicorn, 2 workers), latency percentiles, against a bare
+   primary-key read of the batch row (in process) and GET /log/checkpoint (over HTTP).
+2. EPCIS capture: events/s for documents of 1,000 events, one signature each, in process and
+   over HTTP, against validating and hashing the same documents alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import click  # noqa: E402
+
+from provenance import demo, demo_supply, gs1, supply_queries  # noqa: E402
+from provenance.epcis_doc import parse_epcis_document  # noqa: E402
+from provenance.service import Service, Settings  # noqa: E402
+from provenance.signing import EPCIS_PAYLOAD_TYPE, sign_envelope  # noqa: E402
+from provenance.store.engine import read_connection, write_transaction  # noqa: E402
+from provenance.store.projection import DbView  # noqa: E402
+
+RESULTS: dict[str, Any] = {}
+CHUNK = 50_000
+GTINS = 1_000
+EVENTS_PER_BATCH = 10
+SERIALISED_EVERY = 10  # one batch in ten carries 10 serialised packs
+CLIENTS = 4
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_service(data_dir: Path) -> Service:
+    service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}))
+    service.initialise()
+    demo.seed(service, 0)
+    return service
+
+
+def gtin_of(n: int) -> str:
+    return gs1.with_check_digit(f"0950{n:09d}")
+
+
+def _rows(table: str, rows: list[tuple[Any, ...]], conn: Any) -> None:
+    marks = ", ".join("?" * len(rows[0]))
+    conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+
+def fill_projection(service: Service, batches: int) -> None:
+    """Projection rows as the rules write them: products, batches, holdings, shipments, packs
+    and EVENTS_PER_BATCH custody events per batch. Lookups read only these tables."""
+    maker, wholesaler = demo_supply.GLNS["acme"], demo_supply.GLNS["medsupply"]
+    pharmacy = demo_supply.GLNS["citypharmacy"]
+    key = "ab" * 32
+    with write_transaction(service.engine) as conn:
+        _rows(
+            "product",
+            [(gtin_of(g), maker, f"Product {g}", None, "tablet", "10 mg", 1) for g in range(GTINS)],
+            conn,
+        )
+    with click.progressbar(length=batches, label="filling projection", file=sys.stderr) as bar:
+        for start in range(0, batches, CHUNK):
+            batch_rows, holdings, shipments, packs, events = [], [], [], [], []
+            for b in range(start, min(batches, start + CHUNK)):
+                gtin, lot = gtin_of(b % GTINS), f"L{b:08d}"
+                serialised = b % SERIALISED_EVERY == 0
+                idx = 100 + b * EVENTS_PER_BATCH
+                batch_rows.append(
+                    (
+                        gtin,
+                        lot,
+                        maker,
+                        "301231",
+                        100,
+                        int(serialised),
+                        10,
+                        0,
+                        "active",
+                        None,
+                        None,
+                        idx,
+                        "2026-01-01T00:00:00.000Z",
+                    )
+                )
+                holdings += [
+                    (gtin, lot, wholesaler, 80, idx + 2),
+                    (gtin, lot, pharmacy, 10, idx + 4),
+                ]
+                shipments.append(
+                    (
+                        maker,
+                        f"D{b}",
+                        gtin,
+                        lot,
+                        wholesaler,
+                        90,
+                        90,
+                        "[]",
+                        "received",
+                        None,
+                        None,
+                        idx + 1,
+                        "2026-01-02T00:00:00.000Z",
+                        idx + 2,
+                        "2026-01-03T00:00:00.000Z",
+                    )
+                )
+                if serialised:
+                    packs += [
+                        (
+                            gtin,
+                            f"S{b}-{p}",
+                            lot,
+                            pharmacy,
+                            "active",
+                            maker,
+                            idx,
+                            "2026-01-01T00:00:00.000Z",
+                            None,
+                        )
+                        for p in range(10)
+                    ]
+                for e in range(EVENTS_PER_BATCH):
+                    events.append(
+                        (
+                            idx + e,
+                            0,
+                            gtin,
+                            lot,
+                            ("commission", "ship", "receive", "scan")[e % 4],
+                            maker,
+                            wholesaler,
+                            10,
+                            "[]",
+                            "",
+                            "2026-01-01T00:00:00.000Z",
+                            key,
+                        )
+                    )
+            with write_transaction(service.engine) as conn:
+                _rows("batch", batch_rows, conn)
+                _rows("holding", holdings, conn)
+                _rows("shipment", shipments, conn)
+                if packs:
+                    _rows("pack", packs, conn)
+                _rows("custody_event", events, conn)
+            bar.update(len(batch_rows))
+
+
+def bench_scan(workdir: Path, batches: int, lookups: int, workers: int) -> None:
+    entries = batches * EVENTS_PER_BATCH
+    say(f"\n== Scan lookups at {batches:,} batches / {entries:,} custody entries ==")
+    service = demo_service(workdir / "scan")
+    started = time.perf_counter()
+    fill_projection(service, batches)
+    say(f"filled in {time.perf_counter() - started:.0f} s")
+    rng = random.Random(7)
+    keys: list[tuple[str, str, str | None]] = []
+    for _ in range(lookups):
+        b = rng.randrange(batches)
+        gtin, lot = gtin_of(b % GTINS), f"L{b:08d}"
+        if b % SERIALISED_EVERY == 0:
+            keys.append((gtin, lot, f"S{b}-{rng.randrange(12)}"))  # some serials are unknown
+        else:
+            keys.append((gtin, lot, None))
+
+    def timed(
+        call: Callable[[Any, tuple[str, str, str | None]], object],
+    ) -> tuple[float, list[float]]:
+        latencies = []
+        with read_connection(service.engine) as conn:
+            begin = time.perf_counter()
+            for key in keys:
+                t0 = time.perf_counter()
+                call(conn, key)
+                latencies.append(time.perf_counter() - t0)
+            total = time.perf_counter() - begin
+        return len(keys) / total, latencies
+
+    base_rate, base_lat = timed(lambda conn, k: DbView(conn).row("batch", (k[0], k[1])))
+    rate, lat = timed(lambda conn, k: supply_queries.lookup(conn, *k).to_json("http://x"))
+    say(
+        f"in process, 1 core: bare batch-row read {base_rate:,.0f}/s; full lookup {rate:,.0f}/s "
+        f"= {rate / base_rate:.2f}x; p50 {percentile(lat, 0.5) * 1e3:.2f} ms, "
+        f"p99 {percentile(lat, 0.99) * 1e3:.2f} ms"
+    )
+    http_rate, http_lat, base_http, base_http_lat = _http_scans(
+        service, workdir / "scan", keys, workers
+    )
+    say(
+        f"HTTP, gunicorn {workers} workers, {CLIENTS} clients: "
+        f"GET /log/checkpoint {base_http:,.0f}/s; "
+        f"resolver JSON {http_rate:,.0f}/s = {http_rate / base_http:.2f}x; p50 "
+        f"{percentile(http_lat, 0.5) * 1e3:.1f} ms, p99 {percentile(http_lat, 0.99) * 1e3:.1f} ms "
+        f"(checkpoint p99 {percentile(base_http_lat, 0.99) * 1e3:.1f} ms)"
+    )
+    db = workdir / "scan" / "provenance.db"
+    RESULTS["scan"] = {
+        "batches": batches,
+        "custody_entries": entries,
+        "lookups": lookups,
+        "bare_row_per_s": base_rate,
+        "lookup_per_s": rate,
+        "lookup_p50_ms": percentile(lat, 0.5) * 1e3,
+        "lookup_p99_ms": percentile(lat, 0.99) * 1e3,
+        "http_checkpoint_per_s": base_http,
+        "http_scan_per_s": http_rate,
+        "http_scan_p50_ms": percentile(http_lat, 0.5) * 1e3,
+        "http_scan_p99_ms": percentile(http_lat, 0.99) * 1e3,
+        "db_bytes": db.stat().st_size if db.exists() else None,
+    }
+
+
+def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir)}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, port
+
+
+def _get_all(port: int, paths: list[str]) -> tuple[float, list[float]]:
+    local = threading.local()
+    latencies: list[float] = []
+
+    def get(path: str) -> None:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection("127.0.0.1", port)
+        t0 = time.perf_counter()
+        conn.request("GET", path, headers={"Accept": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - t0)
+        if response.status != 200:
+            raise RuntimeError(f"{path}: HTTP {response.status}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(get, paths))
+    return len(paths) / (time.perf_counter() - started), latencies
+
+
+def _http_scans(
+    service: Service, data_dir: Path, keys: list[tuple[str, str, str | None]], workers: int
+) -> tuple[float, list[float], float, list[float]]:
+    paths = [f"/01/{g}/10/{lot}" + (f"/21/{s}" if s else "") for g, lot, s in keys]
+    server, port = start_server(data_dir, workers)
+    try:
+        _get_all(port, paths[:200])  # warm both workers
+        base, base_lat = _get_all(port, ["/log/checkpoint"] * len(paths))
+        rate, lat = _get_all(port, paths)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    return rate, lat, base, base_lat
+
+
+# --- 2. EPCIS capture -------------------------------------------------------------------------
+
+
+def epcis_document(doc_no: int, events: int) -> dict[str, Any]:
+    """Half commissioning events (a new lot each, two serials), half shipping those lots."""
+    gtin = demo_supply.AMOXICILLIN
+    company, item = "9506000", "013435"  # GTIN 09506000134352 as an SGTIN
+    to = "urn:epc:id:sgln:5412345.00002.0"
+    out: list[dict[str, Any]] = []
+    half = events // 2
+    for n in range(half):
+        lot = f"B{doc_no:04d}{n:05d}"
+        epcs = [f"https://id.gs1.org/01/{gtin}/21/{lot}S{p}" for p in range(2)]
+        out.append(
+            {
+                "type": "ObjectEvent",
+                "eventTime": "2026-11-01T10:00:00.000Z",
+                "eventTimeZoneOffset": "+00:00",
+                "epcList": epcs,
+                "action": "ADD",
+                "bizStep": "commissioning",
+                "disposition": "active",
+                "readPoint": {"id": "urn:epc:id:sgln:5412345.00001.0"},
+                "ilmd": {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2029-06-30"},
+            }
+        )
+        out.append(
+            {
+                "type": "ObjectEvent",
+                "eventTime": "2026-11-02T10:00:00.000Z",
+                "eventTimeZoneOffset": "+00:00",
+                "epcList": epcs,
+                "action": "OBSERVE",
+                "bizStep": "shipping",
+                "disposition": "in_transit",
+                "readPoint": {"id": "urn:epc:id:sgln:5412345.00001.0"},
+                "bizTransactionList": [{"type": "desadv", "bizTransaction": f"urn:desadv:{lot}"}],
+                "destinationList": [{"type": "owning_party", "destination": to}],
+            }
+        )
+    del company, item
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-02T12:00:00.000Z",
+        "epcisBody": {"eventList": out},
+    }
+
+
+def bench_epcis(workdir: Path, documents: int, events: int, workers: int) -> None:
+    say(f"\n== EPCIS capture: {documents} documents x {events:,} events, one signature each ==")
+    data_dir = workdir / "epcis"
+    service = demo_service(data_dir)
+    key = demo.demo_key(data_dir, "acme")
+    payloads = [json.dumps(epcis_document(d, events)).encode() for d in range(2 * documents)]
+    envelopes = [sign_envelope(key, p, EPCIS_PAYLOAD_TYPE).to_json() for p in payloads]
+    started = time.perf_counter()
+    for payload in payloads[:documents]:
+        parse_epcis_document(json.loads(payload))
+    base = documents * events / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for envelope in envelopes[:documents]:
+        service.log.submit(envelope)
+    rate = documents * events / (time.perf_counter() - started)
+    say(
+        f"validate + hash alone: {base:,.0f} events/s; in-process capture {rate:,.0f} events/s "
+        f"= {rate / base:.2f}x"
+    )
+    service.close()
+    server, port = start_server(data_dir, workers)
+    try:
+        bodies = [json.dumps(e).encode() for e in envelopes[documents:]]
+        local = threading.local()
+
+        def post(body: bytes) -> None:
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            conn.request("POST", "/epcis/capture", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            text = response.read()
+            if response.status != 201:
+                raise RuntimeError(f"capture: HTTP {response.status} {text[:300]!r}")
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(post, bodies))
+        http_rate = documents * events / (time.perf_counter() - started)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    say(
+        f"HTTP capture, gunicorn {workers} workers: {http_rate:,.0f} events/s = "
+        f"{http_rate / base:.2f}x validate + hash alone"
+    )
+    RESULTS["epcis"] = {
+        "documents": documents,
+        "events_per_document": events,
+        "validate_hash_per_s": base,
+        "capture_per_s": rate,
+        "http_capture_per_s": http_rate,
+        "envelope_bytes": len(json.dumps(envelopes[0])),
+        "payload_b64_bytes": len(base64.b64encode(payloads[0])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=20_000)
+    parser.add_argument("--documents", type=int, default=20)
+    parser.add_argument("--events", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", choices=["scan", "epcis"])
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args()
+    say(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="provenance-bench-") as tmp:
+        if args.only in (None, "epcis"):
+            bench_epcis(Path(tmp), args.documents, args.events, args.workers)
+        if args.only in (None, "scan"):
+            bench_scan(Path(tmp), args.batches, args.lookups, args.workers)
+    if args.json:
+        args.json.write_text(json.dumps(RESULTS, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
