@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,19 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import merkle
+from .barcode import parse_scan
 from .canonical import parse_json
 from .errors import Error, VerificationError
 from .keystore import write_secret
 from .note import open_checkpoint, parse_tlog_proof, parse_verifier_key
-from .signing import key_id, load_private_key_pem, private_key_pem, public_key_der, sign_envelope
+from .signing import (
+    EPCIS_PAYLOAD_TYPE,
+    key_id,
+    load_private_key_pem,
+    private_key_pem,
+    public_key_der,
+    sign_envelope,
+)
 from .statements import make_statement
 
 TIMEOUT = 30
@@ -88,6 +97,37 @@ def submit(server: str, envelope: dict[str, Any]) -> dict[str, Any]:
     _, body = _request(f"{server.rstrip('/')}/api/v1/statements", json.dumps(envelope).encode())
     result: dict[str, Any] = json.loads(body)
     return result
+
+
+def capture_epcis(server: str, key: ec.EllipticCurvePrivateKey, document: bytes) -> dict[str, Any]:
+    """Sign an EPCIS 2.0 document whole (one DSSE signature) and POST it to /epcis/capture."""
+    envelope = sign_envelope(key, document, EPCIS_PAYLOAD_TYPE).to_json()
+    _, body = _request(f"{server.rstrip('/')}/epcis/capture", json.dumps(envelope).encode())
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def scan_statement(key: ec.EllipticCurvePrivateKey, code: str) -> dict[str, Any]:
+    """A signed `scan.record` of whatever a scanner produced (parsed here, on the party's side)."""
+    scan = parse_scan(code)
+    body: dict[str, Any] = {"gtin": scan.gtin}
+    for field, value in (("lot", scan.lot), ("serial", scan.serial), ("expiry", scan.expiry)):
+        if value is not None:
+            body[field] = value
+    return build_envelope(key, "scan.record", body)
+
+
+def lookup(server: str, path: str) -> dict[str, Any]:
+    """The resolver's JSON verdict for a Digital Link path such as /01/<gtin>/10/<lot>."""
+    request = urllib.request.Request(
+        f"{server.rstrip('/')}{urllib.parse.quote(path)}", headers={"Accept": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+    except (urllib.error.URLError, OSError) as exc:
+        raise ClientError(f"cannot reach {server}: {getattr(exc, 'reason', exc)}") from exc
 
 
 def fetch_receipt(server: str, index: int) -> str:

@@ -149,3 +149,41 @@ def test_sign_rejects_a_bad_statement_file(tmp_path: Path) -> None:
     statement.write_text("[1, 2]")
     result = run("sign", statement, "--key", key)
     assert result.exit_code == 1 and "kind and body" in result.output
+
+
+def test_scan_and_epcis_capture_from_the_command_line(
+    server: tuple[str, Flask, Path], tmp_path: Path
+) -> None:
+    from provenance import demo, demo_supply
+    from provenance.web import service
+    from tests.test_epcis_capture import commissioning, document, shipping
+
+    url, app, data_dir = server
+    with app.app_context():
+        demo.seed(service(), 0)
+    city = data_dir / "demo" / "citypharmacy.pem"
+    gtin, lot, serial = demo_supply.SHOWCASE["unknown"]
+    scanned = run("scan", f"]d201{gtin}10{lot}\x1d21{serial}", "--key", city, "--url", url)
+    assert scanned.exit_code == 0, scanned.output
+    assert "Unknown: possible counterfeit" in scanned.output
+    alerts = app.test_client().get("/api/v1/alerts").get_json()["alerts"]
+    assert alerts[0]["kind"] == "unknown-serial" and alerts[0]["serial"] == serial
+    bad = run("scan", "not a barcode", "--key", city, "--url", url)
+    assert bad.exit_code == 1 and "Error" in bad.output
+
+    serials = ["CLI1", "CLI2"]
+    docs = [tmp_path / "a.jsonld", tmp_path / "b.jsonld"]
+    docs[0].write_text(json.dumps(document(commissioning(serials, "CLILOT"))))
+    docs[1].write_text(json.dumps(document(shipping(serials, "urn:desadv:CLI"))))
+    acme = data_dir / "demo" / "acme.pem"
+    captured = run("capture-epcis", *docs, "--key", acme, "--url", url)
+    assert captured.exit_code == 0, captured.output
+    assert (
+        "a.jsonld: 1 new events" in captured.output and "b.jsonld: 1 new events" in captured.output
+    )
+    again = tmp_path / "c.jsonld"  # a shipment by the wrong party is refused, naming the event
+    again.write_text(json.dumps(document(shipping(serials, "urn:desadv:CLI-2"))))
+    refused = run(
+        "capture-epcis", again, "--key", data_dir / "demo" / "medsupply.pem", "--url", url
+    )
+    assert refused.exit_code == 1 and "event 0 (shipping)" in refused.output

@@ -15,7 +15,7 @@ from provenance.note import open_checkpoint, parse_tlog_proof, parse_verifier_ke
 from provenance.store.engine import normalise_url
 from provenance.web import service
 from tests.conftest import make_app
-from tests.parties import Authority, attestation, post, register_party
+from tests.parties import Authority, PartyKey, attestation, post, register_party
 
 
 @pytest.fixture
@@ -92,3 +92,31 @@ def test_tampering_is_found_on_postgres(pg_app: Flask) -> None:
     result = pg_app.test_cli_runner().invoke(args=["verify", "--quiet"])
     assert result.exit_code == 1
     assert "first bad index 60: missing entry" in result.output
+
+
+def test_supply_chain_epcis_and_rebuild_on_postgres(pg_app: Flask) -> None:
+    from provenance import demo_supply
+    from tests.test_epcis_capture import capture, commissioning, document, receiving, shipping
+
+    runner = pg_app.test_cli_runner()
+    with pg_app.app_context():
+        demo.seed(service(), 0)
+    client = pg_app.test_client()
+    for verdict, (gtin, lot, serial) in demo_supply.SHOWCASE.items():
+        answer = client.get(
+            f"/01/{gtin}/10/{lot}/21/{serial}", headers={"Accept": "application/json"}
+        ).get_json()
+        assert answer["verdict"] == verdict
+    with pg_app.app_context():
+        acme = demo.demo_key(service().settings.data_dir, "acme")
+        medsupply = demo.demo_key(service().settings.data_dir, "medsupply")
+    serials = ["PG01", "PG02"]
+    shipped = capture(client, PartyKey(acme), document(commissioning(serials), shipping(serials)))
+    assert shipped.status_code == 201, shipped.get_json()
+    assert capture(client, PartyKey(medsupply), document(receiving(serials))).status_code == 201
+    events = client.get("/epcis/events", query_string={"gtin": demo_supply.AMOXICILLIN}).get_json()
+    assert len(events["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 3
+    result = runner.invoke(args=["rebuild", "--quiet"])
+    assert result.exit_code == 0 and "identical" in result.output, result.output
+    verified = runner.invoke(args=["verify", "--quiet", "--workers", "1"])
+    assert verified.exit_code == 0, verified.output

@@ -46,11 +46,8 @@ class MemoryView:
         return self.parties.get(gln)
 
     def apply(self, changes: Sequence[object]) -> None:
-        rows: dict[str, list[dict[str, Any]]] = {}
         for change in changes:
-            if isinstance(change, PutRow):
-                rows.setdefault(change.table, []).append(change.values)
-            elif isinstance(change, PutParty):
+            if isinstance(change, PutParty):
                 self.parties[change.party.gln] = change.party
             elif isinstance(change, PutKey):
                 self.keys[change.key.key_id] = change.key
