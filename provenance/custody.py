@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .errors import BadStatement, Conflict
 from .statements import parse_timestamp
@@ -29,8 +28,7 @@ UNDOABLE_STATES = frozenset({"supplied", "locked", "sample", "exported", "checke
 UNDO_WINDOW = timedelta(days=10)
 
 
-@dataclass(frozen=True)
-class PutRow:
+class PutRow(NamedTuple):
     """Insert or replace one projection row, keyed by its table's primary key."""
 
     table: str
@@ -42,6 +40,8 @@ class PutRow:
 
 class RowView(Protocol):
     def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None: ...
+
+    def rows(self, table: str, keys: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]: ...
 
 
 class Ledger:
@@ -67,6 +67,14 @@ class Ledger:
             self._rows[slot] = dict(found) if found is not None else None
         return self._rows[slot]
 
+    def prefetch(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
+        """Read many rows in a few queries ahead of per-row `get`s (absent ones cached too)."""
+        wanted = [key for key in dict.fromkeys(keys) if (table, key) not in self._rows]
+        for key in wanted:
+            self._rows[(table, key)] = None
+        for found in self.view.rows(table, wanted):
+            self._rows[(table, tuple(found[c] for c in PRIMARY_KEYS[table]))] = dict(found)
+
     def put(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
         slot = (table, tuple(values[c] for c in PRIMARY_KEYS[table]))
         self._rows[slot] = values
@@ -78,7 +86,9 @@ class Ledger:
         self.put(table, row)
 
     def changes(self) -> list[object]:
-        return [PutRow(table, dict(self._rows[(table, key)] or {})) for table, key in self._dirty]
+        """The rows written, each once in its final state (the ledger is done with them)."""
+        rows = self._rows
+        return [PutRow(slot[0], rows[slot] or {}) for slot in self._dirty]
 
     def event(
         self,

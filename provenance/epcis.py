@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -51,9 +52,9 @@ def capture_statement(envelope: Envelope) -> Statement:
         raise BadEpcis(f"creationDate must be an ISO 8601 date-time, got {created!r}") from None
     if moment.tzinfo is None:
         raise BadEpcis("creationDate must carry a time zone offset")
-    return Statement(
-        KIND, doc, format_timestamp(moment.astimezone(UTC)), envelope.signatures[0].keyid
-    )
+    issued_at = format_timestamp(moment.astimezone(UTC))
+    events = parse_epcis_document(doc)  # validated here, outside the append lock
+    return Statement(KIND, doc, issued_at, envelope.signatures[0].keyid, decoded=events)
 
 
 def party_gln(uri: str) -> str | None:
@@ -72,16 +73,20 @@ def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) 
         if kind in by_type and (gln := party_gln(by_type[kind])):
             return gln
     raise BadEpcis(
-        f"event {position}: a {what} needs a GLN (owning_party, possessing_party or location)",
+        f"a {what} needs a GLN (owning_party, possessing_party or location)",
         event=position,
     )
+
+
+#: EPC → (GTIN, lot, serial) parses, shared by prefetching and grouping.
+_identify = functools.lru_cache(maxsize=1 << 16)(epc_gtin_lot_serial)
 
 
 def _batch_of(
     ledger: Ledger, epc: str, event_lot: str | None
 ) -> tuple[str, str | None, str | None] | None:
     """(GTIN, lot, serial) of an EPC; a serial's lot comes from the EPC, its pack, or the ilmd."""
-    ident = epc_gtin_lot_serial(epc)
+    ident = _identify(epc)
     if ident is None:
         return None
     gtin, lot, serial = ident
@@ -102,7 +107,7 @@ def _groups(ledger: Ledger, event: EpcisEvent) -> dict[tuple[str, str], tuple[in
         if lot is None:
             if event.biz_step == "commissioning":
                 raise BadEpcis(
-                    f"event {event.position}: commissioning needs ilmd lotNumber",
+                    "commissioning needs ilmd lotNumber",
                     event=event.position,
                 )
             raise Conflict(f"EPC {epc} is not a pack commissioned in this log", epc=epc)
@@ -113,7 +118,7 @@ def _groups(ledger: Ledger, event: EpcisEvent) -> dict[tuple[str, str], tuple[in
         if ident is None or ident[1] is None:
             continue
         if amount != int(amount) or amount <= 0:
-            raise BadEpcis(f"event {event.position}: quantity must be a whole number of packs")
+            raise BadEpcis("quantity must be a whole number of packs", event=event.position)
         quantity, serials = groups.get((ident[0], ident[1]), (0, []))
         groups[(ident[0], ident[1])] = (quantity + int(amount), serials)
     return groups
@@ -127,16 +132,21 @@ def _shipment_ref(
     return ref if len(groups) == 1 else f"{ref}#{gtin}/{lot}"
 
 
-def apply_event(ledger: Ledger, view: View, party: str, event: EpcisEvent) -> None:
-    """Run the custody operation an event's bizStep stands for."""
+def apply_event(
+    ledger: Ledger,
+    view: View,
+    party: str,
+    event: EpcisEvent,
+    groups: dict[tuple[str, str], tuple[int, list[str]]],
+) -> None:
+    """Run the custody operation an event's bizStep stands for, per batch it names."""
     action = ACTIONS.get(event.biz_step or "")
     if action is None or event.type != "ObjectEvent":
         return
-    groups = _groups(ledger, event)
     for (gtin, lot), (quantity, serials) in groups.items():
         if action == "commission":
             if event.action != "ADD" or event.expiry is None:
-                raise BadEpcis(f"event {event.position}: commissioning is ADD with ilmd expiry")
+                raise BadEpcis("commissioning is ADD with ilmd itemExpirationDate")
             expiry = event.expiry[2:4] + event.expiry[5:7] + event.expiry[8:10]
             supply.commission(ledger, party, gtin, lot, expiry, quantity, serials)
         elif action == "ship":
@@ -167,18 +177,26 @@ def apply_event(ledger: Ledger, view: View, party: str, event: EpcisEvent) -> No
 
 
 def _plan(view: View, key: KeyRecord, statement: Statement, ctx: EntryContext) -> list[object]:
-    events = parse_epcis_document(statement.body)
+    events = statement.decoded or parse_epcis_document(statement.body)
     ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)  # type: ignore[arg-type]
+    # Two queries for the whole document instead of one per event and one per pack.
+    ledger.prefetch("epcis_event", [(event.hash_id,) for event in events])
+    idents = (_identify(epc) for event in events for epc in event.epcs)
+    ledger.prefetch("pack", [(i[0], i[2]) for i in idents if i is not None and i[2] is not None])
     for event in events:
         if ledger.get("epcis_event", event.hash_id) is not None:
             continue  # captured before (same Event Hash ID): a duplicate, not a new event
         try:
-            apply_event(ledger, view, key.gln, event)
+            moves = event.type == "ObjectEvent" and event.biz_step in ACTIONS
+            groups = _groups(ledger, event) if moves else {}
+            apply_event(ledger, view, key.gln, event, groups)
         except Error as exc:
             exc.extensions.setdefault("event", event.position)
             exc.detail = f"event {event.position} ({event.biz_step or event.type}): {exc.detail}"
             raise
-        first = next(filter(None, (_batch_of(ledger, e, event.lot) for e in event.epcs)), None)
+        first = next(iter(groups), None) or next(
+            filter(None, (_batch_of(ledger, e, event.lot) for e in event.epcs)), None
+        )
         ledger.put(
             "epcis_event",
             {
@@ -197,11 +215,14 @@ def _plan(view: View, key: KeyRecord, statement: Statement, ctx: EntryContext) -
     return ledger.changes()
 
 
+_canonical_epc = functools.lru_cache(maxsize=1 << 16)(normalise_epc)
+
+
 def _epc_keys(epcs: Iterable[str]) -> list[str]:
     """Each EPC as given and in canonical Digital Link form, so either form finds the event."""
     keys = dict.fromkeys(epcs)
     for epc in list(keys):
-        canonical = normalise_epc(epc)
+        canonical = _canonical_epc(epc)
         if canonical:
             keys.setdefault(canonical)
     return list(keys)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,9 @@ class Statement:
     body: dict[str, Any]
     issued_at: str
     signer: str
+    #: A decoded form of the body computed while parsing (the events of an EPCIS document), so
+    #: the costly part runs before the write lock; not part of the statement's identity.
+    decoded: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

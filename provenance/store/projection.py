@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, delete, insert, select
 from ..custody import PRIMARY_KEYS, PutRow
 from ..identity import KeyRecord, PartyRecord, PutKey, PutParty
 from . import supply_tables  # noqa: F401  (registers the tables in the metadata)
-from .engine import marks, query, query_dicts
+from .engine import marks
 from .tables import Party, PartyKey
 
 _party = Party.__table__  # type: ignore[attr-defined]
@@ -39,6 +40,10 @@ class MemoryView:
     def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
         return self.tables.get(table, {}).get(key)
 
+    def rows(self, table: str, keys: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        stored = self.tables.get(table, {})
+        return [stored[key] for key in keys if key in stored]
+
     def key(self, key_id: str) -> KeyRecord | None:
         return self.keys.get(key_id)
 
@@ -60,24 +65,60 @@ class DbView:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._cursor: Any = None
+        self._parties: dict[str, PartyRecord] = {}
+
+    def _raw(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """A DBAPI cursor over `sql`: per-row lookups skip SQLAlchemy's result machinery,
+        which costs more than SQLite's own work for a primary-key read."""
+        if self._cursor is None:
+            self._cursor = self.conn.connection.cursor()
+        if self.conn.dialect.paramstyle != "qmark":
+            sql = sql.replace("?", "%s")
+        self._cursor.execute(sql, params)
+        return self._cursor
 
     def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
         where = " AND ".join(f"{column} = ?" for column in PRIMARY_KEYS[table])
-        found = query_dicts(self.conn, f"SELECT * FROM {table} WHERE {where}", key)
-        return found[0] if found else None
+        cursor = self._raw(f"SELECT * FROM {table} WHERE {where}", key)
+        found = cursor.fetchone()
+        if found is None:
+            return None
+        return dict(zip((d[0] for d in cursor.description), found, strict=True))
+
+    def rows(self, table: str, keys: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """The rows among these primary keys that exist, in bounded OR-of-keys queries."""
+        columns = PRIMARY_KEYS[table]
+        match = "(" + " AND ".join(f"{column} = ?" for column in columns) + ")"
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 200):
+            chunk = keys[start : start + 200]
+            params = tuple(value for key in chunk for value in key)
+            cursor = self._raw(
+                f"SELECT * FROM {table} WHERE {' OR '.join([match] * len(chunk))}", params
+            )
+            names = [d[0] for d in cursor.description]
+            found.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+        return found
 
     def key(self, key_id: str) -> KeyRecord | None:
-        rows = query(self.conn, f"SELECT {_KEY_COLUMNS} FROM party_key WHERE key_id = ?", (key_id,))
-        return _key_record(rows[0]) if rows else None
+        sql = f"SELECT {_KEY_COLUMNS} FROM party_key WHERE key_id = ?"
+        found = self._raw(sql, (key_id,)).fetchone()
+        return _key_record(found) if found is not None else None
 
     def party(self, gln: str) -> PartyRecord | None:
-        rows = query(
-            self.conn, "SELECT gln, name, roles, registered_index FROM party WHERE gln = ?", (gln,)
-        )
-        if not rows:
+        # Parties are only ever added, so a party once read stays valid for this view.
+        cached = self._parties.get(gln)
+        if cached is not None:
+            return cached
+        sql = "SELECT gln, name, roles, registered_index FROM party WHERE gln = ?"
+        found = self._raw(sql, (gln,)).fetchone()
+        if found is None:
             return None
-        gln, name, roles, registered_index = rows[0]
-        return PartyRecord(gln, name, tuple(roles.split(",")), int(registered_index))
+        gln, name, roles, registered_index = found
+        record = PartyRecord(gln, name, tuple(roles.split(",")), int(registered_index))
+        self._parties[gln] = record
+        return record
 
     def apply(self, changes: Sequence[object]) -> None:
         rows: dict[str, list[dict[str, Any]]] = {}
@@ -120,4 +161,7 @@ def upsert_rows(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) ->
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(conn, len(columns))}) "
         f"ON CONFLICT ({', '.join(keys)}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING")
     )
-    conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+    values = operator.itemgetter(*columns)
+    conn.exec_driver_sql(
+        sql, [values(row) for row in rows] if len(columns) > 1 else [(values(row),) for row in rows]
+    )

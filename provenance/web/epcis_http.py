@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
 from .. import epcis, supply_queries
+from ..canonical import sha256_hex
 from ..epcis_hash import normalise_epc, utc_millis
 from ..errors import BadEnvelope, BadEpcis, NotFound
-from ..signing import EPCIS_PAYLOAD_TYPE
+from ..signing import EPCIS_PAYLOAD_TYPE, parse_envelope
 from ..statements import now_timestamp
 from ..store.engine import query, read_connection
 from . import service
@@ -40,10 +42,9 @@ def capture() -> Response:
     return json_response(body, 200 if appended.duplicate else 201, {"Location": body["entry"]})
 
 
-def epcis_digest(envelope: dict[str, object]) -> str:
-    from ..log import parse_submission
-
-    return parse_submission(envelope).digest.hex()
+def epcis_digest(envelope: dict[str, Any]) -> str:
+    """SHA-256 of the document, the name of the stored payload (the envelope was accepted)."""
+    return sha256_hex(parse_envelope(envelope).payload)
 
 
 @bp.get("/epcis/events")
