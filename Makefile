@@ -35,6 +35,7 @@ test: lint pytest
 
 bench: install
 	$(BIN)/python tests/bench/bench_log.py
+	$(BIN)/python tests/bench/bench_supply.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

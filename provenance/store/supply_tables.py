@@ -68,6 +68,7 @@ class Holding(SQLModel, table=True):
 
 class Shipment(SQLModel, table=True):
     __tablename__ = "shipment"
+    __table_args__ = (Index("shipment_batch", "gtin", "lot"),)
     sender: str = Field(sa_column=_str(13, primary_key=True))
     shipment_id: str = Field(sa_column=_str(80, primary_key=True))
     gtin: str = Field(sa_column=_str(14, nullable=False))
@@ -89,6 +90,7 @@ class Pack(SQLModel, table=True):
     """One serialised pack and its EU FMD state."""
 
     __tablename__ = "pack"
+    __table_args__ = (Index("pack_batch", "gtin", "lot"),)
     gtin: str = Field(sa_column=_str(14, primary_key=True))
     serial: str = Field(sa_column=_str(20, primary_key=True))
     lot: str = Field(sa_column=_str(20, nullable=False))
@@ -121,7 +123,7 @@ class CustodyEvent(SQLModel, table=True):
 
 class Alert(SQLModel, table=True):
     __tablename__ = "alert"
-    __table_args__ = (Index("alert_batch", "gtin", "lot"),)
+    __table_args__ = (Index("alert_batch", "gtin", "lot"), Index("alert_pack", "gtin", "serial"))
     idx: int = Field(sa_column=_int(primary_key=True, autoincrement=False))
     seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     kind: str = Field(sa_column=_str(32, nullable=False))

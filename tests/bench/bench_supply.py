@@ -121,7 +121,7 @@ def fill_projection(service: Service, batches: int) -> None:
                 shipments.append(
                     (
                         maker,
-                        f"D{b}",
+                        f"BENCH{b}",
                         gtin,
                         lot,
                         wholesaler,
