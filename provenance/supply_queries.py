@@ -166,6 +166,11 @@ def alerts(
     return [{"id": f"{r['idx']}-{r['seq']}", **r} for r in rows]
 
 
+def open_alert_count(conn: Connection) -> int:
+    ((count,),) = query(conn, "SELECT count(*) FROM alert WHERE resolved_index IS NULL")
+    return int(count)
+
+
 def batches(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
     return query_dicts(
         conn,

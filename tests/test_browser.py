@@ -52,6 +52,7 @@ def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_pa
         assert f"Latest checkpoint · {size} entries" in dom
         assert checkpoint.strip() in dom
         assert "Acme Pharmaceuticals" in dom and "Riverside Clinical Site 001" in dom
+        assert "Amoxicillin 500 mg capsules" in dom and "AMX2503R" in dom
         assert f'href="/log/receipt/{size - 1}"' in dom
         shot = tmp_path / "front.png"
         subprocess.run(

@@ -274,6 +274,45 @@ def test_recall_makes_verdict_recalled_and_blocks_shipping(chain: Chain) -> None
 def test_expired_batch_verdict_and_no_dispense(chain: Chain) -> None:
     serials = commission_serialised(chain, lot="OLD", expiry="200100")
     assert chain.pack(serials[0], lot="OLD")["verdict"] == "expired"
+    chain.send(
+        chain.maker,
+        "custody.ship",
+        {
+            "shipment": "E",
+            "gtin": GTIN,
+            "lot": "OLD",
+            "to": chain.wholesaler.gln,
+            "serials": serials[:1],
+        },
+    )
+    chain.send(
+        chain.wholesaler,
+        "custody.receive",
+        {"from": chain.maker.gln, "shipment": "E", "serials": serials[:1]},
+    )
+    chain.send(
+        chain.wholesaler,
+        "custody.ship",
+        {
+            "shipment": "E2",
+            "gtin": GTIN,
+            "lot": "OLD",
+            "to": chain.pharmacy.gln,
+            "serials": serials[:1],
+        },
+    )
+    chain.send(
+        chain.pharmacy,
+        "custody.receive",
+        {"from": chain.wholesaler.gln, "shipment": "E2", "serials": serials[:1]},
+    )
+    problem = chain.send(
+        chain.pharmacy,
+        "custody.dispense",
+        {"gtin": GTIN, "lot": "OLD", "serials": serials[:1]},
+        status=409,
+    )
+    assert "expired on 2020-01-31" in problem["detail"]
 
 
 def test_duplicate_serial_dispense_raises_alert(chain: Chain) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
-from .. import reader
+from .. import reader, supply_queries
 from ..log import ENTRY_TABLE
 from ..store.engine import read_connection
 from ..store.projection import DbView
@@ -22,6 +22,8 @@ def index() -> str:
         view = DbView(conn)
         parties = view.parties()
         names = {k.key_id: p.name for p in parties for k in view.keys_of(p.gln)}
+        batches = supply_queries.batches(conn, limit=LATEST)
+        open_alerts = supply_queries.open_alert_count(conn)
         rows = conn.execute(
             select(
                 ENTRY_TABLE.c.idx,
@@ -50,4 +52,6 @@ def index() -> str:
         verifier_key=service().verifier_key() if latest else None,
         parties=parties,
         entries=entries,
+        batches=batches,
+        open_alerts=open_alerts,
     )
