@@ -289,7 +289,19 @@ _CANONICAL = re.compile(
 )
 
 
+# A GTIN-based URI already in constrained canonical form (the usual shape of a Digital Link EPC)
+# comes out of `_reshape_dl` unchanged: none of its rewriting steps applies to it.
+_CANONICAL_GTIN = re.compile(
+    r"https://id\.gs1\.org/01/[0-9]{14}"
+    r"(?:/(?:21|10)/[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3E\x41-\x5A\x5F\x61-\x7A]{1,20})?\Z"
+)
+
+
 def _normalise_dl(uri: str) -> str | None:
+    return uri if _CANONICAL_GTIN.match(uri) else _reshape_dl(uri)
+
+
+def _reshape_dl(uri: str) -> str | None:
     if _DL_CANDIDATE.match(uri) is None:
         return None
     uri = uri.split("?", 1)[0]
@@ -383,10 +395,15 @@ def _canon(text: str) -> str:
     if "urn:epcglobal:cbv:" in text:
         for urn, web in _CBV_URNS:
             text = text.replace(urn, web)
-    first = text[:1]
-    if first.isdigit() or first in "+-.iInN":
+    if _may_be_number(text[:1]):
         text = _canon_number(text)
-    return normalise_epc(text) or text
+    # normalise_epc, minus checks moot here: `text` is a str, and no over-long text is an EPC
+    return _normalise(text) or text
+
+
+def _may_be_number(first: str) -> bool:
+    """Whether a text starting with `first` may be a number (see _canon)."""
+    return first.isdigit() or first in "+-.iInN"
 
 
 def _canon_value(text: str) -> str:
@@ -806,7 +823,8 @@ def _take_extensions(children: list[Any]) -> list[Any]:
             if "{" in name and "/}" in name:
                 ext.append(child)
     if ext:
-        children[:] = [c for c in children if not any(c is e for e in ext)]
+        taken = {id(e) for e in ext}
+        children[:] = [c for c in children if id(c) not in taken]
     return ext
 
 
@@ -926,162 +944,284 @@ def document_ignore_fields(doc: Mapping[str, Any]) -> tuple[str, ...]:
 
 # --- Fast path --------------------------------------------------------------------------------
 #
-# Most captured events use only the standard fields below with their standard shapes. For those
-# the pre-hash string is built straight from the JSON; the result is the same as the general
-# path's (the tests compare the two on every vector), only several times cheaper.
+# Most captured events use only the standard fields below with their standard shapes, and at
+# most an ilmd of namespaced strings. For those the pre-hash string is built straight from the
+# JSON in one pass; the result is the same as the general path's (the tests compare the two on
+# every vector and on each shape accepted here), only several times cheaper.
 
-_FAST_SCALARS = ("eventTime", "eventTimeZoneOffset", "parentID")
-_FAST_LATE_SCALARS = ("action", "transformationID", "bizStep", "disposition")
-_FAST_IDS = ("epcList", "inputEPCList", "childEPCs")
-_FAST_QUANTITIES = ("quantityList", "childQuantityList", "inputQuantityList")
-_FAST_KINDS = {
-    "type": "skip",
-    "recordTime": "skip",
-    "eventID": "skip",
-    **dict.fromkeys(_FAST_SCALARS + _FAST_LATE_SCALARS, "scalar"),
-    **dict.fromkeys(_FAST_IDS + ("outputEPCList",), "ids"),
-    **dict.fromkeys(_FAST_QUANTITIES + ("outputQuantityList",), "quantities"),
-    "readPoint": "location",
-    "bizLocation": "location",
-    "bizTransactionList": "pairs",
-    "sourceList": "pairs",
-    "destinationList": "pairs",
+_SKIP, _SCALAR, _TIME, _IDS, _QUANTITIES, _LOCATION, _PAIRS, _ILMD = range(8)
+
+
+def _fast_field(name: str, kind: int) -> tuple[int, int]:
+    """(kind, position in EVENT_ORDER; -1 for fields hashed after the ordered ones)."""
+    return kind, -1 if kind == _SKIP else _position(EVENT_ORDER).get(name, -1)
+
+
+_FAST_FIELDS: dict[str, tuple[int, int]] = {
+    **{n: _fast_field(n, _SKIP) for n in ("type", "recordTime", "eventID")},
+    "eventTime": _fast_field("eventTime", _TIME),
+    **{
+        n: _fast_field(n, _SCALAR)
+        for n in (
+            "eventTimeZoneOffset",
+            "parentID",
+            "action",
+            "transformationID",
+            "bizStep",
+            "disposition",
+        )
+    },
+    **{n: _fast_field(n, _IDS) for n in ("epcList", "inputEPCList", "childEPCs", "outputEPCList")},
+    **{
+        n: _fast_field(n, _QUANTITIES)
+        for n in ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+    },
+    **{n: _fast_field(n, _LOCATION) for n in ("readPoint", "bizLocation")},
+    **{n: _fast_field(n, _PAIRS) for n in ("bizTransactionList", "sourceList", "destinationList")},
+    "ilmd": _fast_field("ilmd", _ILMD),
 }
+# The @vocab-typed fields among them (see _expanded_vocabulary).
+_FAST_TYPED = (("bizStep", _VOCAB_BIZSTEP), ("disposition", _VOCAB_DISP))
+_FAST_TYPED_PAIRS = (
+    ("bizTransactionList", _VOCAB_BTT),
+    ("sourceList", _VOCAB_SDT),
+    ("destinationList", _VOCAB_SDT),
+)
 _QUANTITY_KEYS = frozenset({"epcClass", "quantity", "uom"})
 _PAIR_KEYS = frozenset({"type", "bizTransaction", "source", "destination"})
-
-
-def _fast_literals(event: Mapping[str, Any]) -> set[str] | None:
-    """Vocabulary IRIs written in full in `event`, or None if it needs the general path."""
-    literals: set[str] = set()
-    for key, value in event.items():
-        kind = _FAST_KINDS.get(key)
-        if kind is None:
-            return None
-        if kind == "scalar" or kind == "skip":
-            if type(value) is not str:
-                return None
-            strings: Iterable[Any] = (value,)
-        elif kind == "ids":
-            if type(value) is not list:
-                return None
-            strings = value
-        elif kind == "location":
-            if type(value) is not dict or len(value) != 1 or type(value.get("id")) is not str:
-                return None
-            strings = (value["id"],)
-        elif kind == "quantities":
-            if type(value) is not list:
-                return None
-            for item in value:
-                if type(item) is not dict or not _QUANTITY_KEYS.issuperset(item):
-                    return None
-                amount = item.get("quantity")
-                if amount is not None and type(amount) not in (int, float):
-                    return None
-                if not all(type(item.get(k, "")) is str for k in ("epcClass", "uom")):
-                    return None
-            strings = [item[k] for item in value for k in ("epcClass", "uom") if k in item]
-        else:
-            if type(value) is not list:
-                return None
-            for item in value:
-                if type(item) is not dict or not _PAIR_KEYS.issuperset(item):
-                    return None
-            strings = [v for item in value for v in item.values()]
-        for text in strings:
-            if type(text) is not str:
-                return None
-            if text.startswith(_VOCAB_PREFIXES):
-                literals.add(text)
-    return literals
+_NO_INDEX: dict[str, str | None] = {}
+_SLOTS = len(EVENT_ORDER)
 
 
 def _fast_prehash(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str | None:
-    literals = _fast_literals(event)
-    if literals is None:
-        return None
-    vocabulary = _expanded_vocabulary(event, prefixes) | literals
-    index = _suffix_index(frozenset(vocabulary)) if vocabulary else {}
+    """The pre-hash string of an event of the shapes in _FAST_FIELDS, else None."""
+    vocabulary = _typed_vocabulary(event, prefixes)
+    literals: set[str] = set()
+    index = _suffix_index(frozenset(vocabulary)) if vocabulary else _NO_INDEX
+    text = _fast_build(event, prefixes, index, literals)
+    if text is not None and not literals.issubset(vocabulary):
+        # Full vocabulary IRIs written elsewhere in the event also resolve bare terms (rare).
+        index = _suffix_index(frozenset(vocabulary | literals))
+        text = _fast_build(event, prefixes, index, literals)
+    return text
 
-    def value(text: str) -> str:
-        if ":" in text:
-            return _expand_curie(text, prefixes)
-        return (index.get(text) or text) if text else text
 
-    def scalar(name: str) -> str:
-        text = value(event[name]).strip()
-        if not text:
-            return ""
-        return name + "=" + (utc_millis(text) if name == "eventTime" else _canon_value(text))
+def _typed_vocabulary(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> set[str]:
+    """`_expanded_vocabulary` of an event the fast path accepts (it rejects other shapes)."""
+    found: set[str] = set()
+    for key, terms in _FAST_TYPED:
+        value = event.get(key)
+        if type(value) is str:
+            iri = terms.get(value) or _expand_curie(value, prefixes)  # as in _vocab
+            if iri.startswith(_VOCAB_PREFIXES):
+                found.add(iri)
+    for key, terms in _FAST_TYPED_PAIRS:
+        items = event.get(key)
+        if type(items) is list:
+            for item in items:
+                value = item.get("type") if type(item) is dict else None
+                if type(value) is str:
+                    iri = terms.get(value) or _expand_curie(value, prefixes)
+                    if iri.startswith(_VOCAB_PREFIXES):
+                        found.add(iri)
+    return found
 
-    def ids(name: str) -> str:
-        values = []
-        for epc in event[name]:
-            text = value(epc).strip()
-            if text:
-                values.append("epc=" + _canon_value(text))
-        values.sort()
-        return name + "".join(values) if values else ""
 
-    def quantities(name: str) -> str:
-        values = []
-        for item in event[name]:
-            text = ""
-            for key in ("epcClass", "quantity", "uom"):
-                raw = item.get(key)
-                if raw is None:
-                    continue
-                part = (value(raw) if type(raw) is str else str(raw)).strip()
-                if part:
-                    text += key + "=" + _canon_value(part)
-            if text:
-                values.append("quantityElement" + text)
-        values.sort()
-        return name + "".join(values) if values else ""
-
-    out = ["eventType=" + event.get("type", "")]
-    for name in _FAST_SCALARS:
-        if name in event:
-            out.append(scalar(name))
-    for name in _FAST_IDS:
-        if name in event:
-            out.append(ids(name))
-    for name in _FAST_QUANTITIES:
-        if name in event:
-            out.append(quantities(name))
-    if "outputEPCList" in event:
-        out.append(ids("outputEPCList"))
-    if "outputQuantityList" in event:
-        out.append(quantities("outputQuantityList"))
-    for name in _FAST_LATE_SCALARS:
-        if name in event:
-            out.append(scalar(name))
-    for name in ("readPoint", "bizLocation"):
-        if name in event:
-            text = value(event[name]["id"]).strip()
-            if text:
-                out.append(name + "id=" + _canon_value(text))
+def _fast_build(
+    event: Mapping[str, Any],
+    prefixes: Mapping[str, str],
+    index: Mapping[str, str | None],
+    literals: set[str],
+) -> str | None:
+    """The pre-hash string, bare terms resolved with `index`; None for shapes not handled here.
+    Adds the vocabulary IRIs written out in the event to `literals` (as _Converter.text)."""
+    slots = [""] * _SLOTS
     tail = []
-    for name in ("bizTransactionList", "sourceList", "destinationList"):
-        items = event.get(name)
-        if not items:
-            continue
-        pairs = []
-        for item in items:
-            parts = []
-            for key, raw in list(item.items())[:2]:
-                text = value(raw).strip()
-                parts.append(key + "=" + _canon_value(text) if text else key)
-            if len(parts) > 1 and not any(k in _UNSORTED_MARKERS for k in list(item)[:2]):
-                parts.sort()
-            pairs.append("".join(parts))
-        if len(pairs) > 1:
-            pairs.sort()
-        tail.append(name + "".join(pairs))
+    values: list[str]
+    for key, value in event.items():
+        field = _FAST_FIELDS.get(key)
+        if field is None:
+            return None
+        kind, slot = field
+        if kind <= _TIME:  # _SKIP, _SCALAR, _TIME
+            if type(value) is not str:
+                return None
+            if kind == _SCALAR:
+                text = _fast_value(value, prefixes, index, literals)
+                if text:
+                    slots[slot] = key + "=" + text
+            elif kind == _TIME:
+                # expanded and stripped as other values, then a timestamp, not canonicalised
+                text = _fast_text(value, prefixes, index, literals).strip()
+                if text:
+                    slots[slot] = key + "=" + utc_millis(text)
+            elif value.startswith(_VOCAB_PREFIXES):
+                literals.add(value)
+        elif kind == _IDS:
+            if type(value) is not list:
+                return None
+            values = []
+            for epc in value:
+                if type(epc) is not str:
+                    return None
+                text = _fast_value(epc, prefixes, index, literals)
+                if text:
+                    values.append("epc=" + text)
+            if values:
+                values.sort()
+                slots[slot] = key + "".join(values)
+        elif kind == _LOCATION:
+            uri = value.get("id") if type(value) is dict and len(value) == 1 else None
+            if type(uri) is not str:
+                return None
+            text = _fast_value(uri, prefixes, index, literals)
+            if text:
+                slots[slot] = key + "id=" + text
+        elif kind == _PAIRS:
+            if type(value) is not list:
+                return None
+            values = []
+            for item in value:
+                pair = _fast_pair(item, prefixes, index, literals)
+                if pair is None:
+                    return None
+                values.append(pair)
+            if values:
+                values.sort()
+                tail.append(key + "".join(values))
+        elif kind == _ILMD:
+            part = _fast_ilmd(value, prefixes, index, literals)
+            if part is None:
+                return None
+            tail.append(key + part)
+        else:  # _QUANTITIES
+            part = _fast_quantities(value, prefixes, index, literals)
+            if part is None:
+                return None
+            if part:
+                slots[slot] = key + part
     if len(tail) > 1:
         tail.sort()
-    return "".join(out) + "".join(tail)
+    event_type: str = event.get("type", "")
+    return "eventType=" + event_type + "".join(slots) + "".join(tail)
+
+
+def _fast_text(
+    text: str, prefixes: Mapping[str, str], index: Mapping[str, str | None], literals: set[str]
+) -> str:
+    """A JSON string as the general path reads it (`_Converter.text`): a compact IRI expanded,
+    a vocabulary IRI noted in `literals`, a bare term resolved (`_Converter.resolve_bare`)."""
+    if ":" in text:
+        if text.startswith(_VOCAB_PREFIXES):
+            literals.add(text)
+        prefix, _, rest = text.partition(":")
+        return prefixes[prefix] + rest if prefix in prefixes and not rest.startswith("//") else text
+    return (index.get(text) or text) if text else text
+
+
+def _fast_value(
+    text: str, prefixes: Mapping[str, str], index: Mapping[str, str | None], literals: set[str]
+) -> str:
+    """`_fast_text`, stripped and canonicalised ("" if blank); inlined, as it runs per value."""
+    if ":" in text:
+        if text.startswith(("https://", "http://")):  # never a compact IRI
+            if text.startswith(_VOCAB_PREFIXES):
+                literals.add(text)
+        else:
+            prefix, _, rest = text.partition(":")
+            if prefix in prefixes and not rest.startswith("//"):
+                text = prefixes[prefix] + rest
+    elif text:
+        text = index.get(text) or text
+    text = text.strip()
+    if "." not in text and not _may_be_number(text[:1]) and "urn:epcglobal:cbv:" not in text:
+        return text  # what _canon would return: no CBV URN, no number, no EPC (all have a '.')
+    return _canon(text) if len(text) < 2048 else text
+
+
+def _fast_pair(
+    item: Any, prefixes: Mapping[str, str], index: Mapping[str, str | None], literals: set[str]
+) -> str | None:
+    # A third field would be left out of the pair but not out of the vocabulary: general path.
+    if type(item) is not dict or len(item) > 2 or not _PAIR_KEYS.issuperset(item):
+        return None
+    parts = []
+    ordered = False  # with its identifier, "type" stays beside it (see _generic)
+    for key, raw in item.items():
+        if type(raw) is not str:
+            return None
+        text = _fast_value(raw, prefixes, index, literals)
+        parts.append(key + "=" + text if text else key)
+        if key in _UNSORTED_MARKERS:
+            ordered = True
+    if len(parts) > 1 and not ordered:
+        parts.sort()
+    return "".join(parts)
+
+
+def _fast_quantities(
+    items: Any, prefixes: Mapping[str, str], index: Mapping[str, str | None], literals: set[str]
+) -> str | None:
+    if type(items) is not list:
+        return None
+    values = []
+    for item in items:
+        if type(item) is not dict or not _QUANTITY_KEYS.issuperset(item):
+            return None
+        text = ""
+        for key in ("epcClass", "quantity", "uom"):
+            if key not in item:
+                continue
+            raw = item[key]
+            if key == "quantity":
+                if raw is None:
+                    continue
+                if type(raw) not in (int, float):
+                    return None
+                part = _canon_value(str(raw))
+            else:
+                if type(raw) is not str:
+                    return None
+                part = _fast_value(raw, prefixes, index, literals)
+            if part:
+                text += key + "=" + part
+        if text:
+            values.append("quantityElement" + text)
+    values.sort()
+    return "".join(values)
+
+
+def _fast_ilmd(
+    fields: Any, prefixes: Mapping[str, str], index: Mapping[str, str | None], literals: set[str]
+) -> str | None:
+    if type(fields) is not dict:
+        return None
+    values = []
+    for key, raw in fields.items():
+        name = _ilmd_name(key, prefixes)
+        if name is None or type(raw) is not str:
+            return None
+        text = _fast_value(raw, prefixes, index, literals)
+        values.append(name + "=" + text if text else name)
+    values.sort()
+    return "".join(values)
+
+
+def _ilmd_name(key: Any, prefixes: Mapping[str, str]) -> str | None:
+    """The element name of a namespaced ilmd field (`_Converter.key`); None for names the fast
+    path leaves alone (no known prefix, skipped by the general path, or read as a list)."""
+    parts = _ilmd_parts(key) if type(key) is str else None
+    if parts is None or parts[0] not in prefixes:
+        return None
+    return "{" + prefixes[parts[0]] + "}" + parts[1]
+
+
+@lru_cache(maxsize=1024)
+def _ilmd_parts(key: str) -> tuple[str, str] | None:
+    prefix, sep, local = key.partition(":")
+    if not sep or key in _SKIP_KEYS or local.endswith("List"):
+        return None
+    return prefix, local
 
 
 def prehash_string(
@@ -1093,8 +1233,8 @@ def prehash_string(
     namespace prefixes of user extensions; `ignore_fields` are top-level event fields the
     document declares as not hashed (see `document_ignore_fields`).
     """
-    prefixes = _prefixes_for(context)
-    ignored = set(ignore_fields)
+    prefixes = context if type(context) is Prefixes else _prefixes_for(context)
+    ignored = set(ignore_fields) if ignore_fields else None
     if ignored:
         ignored |= {_Converter(prefixes).key(k) for k in ignored}
         event = {k: v for k, v in event.items() if k not in ignored}
@@ -1118,7 +1258,7 @@ def _general_prehash(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> s
 
 def hash_id_from_prehash(prehash: str) -> str:
     """ni: URI (RFC 6920) of a pre-hash string, as CBV 2.0 §8.9 Event Hash ID."""
-    return "ni:///sha-256;" + hashlib.sha256(prehash.encode("utf-8")).hexdigest() + HASH_SUFFIX
+    return "ni:///sha-256;" + hashlib.sha256(prehash.encode()).hexdigest() + HASH_SUFFIX
 
 
 def event_hash_id(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -306,6 +308,32 @@ def test_input_is_not_modified() -> None:
     before = copy.deepcopy(doc)
     parse_epcis_document(doc)
     assert doc == before
+
+
+def test_events_are_ordinary_frozen_dataclasses() -> None:
+    """Events built by the parser equal, hash and behave as EpcisEvent(...) built directly."""
+    docs = [_doc(SHIP, SHIP)] + [_load(path) for path in GS1_EXAMPLES]
+    names = [f.name for f in dataclasses.fields(EpcisEvent)]
+    events = [event for doc in docs for event in parse_epcis_document(doc)]
+    assert len(events) >= 20
+    for event in events:
+        assert list(vars(event)) == names
+        direct = EpcisEvent(**{name: getattr(event, name) for name in names})
+        assert event == direct and hash(event) == hash(direct) and repr(event) == repr(direct)
+        assert dataclasses.replace(event, lot="X").lot == "X"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.lot = "X"  # type: ignore[misc]
+
+
+def test_many_epcs_in_linear_time() -> None:
+    epcs = [f"https://id.gs1.org/01/09506000134352/21/S{n}" for n in range(20_000)]
+    started = time.perf_counter()
+    (event,) = parse_epcis_document(_doc({**SHIP, "epcList": epcs}))
+    assert time.perf_counter() - started < 10
+    assert event.epcs == tuple(epcs)
+    assert event.hash_id == event_hash_id({**SHIP, "epcList": epcs}, CONTEXT)
+    problem = _reject(_doc({**SHIP, "epcList": [*epcs, epcs[0]]}))
+    assert "more than once" in problem.detail
 
 
 # --- helpers --------------------------------------------------------------------------------

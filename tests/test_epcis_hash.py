@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,175 @@ def test_fast_path_matches_general_path() -> None:
                     fast += 1
                     assert quick == epcis_hash._general_prehash(variant, prefixes), path.name
     assert fast > 40
+
+
+_DL = "https://id.gs1.org/01/09506000134352/21/"
+FAST_BASE: dict[str, Any] = {
+    "type": "ObjectEvent",
+    "eventTime": "2026-11-01T10:00:00.000Z",
+    "eventTimeZoneOffset": "+00:00",
+    "epcList": [_DL + "B1S0", _DL + "B1S1"],
+    "action": "ADD",
+    "bizStep": "commissioning",
+    "disposition": "active",
+    "readPoint": {"id": "urn:epc:id:sgln:5412345.00001.0"},
+}
+# Shapes the fast path takes: each must hash exactly as the general path does.
+FAST_SHAPES: list[dict[str, Any]] = [
+    {**FAST_BASE, "ilmd": {"cbvmda:lotNumber": "B1", "cbvmda:itemExpirationDate": "2029-06-30"}},
+    {**FAST_BASE, "ilmd": {}},
+    {**FAST_BASE, "ilmd": {"cbvmda:lotNumber": "", "gs1:x": "  L 1 ", "ex:n": "5.0"}},
+    # bare ilmd values that name vocabulary terms of the event resolve like any bare value
+    {**FAST_BASE, "ilmd": {"cbvmda:lotNumber": "commissioning", "ex:b": "active"}},
+    {
+        **FAST_BASE,
+        "ilmd": {"ex:a": "cbv:BizStep-shipping", "ex:b": "urn:epc:id:sgtin:0614141.107346.2017"},
+    },
+    # a vocabulary IRI written out anywhere joins the vocabulary bare terms resolve against
+    {**FAST_BASE, "ilmd": {"cbvmda:lotNumber": "ADD", "ex:v": "https://gs1.org/voc/x-ADD"}},
+    {**FAST_BASE, "epcList": [_DL + "S0", "https://ref.gs1.org/cbv/Foo-active"]},
+    {**FAST_BASE, "readPoint": {"id": "https://gs1.org/voc/loc-OBSERVE"}, "action": "OBSERVE"},
+    {**FAST_BASE, "eventID": "https://ref.gs1.org/cbv/Q-ADD", "recordTime": "2026-11-02T00:00:00Z"},
+    {**FAST_BASE, "eventTime": "https://gs1.org/voc/t-ADD"},
+    {
+        **FAST_BASE,
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+        "bizTransactionList": [{"type": "desadv", "bizTransaction": "urn:desadv:B1"}],
+        "destinationList": [
+            {"type": "owning_party", "destination": "urn:epc:id:sgln:5412345.00002.0"}
+        ],
+    },
+    {
+        **FAST_BASE,
+        "bizTransactionList": [
+            {"bizTransaction": "urn:x:2", "type": "cbv:BTT-inv"},
+            {"bizTransaction": "urn:x:1"},
+            {"type": "po"},
+            {},
+        ],
+        "sourceList": [
+            {"type": "possessing_party", "source": "urn:epc:id:pgln:0614141.00001"},
+            {"type": "https://ref.gs1.org/cbv/SDT-owning_party", "source": " x "},
+        ],
+        "destinationList": [],
+    },
+    {**FAST_BASE, "epcList": [_DL + f"S{n}" for n in range(40, 0, -1)] + ["", " x ", "shipping"]},
+    {**FAST_BASE, "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", _DL + "a.b", _DL + "A'b"]},
+    {
+        **FAST_BASE,
+        "epcList": [
+            "https://id.gs1.org/01/9506000134352/21/X",  # GTIN-13: padded
+            "https://example.com/01/09506000134352/21/X?q=1",  # re-rooted
+            "https://id.gs1.org/01/09506000134352/22/V/21/X",  # CPV dropped
+            "https://id.gs1.org/01/09506000134352/10/L/21/X",  # lot dropped
+            _DL + "ABCDEFGHIJKLMNOPQRSTU",  # 21 characters: not canonical
+            _DL + "x%20y",
+        ],
+    },
+    {
+        **FAST_BASE,
+        "quantityList": [
+            {
+                "epcClass": "urn:epc:class:lgtin:4012345.012345.998877",
+                "quantity": 2.0,
+                "uom": "KGM",
+            },
+            {"epcClass": "urn:epc:class:lgtin:4012345.012345.1", "quantity": 3},
+        ],
+    },
+    {**FAST_BASE, "eventTime": " 2026-11-01T10:00:00.1235+01:00 ", "eventTimeZoneOffset": " "},
+    {
+        **FAST_BASE,
+        "bizStep": "urn:epcglobal:cbv:bizstep:shipping",
+        "disposition": "cbv:Disp-active",
+    },
+    dict(reversed(list({**FAST_BASE, "ilmd": {"cbvmda:lotNumber": "B2"}}.items()))),
+]
+# Shapes the fast path must leave to the general path.
+GENERAL_SHAPES: list[dict[str, Any]] = [
+    {**FAST_BASE, "ilmd": {"cbvmda:lotNumber": 5}},
+    {**FAST_BASE, "ilmd": {"cbvmda:lotNumber": {"ex:a": "1"}}},
+    {**FAST_BASE, "ilmd": {"rdfs:comment": "x"}},
+    {**FAST_BASE, "ilmd": {"unknown:x": "x"}},
+    {**FAST_BASE, "ilmd": {"noprefix": "x"}},
+    {**FAST_BASE, "ilmd": {"cbvmda:someList": "x"}},
+    {**FAST_BASE, "ilmd": ["x"]},
+    {**FAST_BASE, "bizTransactionList": [{"type": "po", "bizTransaction": "u:1", "source": "u:2"}]},
+    {**FAST_BASE, "bizTransactionList": [{"type": "po", "bizTransaction": ["u:1"]}]},
+    {**FAST_BASE, "sourceList": ["u:1"]},
+    {**FAST_BASE, "readPoint": {"id": "u:1", "ex:a": "b"}},
+    {**FAST_BASE, "epcList": [_DL + "S0", 5]},
+    {**FAST_BASE, "ex:extension": "1"},
+    {**FAST_BASE, "persistentDisposition": {"set": ["active"]}},
+]
+CONTEXTS: list[Any] = [
+    ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"ex": "https://ex.com/"}],
+    [{"ex": "https://example.com/ns/"}],
+    [{"ex": "https://example.com/ns/", "cbvmda": "https://example.com/mda/"}],
+]
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_fast_path_shapes_match_general_path(context: Any) -> None:
+    prefixes = context_prefixes(context)
+    for event in FAST_SHAPES:
+        for variant in (event, {k: v for k, v in event.items() if k != "bizStep"}):
+            quick = epcis_hash._fast_prehash(variant, prefixes)
+            assert quick is not None, variant
+            assert quick == epcis_hash._general_prehash(variant, prefixes), variant
+    for event in GENERAL_SHAPES:
+        assert epcis_hash._fast_prehash(event, prefixes) is None, event
+
+
+def test_fast_value_matches_canonicalisation() -> None:
+    """Values the fast path leaves as they are are those _canon would leave alone."""
+    prefixes = context_prefixes(None)
+    texts = ["B0001", "L1", "desadv", "x y", "+00:00", "5", "-1", "inf", "nan", "Ix", "éa", "٣", ""]
+    texts += ["urn:desadv:B1", "urn:epcglobal:cbv:bizstep:shipping", "a.b", "urn:x:1.5"]
+    texts += ["https://id.gs1.org/414/5412345000013", "urn:epc:id:sgln:5412345.00001.0"]
+    for text in texts:
+        if ":" in text and text.partition(":")[0] in prefixes:
+            continue
+        expected = epcis_hash._canon_value(text.strip()) if text.strip() else ""
+        assert epcis_hash._fast_value(text, prefixes, {}, set()) == expected, text
+
+
+def test_canonical_gtin_uris_are_left_alone() -> None:
+    """The shortcut for canonical GTIN-based DL URIs agrees with the full normaliser."""
+    allowed = "\"'-.0123456789;<=>ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+    uris = ["https://id.gs1.org/01/09506000134352", "https://id.gs1.org/01/00000000000000/10/;"]
+    for n in range(1, 21):
+        value = "".join(allowed[(n * 7 + k * 13) % len(allowed)] for k in range(n))
+        uris += [f"{_DL}{value}", f"https://id.gs1.org/01/1234567890123{n % 10}/10/{value}"]
+    for uri in uris:
+        assert epcis_hash._CANONICAL_GTIN.match(uri), uri
+        assert epcis_hash._reshape_dl(uri) == uri
+        assert normalise_epc(uri) == uri
+    for uri in (_DL + "A?B", _DL + "ABCDEFGHIJKLMNOPQRSTU", _DL + "a%20", _DL, _DL + "a/b"):
+        assert not epcis_hash._CANONICAL_GTIN.match(uri), uri
+
+
+def test_many_epcs_hash_in_linear_time() -> None:
+    event = {**FAST_BASE, "epcList": [_DL + f"S{n}" for n in range(20_000)]}
+    slow = {**event, "ex:extension": "1"}  # the same EPCs through the general path
+    started = time.perf_counter()
+    quick = prehash_string(event)
+    general = prehash_string(slow, [{"ex": "https://example.com/ns/"}])
+    assert time.perf_counter() - started < 10
+    assert general.startswith(quick)
+    assert quick == epcis_hash._general_prehash(event, context_prefixes(None))
+
+
+def test_many_extension_fields_hash_in_linear_time() -> None:
+    location = {"id": "urn:epc:id:sgln:0614141.07346.1234"}
+    location.update({f"ex:a{n}": str(n) for n in range(5_000)})
+    event = {**BASE_EVENT, "readPoint": location}
+    started = time.perf_counter()
+    pre = prehash_string(event, [{"ex": "https://example.com/ns/"}])
+    assert time.perf_counter() - started < 10
+    assert "readPointid=https://id.gs1.org/414/0614141073467/254/1234{https://" in pre
 
 
 def test_check_digit_matches_gs1_module() -> None:
