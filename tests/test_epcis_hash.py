@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from provenance import epcis_hash
+from provenance import epc_uri, epcis_canon, epcis_fastpath, epcis_prehash
 from provenance.epcis_hash import (
     context_prefixes,
     document_ignore_fields,
@@ -20,7 +20,6 @@ from provenance.epcis_hash import (
     prehash_string,
     utc_millis,
 )
-from provenance.gs1 import check_digit
 
 VECTORS = Path(__file__).parent / "vectors" / "epcis-hash"
 EXAMPLES = VECTORS / "examples"
@@ -131,10 +130,10 @@ def test_fast_path_matches_general_path() -> None:
         for event in _events(doc):
             variants = [event, {k: v for k, v in event.items() if k != "bizStep"}]
             for variant in variants:
-                quick = epcis_hash._fast_prehash(variant, prefixes)
+                quick = epcis_fastpath.fast_prehash(variant, prefixes)
                 if quick is not None:
                     fast += 1
-                    assert quick == epcis_hash._general_prehash(variant, prefixes), path.name
+                    assert quick == epcis_prehash.general_prehash(variant, prefixes), path.name
     assert fast > 40
 
 
@@ -251,11 +250,11 @@ def test_fast_path_shapes_match_general_path(context: Any) -> None:
     prefixes = context_prefixes(context)
     for event in FAST_SHAPES:
         for variant in (event, {k: v for k, v in event.items() if k != "bizStep"}):
-            quick = epcis_hash._fast_prehash(variant, prefixes)
+            quick = epcis_fastpath.fast_prehash(variant, prefixes)
             assert quick is not None, variant
-            assert quick == epcis_hash._general_prehash(variant, prefixes), variant
+            assert quick == epcis_prehash.general_prehash(variant, prefixes), variant
     for event in GENERAL_SHAPES:
-        assert epcis_hash._fast_prehash(event, prefixes) is None, event
+        assert epcis_fastpath.fast_prehash(event, prefixes) is None, event
 
 
 def test_fast_value_matches_canonicalisation() -> None:
@@ -267,8 +266,8 @@ def test_fast_value_matches_canonicalisation() -> None:
     for text in texts:
         if ":" in text and text.partition(":")[0] in prefixes:
             continue
-        expected = epcis_hash._canon_value(text.strip()) if text.strip() else ""
-        assert epcis_hash._fast_value(text, prefixes, {}, set()) == expected, text
+        expected = epcis_canon.canon_value(text.strip()) if text.strip() else ""
+        assert epcis_fastpath._fast_value(text, prefixes, {}, set()) == expected, text
 
 
 def test_canonical_gtin_uris_are_left_alone() -> None:
@@ -279,11 +278,11 @@ def test_canonical_gtin_uris_are_left_alone() -> None:
         value = "".join(allowed[(n * 7 + k * 13) % len(allowed)] for k in range(n))
         uris += [f"{_DL}{value}", f"https://id.gs1.org/01/1234567890123{n % 10}/10/{value}"]
     for uri in uris:
-        assert epcis_hash._CANONICAL_GTIN.match(uri), uri
-        assert epcis_hash._reshape_dl(uri) == uri
+        assert epc_uri._CANONICAL_GTIN.match(uri), uri
+        assert epc_uri._reshape_dl(uri) == uri
         assert normalise_epc(uri) == uri
     for uri in (_DL + "A?B", _DL + "ABCDEFGHIJKLMNOPQRSTU", _DL + "a%20", _DL, _DL + "a/b"):
-        assert not epcis_hash._CANONICAL_GTIN.match(uri), uri
+        assert not epc_uri._CANONICAL_GTIN.match(uri), uri
 
 
 def test_many_epcs_hash_in_linear_time() -> None:
@@ -294,7 +293,7 @@ def test_many_epcs_hash_in_linear_time() -> None:
     general = prehash_string(slow, [{"ex": "https://example.com/ns/"}])
     assert time.perf_counter() - started < 10
     assert general.startswith(quick)
-    assert quick == epcis_hash._general_prehash(event, context_prefixes(None))
+    assert quick == epcis_prehash.general_prehash(event, context_prefixes(None))
 
 
 def test_many_extension_fields_hash_in_linear_time() -> None:
@@ -305,11 +304,6 @@ def test_many_extension_fields_hash_in_linear_time() -> None:
     pre = prehash_string(event, [{"ex": "https://example.com/ns/"}])
     assert time.perf_counter() - started < 10
     assert "readPointid=https://id.gs1.org/414/0614141073467/254/1234{https://" in pre
-
-
-def test_check_digit_matches_gs1_module() -> None:
-    for digits in ("0614141107346", "401234512345", "9780345418913", "00000000", "35"):
-        assert epcis_hash._check_digit(digits) == check_digit(digits)
 
 
 BASE_EVENT: dict[str, Any] = {
