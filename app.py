@@ -6,6 +6,10 @@ from typing import Any
 
 from flask import Flask
 
+import trials.demo
+import trials.rules
+import trials.submissions
+import trials.web
 from provenance import commands, web
 
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB
@@ -19,5 +23,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     web.init_service(app)
     web.register(app)
+    trials.web.register(app)
     commands.register(app)
     return app

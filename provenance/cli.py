@@ -230,3 +230,14 @@ def verify_receipt(
         f"    {statement.get('kind')} signed by {statement.get('signer')} "
         f"at {statement.get('issued_at')}, logged at {receipt.entry.get('logged_at')}"
     )
+
+
+def _add_trial_commands() -> None:
+    # The trial commands live with the trials package, which builds on this one.
+    from trials.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_trial_commands()

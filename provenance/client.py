@@ -73,8 +73,12 @@ def party_registration(
     return build_envelope(authority, "party.register", body)
 
 
-def _request(url: str, data: bytes | None = None) -> tuple[int, bytes]:
-    headers = {"Content-Type": "application/json"} if data is not None else {}
+def _request(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """GET (or POST `data`); an HTTP error becomes a ClientError carrying the problem."""
+    if headers is None:
+        headers = {"Content-Type": "application/json"} if data is not None else {}
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
@@ -119,15 +123,17 @@ def scan_statement(key: ec.EllipticCurvePrivateKey, code: str) -> dict[str, Any]
 
 def lookup(server: str, path: str) -> dict[str, Any]:
     """The resolver's JSON verdict for a Digital Link path such as /01/<gtin>/10/<lot>."""
-    request = urllib.request.Request(
-        f"{server.rstrip('/')}{urllib.parse.quote(path)}", headers={"Accept": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            result: dict[str, Any] = json.loads(response.read())
-            return result
-    except (urllib.error.URLError, OSError) as exc:
-        raise ClientError(f"cannot reach {server}: {getattr(exc, 'reason', exc)}") from exc
+    url = f"{server.rstrip('/')}{urllib.parse.quote(path)}"
+    _, body = _request(url, headers={"Accept": "application/json"})
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def post_bytes(url: str, data: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """POST raw bytes; the JSON answer."""
+    _, body = _request(url, data, headers)
+    result: dict[str, Any] = json.loads(body)
+    return result
 
 
 def fetch_receipt(server: str, index: int) -> str:

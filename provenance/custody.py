@@ -38,6 +38,17 @@ class PutRow(NamedTuple):
         return tuple(self.values[c] for c in PRIMARY_KEYS[self.table])
 
 
+class SetColumns(NamedTuple):
+    """Overwrite columns of one row that is not in the projection (an erased off-log payload);
+    only rows where `unless_set` is still NULL change, so a replay changes nothing again."""
+
+    table: str
+    key_columns: tuple[str, ...]
+    key: tuple[Any, ...]
+    values: dict[str, Any]
+    unless_set: str
+
+
 class RowView(Protocol):
     def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None: ...
 
@@ -58,7 +69,9 @@ class Ledger:
         self.key_id = key_id
         self._rows: dict[tuple[str, tuple[Any, ...]], dict[str, Any] | None] = {}
         self._dirty: dict[tuple[str, tuple[Any, ...]], None] = {}
-        self._seq = {"custody_event": 0, "alert": 0}
+        self._seq: dict[str, int] = {}
+        #: Changes beyond projection rows (e.g. erasing an off-log payload), applied last.
+        self.extra: list[object] = []
 
     def get(self, table: str, *key: Any) -> dict[str, Any] | None:
         slot = (table, key)
@@ -88,7 +101,7 @@ class Ledger:
     def changes(self) -> list[object]:
         """The rows written, each once in its final state (the ledger is done with them)."""
         rows = self._rows
-        return [PutRow(slot[0], rows[slot] or {}) for slot in self._dirty]
+        return [*(PutRow(slot[0], rows[slot] or {}) for slot in self._dirty), *self.extra]
 
     def event(
         self,
@@ -102,7 +115,7 @@ class Ledger:
         serials: Sequence[str] = (),
         detail: str = "",
     ) -> None:
-        seq = self._next("custody_event")
+        seq = self.next_seq("custody_event")
         self.put(
             "custody_event",
             {
@@ -124,7 +137,7 @@ class Ledger:
     def alert(
         self, kind: str, gtin: str, lot: str | None, serial: str | None, party: str, detail: str
     ) -> str:
-        seq = self._next("alert")
+        seq = self.next_seq("alert")
         self.put(
             "alert",
             {
@@ -144,8 +157,9 @@ class Ledger:
         )
         return f"{self.index}-{seq}"
 
-    def _next(self, table: str) -> int:
-        seq = self._seq[table]
+    def next_seq(self, table: str) -> int:
+        """Rows keyed (entry index, seq) are numbered 0, 1, … within the entry."""
+        seq = self._seq.get(table, 0)
         self._seq[table] = seq + 1
         return seq
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from .store.engine import read_connection
 from .store.projection import DbView
 
 DEFAULT_ENTRIES = 50
+#: Further demo stories (the trial package adds its demo trial): each appends once and returns
+#: a one-line summary.
+EXTRA_STORIES: dict[str, Callable[[Service], str]] = {}
+ALL_STORIES = ("supply", "trial")
 BATCH = 500
 
 
@@ -65,19 +70,28 @@ class SeedResult:
     size: int
     skipped: bool = False
     story: int = 0
+    extra: tuple[str, ...] = ()
 
     def summary(self) -> str:
         if self.skipped:
             return f"log already holds {self.size} entries: demo seed skipped"
         story = f" and {self.story} supply-chain demo statements" if self.story else ""
-        return (
-            f"registered {self.registered} demo parties, appended {self.appended} statements"
-            f"{story}; log size {self.size}"
+        return "\n".join(
+            [
+                f"registered {self.registered} demo parties, appended {self.appended} "
+                f"statements{story}",
+                *self.extra,
+                f"log size {self.size}",
+            ]
         )
 
 
 def seed(
-    service: Service, count: int, *, only_if_empty: bool = False, supply_story: bool = True
+    service: Service,
+    count: int,
+    *,
+    only_if_empty: bool = False,
+    stories: Collection[str] = ALL_STORIES,
 ) -> SeedResult:
     """Register the demo parties, the demo supply chain (once) and `count` attestations."""
     log = service.log
@@ -110,7 +124,7 @@ def seed(
         log.submit_many(registrations)
     keys = [demo_key(data_dir, p.slug) for p in PARTIES]
     by_slug = dict(zip((p.slug for p in PARTIES), keys, strict=True))
-    story = demo_supply.story() if supply_story and not has_story else []
+    story = demo_supply.story() if "supply" in stories and not has_story else []
     if story:
         items = []
         for slug, kind, body in story:
@@ -131,6 +145,7 @@ def seed(
             batch.append(parse_submission(sign_envelope(key, statement.payload()).to_json()))
         log.submit_many(batch)
         appended += len(batch)
+    extra = tuple(add(service) for name, add in EXTRA_STORIES.items() if name in stories)
     with read_connection(service.engine) as conn:
         final = tree_size(conn)
-    return SeedResult(len(registrations), appended, final, story=len(story))
+    return SeedResult(len(registrations), appended, final, story=len(story), extra=extra)

@@ -209,7 +209,7 @@ def _plan(view: View, key: KeyRecord, statement: Statement, ctx: EntryContext) -
                 "gtin": first[0] if first else None,
                 "lot": first[1] if first else None,
                 "epcs": " ".join(_epc_keys(event.epcs)),
-                "event": json.dumps(event.raw, separators=(",", ":"), sort_keys=True, default=dict),
+                "event": json.dumps(dict(event.raw), separators=(",", ":")),
             },
         )
     return ledger.changes()

@@ -61,6 +61,10 @@ class BadEpcis(Error):
     slug, status, title = "bad-epcis", 422, "Not a valid EPCIS 2.0 document"
 
 
+class BadDataset(Error):
+    slug, status, title = "bad-dataset", 422, "Not a readable dataset file"
+
+
 class BadKey(Error):
     slug, status, title = "bad-key", 422, "Public key is not a valid P-256 key"
 
@@ -93,6 +97,10 @@ class NotFound(Error):
 
 class Conflict(Error):
     slug, status, title = "conflict", 409, "Statement conflicts with the current state"
+
+
+class Gone(Error):
+    slug, status, title = "gone", 410, "The payload was erased"
 
 
 class TooLarge(Error):
@@ -139,6 +147,7 @@ ALL_ERRORS: tuple[type[Error], ...] = (
     BadStatement,
     BadIdentifier,
     BadEpcis,
+    BadDataset,
     BadKey,
     UnknownKey,
     RevokedKey,
@@ -146,6 +155,7 @@ ALL_ERRORS: tuple[type[Error], ...] = (
     WrongRole,
     NotFound,
     Conflict,
+    Gone,
     TooLarge,
     UnsupportedMediaType,
     LogNotInitialised,

@@ -18,12 +18,16 @@ from .log import open_entry
 from .store.engine import query, query_dicts, write_transaction
 from .store.projection import DbView
 
-#: Every projection table with the columns that order it; the log tables are never touched.
-PROJECTION_ORDER: dict[str, tuple[str, ...]] = {
-    "party": ("gln",),
-    "party_key": ("key_id",),
-    **PRIMARY_KEYS,
-}
+
+def projection_tables() -> dict[str, tuple[str, ...]]:
+    """Every projection table with the columns that order it (kinds registered so far); the
+    log tables and off-log payloads are never touched."""
+    kept = {t: k for t, k in PRIMARY_KEYS.items() if t not in OFF_LOG_TABLES}
+    return {"party": ("gln",), "party_key": ("key_id",), **kept}
+
+
+#: Tables keyed like projection rows whose contents do not come from the log (payload bytes).
+OFF_LOG_TABLES = frozenset({"trial_payload"})
 PAGE = 2000
 
 
@@ -41,7 +45,7 @@ class RebuildReport:
 def projection_digest(conn: Connection) -> str:
     """SHA-256 over every projection row in key order (bytes as hex, so both databases agree)."""
     digest = hashlib.sha256()
-    for table, order in PROJECTION_ORDER.items():
+    for table, order in projection_tables().items():
         for row in query_dicts(conn, f"SELECT * FROM {table} ORDER BY {', '.join(order)}"):
             values = {
                 k: v.hex() if isinstance(v, bytes | memoryview) else v
@@ -55,7 +59,7 @@ def rebuild(engine: Engine, progress: Callable[[int], None] | None = None) -> Re
     """Empty the projection and replay every entry through the rules, in one transaction."""
     with write_transaction(engine) as conn:
         before = projection_digest(conn)
-        for table in reversed(PROJECTION_ORDER):
+        for table in reversed(projection_tables()):
             conn.exec_driver_sql(f"DELETE FROM {table}")
         view = DbView(conn)
         done, last = 0, -1

@@ -38,7 +38,7 @@ def chromium() -> str:
 def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_path: Path) -> None:
     with live_server(tmp_path / "data") as (url, app):
         with app.app_context():
-            demo.seed(service(), 20)
+            demo.seed(service(), 20, stories=("supply",))
         checkpoint = app.test_client().get("/log/checkpoint").get_data(as_text=True)
         result = subprocess.run(
             [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url + "/"],

@@ -51,7 +51,7 @@ def browser(tmp_path: Path) -> Iterator[object]:
 def demo_server(tmp_path: Path) -> Iterator[str]:
     with live_server(tmp_path / "data") as (url, app):
         with app.app_context():
-            demo.seed(service(), 0)
+            demo.seed(service(), 0, stories=("supply",))
         yield url
 
 

@@ -160,7 +160,7 @@ def test_scan_and_epcis_capture_from_the_command_line(
 
     url, app, data_dir = server
     with app.app_context():
-        demo.seed(service(), 0)
+        demo.seed(service(), 0, stories=("supply",))
     city = data_dir / "demo" / "citypharmacy.pem"
     gtin, lot, serial = demo_supply.SHOWCASE["unknown"]
     scanned = run("scan", f"]d201{gtin}10{lot}\x1d21{serial}", "--key", city, "--url", url)

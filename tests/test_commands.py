@@ -37,18 +37,20 @@ def test_seed_demo_twice_appends_more_from_the_same_parties(app: Flask) -> None:
     story = len(demo_supply.story())
     assert (
         f"registered 6 demo parties, appended 12 statements and {story} supply-chain demo "
-        f"statements; log size {19 + story}"
+        "statements\ndemo trial NCT99000001: "
     ) in first.output
+    size = app.test_client().get("/api/v1/log").get_json()["size"]
+    assert f"log size {size}" in first.output
     parties = app.test_client().get("/api/v1/parties").get_json()
     second = runner.invoke(args=["seed-demo", "--entries", "5"])
-    assert (
-        f"registered 0 demo parties, appended 5 statements; log size {24 + story}" in second.output
-    )
+    assert "registered 0 demo parties, appended 5 statements\n" in second.output
+    assert "demo trial NCT99000001 already present" in second.output
+    assert f"log size {size + 5}" in second.output
     assert app.test_client().get("/api/v1/parties").get_json() == parties
     skipped = runner.invoke(args=["seed-demo", "--if-empty"])
     assert "demo seed skipped" in skipped.output
     verified = runner.invoke(args=["verify", "--quiet", "--workers", "1"])
-    assert verified.exit_code == 0 and f"log intact: {24 + story} entries" in verified.output
+    assert verified.exit_code == 0 and f"log intact: {size + 5} entries" in verified.output
 
 
 def test_demo_keys_are_deterministic(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
 from sqlalchemy import text
@@ -10,15 +12,20 @@ from provenance import demo_supply
 from provenance.rebuild import projection_digest
 from provenance.store.engine import read_connection, write_transaction
 from provenance.web import service
+from tests.conftest import make_app
 
 
-@pytest.fixture
-def seeded(app: Flask) -> Flask:
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One demo log (supply chain and trial) for the module; the drift test repairs itself."""
+    app = make_app(tmp_path_factory.mktemp("demo") / "data")
     runner = app.test_cli_runner()
     assert runner.invoke(args=["init"]).exit_code == 0
     result = runner.invoke(args=["seed-demo", "--entries", "3"])
     assert result.exit_code == 0, result.output
-    return app
+    yield app
+    with app.app_context():
+        service().close()
 
 
 @pytest.mark.parametrize("expected", sorted(demo_supply.SHOWCASE))

@@ -17,7 +17,7 @@ SIZE = 600  # two full level-0 tiles and a partial one
 @pytest.fixture
 def big(app: Flask) -> Flask:
     with app.app_context():
-        demo.seed(service(), SIZE - 7, supply_story=False)
+        demo.seed(service(), SIZE - 7, stories=())
     return app
 
 

@@ -44,7 +44,7 @@ def test_api_flow_on_postgres(pg_app: Flask) -> None:
 
 def seeded(app: Flask) -> str:
     with app.app_context():
-        demo.seed(service(), 120)
+        demo.seed(service(), 120, stories=("supply",))
         service().close()
         return service().settings.database_url
 
@@ -100,7 +100,7 @@ def test_supply_chain_epcis_and_rebuild_on_postgres(pg_app: Flask) -> None:
 
     runner = pg_app.test_cli_runner()
     with pg_app.app_context():
-        demo.seed(service(), 0)
+        demo.seed(service(), 0, stories=("supply",))
     client = pg_app.test_client()
     for verdict, (gtin, lot, serial) in demo_supply.SHOWCASE.items():
         answer = client.get(

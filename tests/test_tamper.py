@@ -23,7 +23,7 @@ def seeded(tmp_path: Path) -> Flask:
     with app.app_context():
         # Several batches so there are several checkpoints to check against.
         for _ in range(3):
-            demo.seed(service(), ENTRIES // 3, supply_story=False)
+            demo.seed(service(), ENTRIES // 3, stories=())
     return app
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from ..custody import PRIMARY_KEYS, PutRow
+from ..custody import PRIMARY_KEYS, PutRow, SetColumns
 from ..identity import KeyRecord, PartyRecord, PutKey, PutParty
 from . import supply_tables  # noqa: F401  (registers the tables in the metadata)
 from .engine import marks
@@ -58,6 +58,10 @@ class MemoryView:
                 self.keys[change.key.key_id] = change.key
             elif isinstance(change, PutRow):
                 self.tables.setdefault(change.table, {})[change.key()] = dict(change.values)
+            elif isinstance(change, SetColumns):
+                row = self.tables.get(change.table, {}).get(change.key)
+                if row is not None and row.get(change.unless_set) is None:
+                    row.update(change.values)
 
 
 class DbView:
@@ -125,6 +129,14 @@ class DbView:
         for change in changes:
             if isinstance(change, PutRow):
                 rows.setdefault(change.table, []).append(change.values)
+            elif isinstance(change, SetColumns):
+                where = " AND ".join(f"{column} = ?" for column in change.key_columns)
+                sets = ", ".join(f"{column} = ?" for column in change.values)
+                self._raw(
+                    f"UPDATE {change.table} SET {sets} WHERE {where} "
+                    f"AND {change.unless_set} IS NULL",
+                    (*change.values.values(), *change.key),
+                )
             elif isinstance(change, PutParty):
                 values = asdict(change.party)
                 values["roles"] = ",".join(change.party.roles)

@@ -1,0 +1,168 @@
+"""`provenance trial register`, `protocol commit`, `submit-dataset`, `amend`: signed locally."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from provenance.client import load_private_key
+
+from .client import MEDIA_TYPES, dataset_body, new_salt, protocol_body, sign_and_submit, upload
+from .rules import MEANINGS
+
+F = Callable[..., Any]
+
+
+def signing_options(command: F) -> F:
+    """The key, the server and the Part 11 signature manifestation (printed name, meaning)."""
+    for option in reversed(
+        [
+            click.option("--key", required=True, type=click.Path(exists=True, path_type=Path)),
+            click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000"),
+            click.option("--printed-name", required=True, help="the signer's printed name (11.50)"),
+            click.option("--meaning", required=True, type=click.Choice(sorted(MEANINGS))),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _done(result: dict[str, Any]) -> None:
+    note = " (already logged)" if result.get("duplicate") else ""
+    click.echo(f"index {result['index']}{note}  leaf {result['leaf_hash']}")
+
+
+@click.group()
+def trial() -> None:
+    """Clinical trial registration."""
+
+
+@trial.command("register")
+@click.argument("registration", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@signing_options
+def register(registration: Path, key: Path, url: str, printed_name: str, meaning: str) -> None:
+    """Register a trial from a JSON file {trial, title, phase, sites, planned_enrolment,
+    primary_completion}."""
+    body = json.loads(registration.read_text())
+    body["signature"] = {"printed_name": printed_name, "meaning": meaning}
+    _done(sign_and_submit(url, load_private_key(key), "trial.register", body))
+
+
+@click.group()
+def protocol() -> None:
+    """Protocol versions."""
+
+
+@protocol.command("commit")
+@click.argument("trial_id")
+@click.option("--version", "version", type=int, required=True)
+@click.option(
+    "--document",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="the exact protocol document (uploaded off-log)",
+)
+@click.option(
+    "--outcomes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="JSON list of {id, title, type, time_frame}",
+)
+@click.option("--reason", help="why this version changes the last (required after v1)")
+@click.option("--reconsent", is_flag=True, help="subjects must consent again")
+@signing_options
+def commit(
+    trial_id: str,
+    version: int,
+    document: Path,
+    outcomes: Path,
+    reason: str | None,
+    reconsent: bool,
+    key: Path,
+    url: str,
+    printed_name: str,
+    meaning: str,
+) -> None:
+    """Upload a protocol document and commit it as the next version."""
+    data, salt = document.read_bytes(), new_salt()
+    upload(url, data, salt, "application/octet-stream")
+    body = protocol_body(
+        trial_id,
+        version,
+        data,
+        salt,
+        json.loads(outcomes.read_text()),
+        reason,
+        reconsent,
+        {"printed_name": printed_name, "meaning": meaning},
+    )
+    _done(sign_and_submit(url, load_private_key(key), "protocol.commit", body))
+
+
+def _dataset(
+    kind: str,
+    trial_id: str,
+    dataset: str,
+    path: Path,
+    domain: str,
+    key: Path,
+    url: str,
+    printed_name: str,
+    meaning: str,
+    **extra: Any,
+) -> None:
+    salt = new_salt()
+    sig = {"printed_name": printed_name, "meaning": meaning}
+    body, data, fmt = dataset_body(trial_id, dataset, domain, path, salt, sig)
+    upload(url, data, salt, MEDIA_TYPES[fmt])
+    body.update(extra)
+    _done(sign_and_submit(url, load_private_key(key), kind, body))
+    click.echo(f"  {dataset}: {body['rows']} rows x {body['columns']} columns ({fmt})")
+
+
+@click.command("submit-dataset")
+@click.argument("trial_id")
+@click.argument("dataset")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--domain", required=True, help="DM, AE, VS, LB, …")
+@signing_options
+def submit_dataset(trial_id: str, dataset: str, path: Path, domain: str, **sign: Any) -> None:
+    """Submit a dataset file (CSV, SAS XPT or Dataset-JSON)."""
+    _dataset("dataset.submit", trial_id, dataset, path, domain, **sign)
+
+
+@click.command("amend")
+@click.argument("trial_id")
+@click.argument("dataset")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--domain", required=True)
+@click.option("--supersedes", type=int, required=True, help="the version this one replaces")
+@click.option("--reason", required=True, help="why (empty or boilerplate reasons are refused)")
+@signing_options
+def amend(
+    trial_id: str,
+    dataset: str,
+    path: Path,
+    domain: str,
+    supersedes: int,
+    reason: str,
+    **sign: Any,
+) -> None:
+    """Submit a new version of a dataset; both versions stay retrievable."""
+    _dataset(
+        "dataset.amend",
+        trial_id,
+        dataset,
+        path,
+        domain,
+        supersedes=supersedes,
+        reason=reason,
+        **sign,
+    )
+
+
+COMMANDS = (trial, protocol, submit_dataset, amend)

@@ -1,0 +1,234 @@
+"""The demo trial, built from the synthetic clindata study: sites, protocol v1 and v2, enrolment,
+consent, and DM/AE/SV datasets with one amendment."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from provenance import demo
+from provenance.log import Submission, parse_submission
+from provenance.service import Service
+from provenance.signing import key_id, public_key_der, sign_envelope
+from provenance.statements import make_statement
+from provenance.store.engine import read_connection
+from provenance.store.projection import DbView
+
+from . import clindata
+from .datasets import content_hash, parse_dataset
+from .payloads import commitment, content_commitment, store_payload
+
+TRIAL_ID = "NCT99000001"
+SPONSOR = demo.PARTIES[4]
+#: Demo only: a real sponsor keeps its pseudonym key secret and off the server.
+PSEUDONYM_KEY = hashlib.sha256(b"provenance demo pseudonym key").digest()
+SIGNER = {"printed_name": "Dr. Jane Roe, Clinical Data Manager", "meaning": "responsibility"}
+APPROVER = {"printed_name": "Dr. John Doe, Medical Director", "meaning": "approval"}
+OUTCOMES_V1 = [
+    {
+        "id": "O1",
+        "title": "Time to first serious adverse event",
+        "type": "primary",
+        "time_frame": "12 months",
+    },
+    {
+        "id": "O2",
+        "title": "Rate of adverse events of grade 3 or higher",
+        "type": "secondary",
+        "time_frame": "12 months",
+    },
+    {
+        "id": "O3",
+        "title": "Completion of study treatment",
+        "type": "secondary",
+        "time_frame": "24 months",
+    },
+]
+V2_REASON = (
+    "After the interim safety review the data monitoring committee asked that the rate of "
+    "grade 3+ adverse events be a primary outcome; no data had been unblinded."
+)
+AE_REASON = (
+    "Toxicity grades of three events corrected after source data verification at site 10; "
+    "query numbers Q-1041 to Q-1043."
+)
+
+
+def _salt(name: str) -> bytes:
+    return hashlib.sha256(f"provenance demo salt {name}".encode()).digest()
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode()
+
+
+def _frames() -> dict[str, pd.DataFrame]:
+    """DM, AE and SV extracts with pseudonymous subjects and no birth dates or initials."""
+    pseudo: Callable[[str], str] = lambda s: clindata.pseudonym(s, PSEUDONYM_KEY)  # noqa: E731
+    dm = clindata.load_table("rawplus_dm")
+    ae = clindata.load_table("rawplus_ae")
+    sv = clindata.load_table("rawplus_visdt")
+    out = {
+        "DM": pd.DataFrame(
+            {
+                "SUBJECT": dm["subjid"].map(pseudo),
+                "SITEID": dm["siteid"],
+                "SEX": dm["sex"],
+                "AGE": dm["agerep"],
+                "RACE": dm["race"],
+                "COUNTRY": dm["country"],
+                "CREATED": dm["mincreated_dts"],
+            }
+        ),
+        "AE": pd.DataFrame(
+            {
+                "SUBJECT": ae["subjid"].map(pseudo),
+                "SITEID": ae["siteid"],
+                "AETERM": ae["aeterm"],
+                "AESER": ae["aeser"],
+                "AESTDT": ae["aest_dt"],
+                "AEENDT": ae["aeen_dt"],
+                "AETOXGR": ae["aetoxgr"],
+                "CREATED": ae["mincreated_dts"],
+            }
+        ),
+        "SV": pd.DataFrame(
+            {
+                "SUBJECT": sv["subjid"].map(pseudo),
+                "SITEID": sv["siteid"],
+                "VISIT": sv["foldername"],
+                "VISITDT": sv["visit_dt"],
+                "CREATED": sv["mincreated_dts"],
+            }
+        ),
+    }
+    return out
+
+
+def statements(service: Service) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, body) of the whole demo trial, storing its payloads off-log as it goes."""
+    study, sites = clindata.load_study(), clindata.load_sites()
+    enrolment, consent = clindata.load_enrolment(), clindata.load_consent()
+    pseudo: Callable[[str], str] = lambda s: clindata.pseudonym(s, PSEUDONYM_KEY)  # noqa: E731
+    out: list[tuple[str, dict[str, Any]]] = [
+        (
+            "trial.register",
+            {
+                "trial": TRIAL_ID,
+                "title": f"Synthetic phase 3 study {study.study_id} (clindata)",
+                "phase": study.phase.removeprefix("P"),
+                "planned_enrolment": study.planned_subjects,
+                "primary_completion": "2016-12-31",
+                "signature": APPROVER,
+                "sites": [
+                    {
+                        "site": r.site,
+                        "name": f"Site {r.site} ({r.country})",
+                        **({"activated": r.activated} if r.activated else {}),
+                    }
+                    for r in sites.itertuples()
+                ],
+            },
+        )
+    ]
+    for version, outcomes, reason in ((1, OUTCOMES_V1, None), (2, None, V2_REASON)):
+        document = f"Protocol {study.study_id} version {version}\n".encode() * 40
+        salt = _salt(f"protocol-{version}")
+        store_payload(service.engine, document, salt, "text/plain")
+        if outcomes is None:
+            outcomes = [dict(o, type="primary") if o["id"] == "O2" else o for o in OUTCOMES_V1]
+        body = {
+            "trial": TRIAL_ID,
+            "version": version,
+            "payload": commitment(salt, document),
+            "document": hashlib.sha256(document).hexdigest(),
+            "outcomes": outcomes,
+            "reconsent": False,
+            "signature": APPROVER,
+        }
+        if reason:
+            body["reason"] = reason
+        out.append(("protocol.commit", body))
+        if version == 1:
+            for row in enrolment.itertuples():
+                out.append(
+                    (
+                        "subject.enrol",
+                        {
+                            "trial": TRIAL_ID,
+                            "subject": pseudo(str(row.subject)),
+                            "site": row.site,
+                            "enrolled": row.enrolled,
+                            "signature": SIGNER,
+                        },
+                    )
+                )
+            site_of = dict(zip(enrolment["subject"], enrolment["site"], strict=True))
+            for row in consent.itertuples():
+                out.append(
+                    (
+                        "consent.record",
+                        {
+                            "trial": TRIAL_ID,
+                            "subject": pseudo(str(row.subject)),
+                            "site": site_of[row.subject],
+                            "consented": row.consented,
+                            "protocol_version": 1,
+                            "signature": SIGNER,
+                        },
+                    )
+                )
+    frames = _frames()
+    amended = frames["AE"].copy()
+    amended.loc[amended.index[:3], "AETOXGR"] = "2"
+    for name, frame, extra in (
+        ("DM", frames["DM"], None),
+        ("AE", frames["AE"], None),
+        ("SV", frames["SV"], None),
+        ("AE", amended, AE_REASON),
+    ):
+        data = _csv(frame)
+        salt = _salt(f"{name}-{bool(extra)}")
+        store_payload(service.engine, data, salt, "text/csv")
+        parsed = parse_dataset(data, "csv")
+        body = {
+            "trial": TRIAL_ID,
+            "dataset": name,
+            "domain": name,
+            "format": "csv",
+            "payload": commitment(salt, data),
+            "content_commitment": content_commitment(salt, content_hash(parsed)),
+            "rows": parsed.row_count,
+            "columns": parsed.column_count,
+            "signature": SIGNER,
+        }
+        if extra:
+            body.update(supersedes=1, reason=extra)
+        out.append(("dataset.amend" if extra else "dataset.submit", body))
+    return out
+
+
+def seed_trial(service: Service) -> str:
+    """Append the demo trial once (signed by the demo sponsor); a one-line summary."""
+    with read_connection(service.engine) as conn:
+        if DbView(conn).row("trial", (TRIAL_ID,)) is not None:
+            return f"demo trial {TRIAL_ID} already present"
+    key: ec.EllipticCurvePrivateKey = demo.demo_key(service.settings.data_dir, SPONSOR.slug)
+    signer = key_id(public_key_der(key))
+    items: list[Submission] = []
+    for kind, body in statements(service):
+        statement = make_statement(kind, body, signer)
+        items.append(parse_submission(sign_envelope(key, statement.payload()).to_json()))
+    for start in range(0, len(items), 1000):
+        service.log.submit_many(items[start : start + 1000])
+    return f"demo trial {TRIAL_ID}: {len(items)} signed statements"
+
+
+demo.EXTRA_STORIES["trial"] = seed_trial

@@ -1,0 +1,144 @@
+"""Reads over the trial projection: trials, protocol diffs, dataset histories, consent status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from provenance.errors import NotFound
+from provenance.store.engine import query, query_dicts
+
+from .clindata import consent_findings
+
+
+def trials(conn: Connection) -> list[dict[str, Any]]:
+    return query_dicts(conn, "SELECT * FROM trial ORDER BY registered_index")
+
+
+def trial(conn: Connection, trial_id: str) -> dict[str, Any]:
+    found = query_dicts(conn, "SELECT * FROM trial WHERE trial_id = ?", (trial_id,))
+    if not found:
+        raise NotFound(f"no trial {trial_id}")
+    return found[0]
+
+
+def outcome_diff(before: list[dict[str, str]], after: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """What a protocol version changed in the pre-specified outcomes, by outcome id."""
+    old = {o["id"]: o for o in before}
+    new = {o["id"]: o for o in after}
+    changes: list[dict[str, Any]] = []
+    for oid, outcome in new.items():
+        if oid not in old:
+            changes.append({"id": oid, "change": "added", "to": outcome})
+            continue
+        for field in ("type", "title", "time_frame"):
+            if old[oid][field] != outcome[field]:
+                changes.append(
+                    {
+                        "id": oid,
+                        "change": f"{field} changed",
+                        "from": old[oid][field],
+                        "to": outcome[field],
+                    }
+                )
+    changes += [{"id": oid, "change": "removed", "from": old[oid]} for oid in old if oid not in new]
+    return changes
+
+
+def protocols(conn: Connection, trial_id: str) -> list[dict[str, Any]]:
+    rows = query_dicts(
+        conn, "SELECT * FROM protocol_version WHERE trial_id = ? ORDER BY version", (trial_id,)
+    )
+    previous: list[dict[str, str]] = []
+    for row in rows:
+        row["outcomes"] = json.loads(row["outcomes"])
+        row["changes"] = outcome_diff(previous, row["outcomes"]) if row["version"] > 1 else []
+        previous = row["outcomes"]
+    return rows
+
+
+def datasets(conn: Connection, trial_id: str) -> list[dict[str, Any]]:
+    """Every version of every dataset, oldest first, with who signed it and in what meaning."""
+    return query_dicts(
+        conn,
+        "SELECT d.*, e.printed_name, e.meaning, e.key_id, er.reason AS erasure_reason, "
+        "er.erased_at FROM dataset_version d "
+        "JOIN trial_event e ON e.idx = d.submitted_index AND e.trial_id = d.trial_id "
+        "LEFT JOIN erasure er ON er.payload = d.payload "
+        "WHERE d.trial_id = ? ORDER BY d.dataset, d.version",
+        (trial_id,),
+    )
+
+
+def history(conn: Connection, trial_id: str, about: str | None = None) -> list[dict[str, Any]]:
+    """The audit trail: who, what, when, why, with the signature manifestation."""
+    rows = query_dicts(
+        conn, "SELECT * FROM trial_event WHERE trial_id = ? ORDER BY idx, seq", (trial_id,)
+    )
+    if about is not None:
+        rows = [r for r in rows if r["subject"].startswith(about)]
+    return rows
+
+
+def consent_status(conn: Connection, trial_id: str) -> dict[str, Any]:
+    """Per-subject consent against enrolment and the protocol version in force."""
+    enrolled = pd.DataFrame(
+        query_dicts(
+            conn, "SELECT subject, site, enrolled FROM enrolment WHERE trial_id = ?", (trial_id,)
+        ),
+        columns=["subject", "site", "enrolled"],
+    )
+    records = query_dicts(
+        conn,
+        "SELECT subject, kind, protocol_version, dated FROM consent_record WHERE trial_id = ? "
+        "ORDER BY idx, seq",
+        (trial_id,),
+    )
+    latest: dict[str, dict[str, Any]] = {}
+    first_consent: dict[str, str] = {}
+    for record in records:
+        latest[record["subject"]] = record
+        if record["kind"] == "consent":
+            first_consent.setdefault(record["subject"], record["dated"])
+    consent = pd.DataFrame(
+        [{"subject": s, "consented": d} for s, d in first_consent.items()],
+        columns=["subject", "consented"],
+    )
+    reconsent_from = [
+        int(v)
+        for (v,) in query(
+            conn,
+            "SELECT version FROM protocol_version WHERE trial_id = ? AND reconsent = 1",
+            (trial_id,),
+        )
+    ]
+    needed = max(reconsent_from, default=0)
+    withdrawn = sorted(s for s, r in latest.items() if r["kind"] == "withdrawal")
+    stale = sorted(
+        s
+        for s, r in latest.items()
+        if r["kind"] == "consent" and needed and int(r["protocol_version"]) < needed
+    )
+    findings = consent_findings(enrolled, consent) if len(enrolled) else []
+    return {
+        "enrolled": len(enrolled),
+        "consented": len(first_consent),
+        "withdrawn": withdrawn,
+        "reconsent_required_from_version": needed or None,
+        "needs_reconsent": stale,
+        "findings": [vars(finding) for finding in findings],
+    }
+
+
+def payload_row(conn: Connection, commitment: str) -> dict[str, Any] | None:
+    found = query_dicts(
+        conn,
+        "SELECT p.commitment, p.media_type, p.data, p.size, p.erased_index, e.reason, e.party, "
+        "e.erased_at FROM trial_payload p LEFT JOIN erasure e ON e.payload = p.commitment "
+        "WHERE p.commitment = ?",
+        (commitment,),
+    )
+    return found[0] if found else None
