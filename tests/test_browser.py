@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -69,3 +70,30 @@ def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_pa
             check=True,
         )
         assert shot.stat().st_size > 10_000  # a rendered page, not an empty canvas
+
+
+def test_trial_page_renders_protocols_submissions_and_consent(
+    chromium: str, tmp_path: Path
+) -> None:
+    with live_server(tmp_path / "data") as (url, app):
+        with app.app_context():
+            demo.seed(service(), 0, stories=("trial",))
+        result = subprocess.run(
+            [
+                chromium,
+                *FLAGS,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--dump-dom",
+                url + "/trials/NCT99000001",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        dom = html.unescape(result.stdout)
+        text = re.sub(r"<[^>]+>", "", dom)
+        assert 'id="protocol-v2"' in dom and "O2: type changed from secondary to primary" in text
+        assert "Toxicity grades of three events corrected" in dom
+        assert "1301 enrolled, 1297 consented" in dom
+        assert "Dr. John Doe, Medical Director (approval)" in dom

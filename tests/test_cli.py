@@ -187,3 +187,87 @@ def test_scan_and_epcis_capture_from_the_command_line(
         "capture-epcis", again, "--key", data_dir / "demo" / "medsupply.pem", "--url", url
     )
     assert refused.exit_code == 1 and "event 0 (shipping)" in refused.output
+
+
+def test_trial_commands_sign_locally(server: tuple[str, Flask, Path], tmp_path: Path) -> None:
+    from provenance import demo
+    from provenance.web import service
+
+    url, app, data_dir = server
+    with app.app_context():
+        demo.seed(service(), 0, stories=())
+    sponsor = data_dir / "demo" / "sponsor.pem"
+    sign = ["--key", sponsor, "--url", url, "--printed-name", "Dr. A. Sponsor", "--meaning"]
+    registration = tmp_path / "trial.json"
+    registration.write_text(
+        json.dumps(
+            {
+                "trial": "NCT05555555",
+                "title": "CLI trial",
+                "phase": "2",
+                "planned_enrolment": 40,
+                "primary_completion": "2028-01-31",
+                "sites": [{"site": "01", "name": "Main site"}],
+            }
+        )
+    )
+    assert run("trial", "register", registration, *sign, "approval").exit_code == 0
+    document, outcomes = tmp_path / "protocol.pdf", tmp_path / "outcomes.json"
+    document.write_bytes(b"%PDF-1.4 protocol v1")
+    outcomes.write_text(
+        json.dumps([{"id": "P1", "title": "Response", "type": "primary", "time_frame": "8 weeks"}])
+    )
+    committed = run(
+        "protocol",
+        "commit",
+        "NCT05555555",
+        "--version",
+        1,
+        "--document",
+        document,
+        "--outcomes",
+        outcomes,
+        *sign,
+        "approval",
+    )
+    assert committed.exit_code == 0, committed.output
+    ae = tmp_path / "ae.csv"
+    ae.write_text("SUBJECT,AETERM\nS-1,Headache\n")
+    submitted = run(
+        "submit-dataset", "NCT05555555", "AE", ae, "--domain", "AE", *sign, "authorship"
+    )
+    assert submitted.exit_code == 0 and "AE: 1 rows x 2 columns (csv)" in submitted.output
+    ae.write_text("SUBJECT,AETERM\nS-1,Migraine\n")
+    lazy = run(
+        "amend",
+        "NCT05555555",
+        "AE",
+        ae,
+        "--domain",
+        "AE",
+        "--supersedes",
+        1,
+        "--reason",
+        "update",
+        *sign,
+        "authorship",
+    )
+    assert lazy.exit_code == 1 and "HTTP 422" in lazy.output
+    amended = run(
+        "amend",
+        "NCT05555555",
+        "AE",
+        ae,
+        "--domain",
+        "AE",
+        "--supersedes",
+        1,
+        "--reason",
+        "Term recoded to MedDRA preferred term after query Q-12",
+        *sign,
+        "authorship",
+    )
+    assert amended.exit_code == 0, amended.output
+    history = app.test_client().get("/api/v1/trials/NCT05555555/datasets/AE/history").get_json()
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    assert history["versions"][1]["printed_name"] == "Dr. A. Sponsor"

@@ -72,3 +72,21 @@ def test_rebuild_reports_a_projection_that_drifted(seeded: Flask) -> None:
     # The rebuild itself repaired it: a second run finds nothing to change.
     again = seeded.test_cli_runner().invoke(args=["rebuild", "--quiet"])
     assert again.exit_code == 0 and "identical" in again.output
+
+
+def test_demo_trial_finds_the_known_consent_violations(seeded: Flask) -> None:
+    """clindata's facts.txt: 4 enrolled without consent, 16 enrolled before consent."""
+    client = seeded.test_client()
+    consent = client.get("/api/v1/trials/NCT99000001/consent").get_json()
+    kinds = [finding["kind"] for finding in consent["findings"]]
+    assert (consent["enrolled"], consent["consented"]) == (1301, 1297)
+    assert (kinds.count("no-consent"), kinds.count("enrolled-before-consent")) == (4, 16)
+    trial = client.get("/api/v1/trials/NCT99000001").get_json()
+    assert trial["protocols"][1]["changes"] == [
+        {"id": "O2", "change": "type changed", "from": "secondary", "to": "primary"}
+    ]
+    versions = [(d["dataset"], d["version"]) for d in trial["datasets"]]
+    assert versions == [("AE", 1), ("AE", 2), ("DM", 1), ("SV", 1)]
+    page = client.get("/trials/NCT99000001").get_data(as_text=True)
+    assert "Dr. Jane Roe, Clinical Data Manager (responsibility)" in page
+    assert "4 enrolled without consent" in page and "16 enrolled before consent" in page
