@@ -120,3 +120,32 @@ def test_supply_chain_epcis_and_rebuild_on_postgres(pg_app: Flask) -> None:
     assert result.exit_code == 0 and "identical" in result.output, result.output
     verified = runner.invoke(args=["verify", "--quiet", "--workers", "1"])
     assert verified.exit_code == 0, verified.output
+
+
+def test_trial_with_erasure_and_rebuild_on_postgres(pg_app: Flask) -> None:
+    from tests.test_trials import OUTCOMES, SIG, TRIAL, Study, registration
+
+    client = pg_app.test_client()
+    authority = Authority.from_app(pg_app)
+    study = Study(
+        client,
+        register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
+        register_party(client, authority, "Site", "5412345000068", ["site"]),
+        register_party(client, authority, "Other", "5412345000099", ["sponsor"]),
+    )
+    study.send(study.sponsor, "trial.register", registration())
+    study.send(study.sponsor, "protocol.commit", study.protocol(1, OUTCOMES))
+    body = study.dataset_body("AE", b"SUBJECT,AETERM\nS-1,Headache\n")
+    study.send(study.site, "dataset.submit", body)
+    erase = {
+        "trial": TRIAL,
+        "payload": body["payload"],
+        "signature": SIG,
+        "reason": "Erasure requested by the subject through the site (GDPR art. 17)",
+    }
+    study.send(study.sponsor, "payload.erase", erase)
+    assert client.get(f"/api/v1/trials/payloads/{body['payload']}").status_code == 410
+    runner = pg_app.test_cli_runner()
+    rebuilt = runner.invoke(args=["rebuild", "--quiet"])
+    assert rebuilt.exit_code == 0 and "identical" in rebuilt.output, rebuilt.output
+    assert runner.invoke(args=["verify", "--quiet", "--workers", "1"]).exit_code == 0

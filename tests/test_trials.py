@@ -221,6 +221,10 @@ def test_amendments_keep_both_versions_and_need_a_reason(study: Study) -> None:
     trail = study.client.get(f"/api/v1/trials/{TRIAL}/history").get_json()["history"]
     assert [e["action"] for e in trail] == ["register", "protocol", "submit", "amend"]
     assert trail[-1]["reason"] == why
+    exported = study.client.get(f"/api/v1/trials/{TRIAL}/history.csv").get_data(as_text=True)
+    lines = exported.splitlines()
+    assert lines[0].startswith("logged_at,entry,action,what,reason,party,printed_name,meaning")
+    assert len(lines) == 5 and "Dr. A. Sponsor,approval" in lines[-1] and why in lines[-1]
 
 
 def test_xpt_and_csv_of_the_same_data_share_a_content_hash(study: Study, tmp_path: Path) -> None:
@@ -298,7 +302,11 @@ def test_consent_binding_withdrawal_and_reconsent(study: Study) -> None:
 
 
 def test_results_and_erasure(study: Study, app: Flask) -> None:
+    early = {"trial": TRIAL, "outcomes": [{"id": "P1", "summary": "x"}], "signature": SIG}
+    study.send(study.sponsor, "results.report", early, status=409)  # no protocol yet
     study.send(study.sponsor, "protocol.commit", study.protocol(1, OUTCOMES))
+    study.send(study.other, "results.report", early, status=403)
+    study.send(study.sponsor, "results.report", dict(early, outcomes=[{"id": "P1"}]), status=422)
     body = study.dataset_body("AE", AE_CSV)
     study.send(study.site, "dataset.submit", body)
     report = {"trial": TRIAL, "outcomes": [{"id": "P1", "summary": "HR 0.8"}], "signature": SIG}
