@@ -199,7 +199,7 @@ def bench_store(n: int, workdir: Path) -> None:
 def demo_service(data_dir: Path) -> Service:
     service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}))
     service.initialise()
-    demo.seed(service, 0)
+    demo.seed(service, 0, stories=())
     return service
 
 

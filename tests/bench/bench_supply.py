@@ -65,7 +65,7 @@ def free_port() -> int:
 def demo_service(data_dir: Path) -> Service:
     service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}))
     service.initialise()
-    demo.seed(service, 0)
+    demo.seed(service, 0, stories=("supply",))
     return service
 
 
