@@ -143,6 +143,7 @@ class EpcisEvent(SQLModel, table=True):
     __table_args__ = (
         Index("epcis_event_batch", "gtin", "lot"),
         Index("epcis_event_time", "event_time"),
+        Index("epcis_event_entry", "idx"),
     )
     hash_id: str = Field(sa_column=_str(120, primary_key=True))
     idx: int = Field(sa_column=_int(nullable=False))
