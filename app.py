@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 import trials.demo
-import trials.rules
+import trials.registry
 import trials.submissions
 import trials.web
 from provenance import commands, web

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import body as f
-from . import supply
+from . import pack_events, supply
 from .custody import Ledger
 from .errors import BadStatement
 from .identity import EntryContext, KeyRecord
@@ -143,7 +143,7 @@ def _state(
     serials = f.serials(b)
     if not serials:
         raise BadStatement("body.serials must name at least one pack")
-    supply.pack_state(ledger, party, f.gtin(b), f.lot(b), serials, f.text(b, "state", 16))
+    pack_events.pack_state(ledger, party, f.gtin(b), f.lot(b), serials, f.text(b, "state", 16))
 
 
 @_kind("scan.record", supply.SUPPLY_ROLES | {"regulator"}, "a party's signed scan of a pack")
@@ -154,7 +154,7 @@ def _scan(
     lot = f.lot(b) if "lot" in b else None
     serial = f.serials({"serials": [b["serial"]]})[0] if "serial" in b else None
     expiry = f.expiry(b) if "expiry" in b else None
-    return supply.scan(ledger, party, f.gtin(b), lot, serial, expiry, ledger.logged_at)
+    return pack_events.scan(ledger, party, f.gtin(b), lot, serial, expiry, ledger.logged_at)
 
 
 @_kind("alert.resolve", supply.SUPPLY_ROLES | {"regulator"}, "close an alert with a resolution")
@@ -162,6 +162,6 @@ def _resolve(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
     f.exact_members(b, "alert", "resolution")
-    supply.resolve_alert(
+    pack_events.resolve_alert(
         ledger, party, roles, f.text(b, "alert", 40), f.text(b, "resolution", 1000)
     )

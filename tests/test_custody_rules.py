@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from provenance import supply
+from provenance import pack_events, supply
 from provenance.custody import PRIMARY_KEYS, Ledger
 from provenance.errors import Error
 from provenance.identity import PartyRecord
@@ -101,7 +101,7 @@ def test_conservation_under_random_operations(seed: int) -> None:
         elif choice < 0.85:
             ok = run(supply.destroy, holder, GTIN, "L1", 0, held[:1] or pick, "test")
         else:
-            ok = run(supply.pack_state, PHARMACY, GTIN, "L1", pick[:1], "active")
+            ok = run(pack_events.pack_state, PHARMACY, GTIN, "L1", pick[:1], "active")
         refused += not ok
         commissioned, held_n, transit, dispensed, destroyed = independent_totals(view, "L1")
         assert commissioned == held_n + transit + dispensed + destroyed, step
