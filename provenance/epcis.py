@@ -178,7 +178,7 @@ def apply_event(
 
 def _plan(view: View, key: KeyRecord, statement: Statement, ctx: EntryContext) -> list[object]:
     events = statement.decoded or parse_epcis_document(statement.body)
-    ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)  # type: ignore[arg-type]
+    ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)
     # Two queries for the whole document instead of one per event and one per pack.
     ledger.prefetch("epcis_event", [(event.hash_id,) for event in events])
     idents = (_identify(epc) for event in events for epc in event.epcs)

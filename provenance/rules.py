@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from . import identity
+from .custody import Ledger, RowView
 from .errors import BadStatement, Conflict
 from .identity import AUTHORITY, PARTY_ROLES, EntryContext, KeyRecord
 from .statements import MAX_CLOCK_SKEW, Statement, parse_timestamp
 
 
-class View(identity.IdentityView, Protocol):
+class View(identity.IdentityView, RowView, Protocol):
     """The projection a rule reads, and applies its changes to."""
 
     def apply(self, changes: Sequence[object]) -> None: ...
@@ -38,6 +39,29 @@ IDENTITY_KINDS = frozenset({GENESIS, "party.register", "key.rotate", "key.revoke
 def register_kind(rule: KindRule) -> KindRule:
     RULES[rule.kind] = rule
     return rule
+
+
+#: An operation on a ledger: (ledger, view, signer's GLN, signer's roles, statement body).
+LedgerOperation = Callable[[Ledger, View, str, tuple[str, ...], dict[str, Any]], object]
+
+
+def ledger_kind(
+    kind: str, roles: frozenset[str], summary: str
+) -> Callable[[LedgerOperation], LedgerOperation]:
+    """Register `kind` as an operation on a ledger over the projection: whatever it writes
+    there becomes the entry's changes, and a refusal leaves the projection untouched."""
+
+    def wrap(operation: LedgerOperation) -> LedgerOperation:
+        def plan(view: View, key: KeyRecord, st: Statement, ctx: EntryContext) -> list[object]:
+            ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)
+            party = view.party(key.gln)
+            operation(ledger, view, key.gln, party.roles if party else (), st.body)
+            return ledger.changes()
+
+        register_kind(KindRule(kind, roles, plan, summary))
+        return operation
+
+    return wrap
 
 
 def signing_key_der(view: View, statement: Statement) -> bytes | None:

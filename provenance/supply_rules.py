@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from . import body as f
 from . import pack_events, supply
 from .custody import Ledger
 from .errors import BadStatement
-from .identity import EntryContext, KeyRecord
-from .rules import KindRule, View, register_kind
-from .statements import Statement
-
-Operation = Callable[[Ledger, View, str, tuple[str, ...], dict[str, Any]], object]
+from .rules import LedgerOperation, View, ledger_kind
 
 MOVE_FIELDS = {"quantity", "serials"}
 
 
-def _roles(view: View, gln: str) -> tuple[str, ...]:
-    party = view.party(gln)
-    return party.roles if party else ()
-
-
-def _kind(kind: str, roles: frozenset[str], summary: str) -> Callable[[Operation], Operation]:
-    """Register `kind`: its operation runs on a ledger over the projection, whose writes are
-    the entry's changes."""
-
-    def wrap(operation: Operation) -> Operation:
-        def plan(view: View, key: KeyRecord, st: Statement, ctx: EntryContext) -> list[object]:
-            ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)  # type: ignore[arg-type]
-            operation(ledger, view, key.gln, _roles(view, key.gln), st.body)
-            return ledger.changes()
-
-        register_kind(KindRule(kind, roles, plan, summary))
-        return operation
-
-    return wrap
-
-
-@_kind("product.register", frozenset({"manufacturer"}), "a manufacturer registers a GTIN")
+@ledger_kind("product.register", frozenset({"manufacturer"}), "a manufacturer registers a GTIN")
 def _product(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -55,7 +29,7 @@ def _product(
     )
 
 
-@_kind(
+@ledger_kind(
     "batch.commission",
     frozenset({"manufacturer"}),
     "the product's manufacturer commissions a batch",
@@ -68,7 +42,7 @@ def _commission(
     supply.commission(ledger, party, f.gtin(b), f.lot(b), f.expiry(b), quantity, serials)
 
 
-def _ship(action: str) -> Operation:
+def _ship(action: str) -> LedgerOperation:
     def operation(
         ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
     ) -> None:
@@ -92,13 +66,17 @@ def _ship(action: str) -> Operation:
     return operation
 
 
-_kind("custody.ship", supply.SUPPLY_ROLES, "the holder ships packs to a named party")(_ship("ship"))
-_kind("custody.return", frozenset({"pharmacy"}), "a saleable return to a wholesaler")(
+ledger_kind("custody.ship", supply.SUPPLY_ROLES, "the holder ships packs to a named party")(
+    _ship("ship")
+)
+ledger_kind("custody.return", frozenset({"pharmacy"}), "a saleable return to a wholesaler")(
     _ship("return")
 )
 
 
-@_kind("custody.receive", supply.SUPPLY_ROLES, "the recipient accepts a shipment (custody moves)")
+@ledger_kind(
+    "custody.receive", supply.SUPPLY_ROLES, "the recipient accepts a shipment (custody moves)"
+)
 def _receive(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -107,7 +85,7 @@ def _receive(
     supply.receive(ledger, party, f.gln(b, "from"), f.text(b, "shipment", 80), quantity, serials)
 
 
-@_kind("custody.dispense", frozenset({"pharmacy"}), "a pharmacy supplies packs to patients")
+@ledger_kind("custody.dispense", frozenset({"pharmacy"}), "a pharmacy supplies packs to patients")
 def _dispense(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -116,7 +94,7 @@ def _dispense(
     supply.dispense(ledger, party, f.gtin(b), f.lot(b), quantity, serials, ledger.logged_at)
 
 
-@_kind("custody.destroy", supply.SUPPLY_ROLES, "the holder destroys packs")
+@ledger_kind("custody.destroy", supply.SUPPLY_ROLES, "the holder destroys packs")
 def _destroy(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -125,7 +103,7 @@ def _destroy(
     supply.destroy(ledger, party, f.gtin(b), f.lot(b), quantity, serials, f.text(b, "reason", 500))
 
 
-@_kind("batch.recall", frozenset({"manufacturer", "regulator"}), "recall a whole batch")
+@ledger_kind("batch.recall", frozenset({"manufacturer", "regulator"}), "recall a whole batch")
 def _recall(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -133,7 +111,7 @@ def _recall(
     supply.recall(ledger, party, roles, f.gtin(b), f.lot(b), f.text(b, "reason", 500))
 
 
-@_kind(
+@ledger_kind(
     "pack.state", supply.SUPPLY_ROLES, "set an EU FMD pack state (stolen, locked, ...) or undo it"
 )
 def _state(
@@ -146,7 +124,7 @@ def _state(
     pack_events.pack_state(ledger, party, f.gtin(b), f.lot(b), serials, f.text(b, "state", 16))
 
 
-@_kind("scan.record", supply.SUPPLY_ROLES | {"regulator"}, "a party's signed scan of a pack")
+@ledger_kind("scan.record", supply.SUPPLY_ROLES | {"regulator"}, "a party's signed scan of a pack")
 def _scan(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> object:
@@ -157,7 +135,9 @@ def _scan(
     return pack_events.scan(ledger, party, f.gtin(b), lot, serial, expiry, ledger.logged_at)
 
 
-@_kind("alert.resolve", supply.SUPPLY_ROLES | {"regulator"}, "close an alert with a resolution")
+@ledger_kind(
+    "alert.resolve", supply.SUPPLY_ROLES | {"regulator"}, "close an alert with a resolution"
+)
 def _resolve(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:

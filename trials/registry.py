@@ -8,16 +8,14 @@ from typing import Any
 from provenance import body as f
 from provenance.custody import Ledger, SetColumns
 from provenance.errors import BadStatement, Conflict
-from provenance.rules import View
+from provenance.rules import LedgerOperation, View, ledger_kind
 
 from .rules import (
     PHASES,
     REGISTRIES,
-    Operation,
     audit,
     check_payload,
     date,
-    kind,
     latest_protocol,
     reason,
     require_sponsor,
@@ -25,7 +23,7 @@ from .rules import (
 )
 
 
-@kind("trial.register", frozenset({"sponsor"}), "a sponsor registers a trial")
+@ledger_kind("trial.register", frozenset({"sponsor"}), "a sponsor registers a trial")
 def register(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -110,7 +108,7 @@ def outcomes(b: dict[str, Any]) -> list[dict[str, str]]:
     return items
 
 
-@kind("protocol.commit", frozenset({"sponsor"}), "commit a protocol version (bytes off-log)")
+@ledger_kind("protocol.commit", frozenset({"sponsor"}), "commit a protocol version (bytes off-log)")
 def commit_protocol(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -153,7 +151,7 @@ def commit_protocol(
     audit(ledger, b, trial["trial_id"], "protocol", f"protocol v{version}", party, why)
 
 
-def _lock(locked: int) -> Operation:
+def _lock(locked: int) -> LedgerOperation:
     def operation(
         ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
     ) -> None:
@@ -170,11 +168,13 @@ def _lock(locked: int) -> Operation:
     return operation
 
 
-kind("trial.lock", frozenset({"sponsor"}), "lock the trial database")(_lock(1))
-kind("trial.unlock", frozenset({"sponsor"}), "unlock the trial database, with a reason")(_lock(0))
+ledger_kind("trial.lock", frozenset({"sponsor"}), "lock the trial database")(_lock(1))
+ledger_kind("trial.unlock", frozenset({"sponsor"}), "unlock the trial database, with a reason")(
+    _lock(0)
+)
 
 
-@kind("results.report", frozenset({"sponsor"}), "report results by outcome id")
+@ledger_kind("results.report", frozenset({"sponsor"}), "report results by outcome id")
 def report(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -203,7 +203,7 @@ def report(
     audit(ledger, b, trial["trial_id"], "results", f"{len(items)} outcomes", party)
 
 
-@kind("payload.erase", frozenset({"sponsor"}), "erase an off-log payload (who, why)")
+@ledger_kind("payload.erase", frozenset({"sponsor"}), "erase an off-log payload (who, why)")
 def erase(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:

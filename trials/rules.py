@@ -1,17 +1,13 @@
-"""What every trial statement shares: kind registration, Part 11 signatures, reasons, lookups."""
+"""What every trial statement shares: Part 11 signatures, reasons, dates and lookups."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from provenance import body as f
 from provenance.custody import Ledger
 from provenance.errors import BadStatement, Conflict, WrongRole
-from provenance.identity import EntryContext, KeyRecord
-from provenance.rules import KindRule, View, register_kind
-from provenance.statements import Statement
 
 from . import tables  # noqa: F401  (registers the trial tables)
 
@@ -59,8 +55,6 @@ BOILERPLATE = frozenset(
     }
 )
 
-Operation = Callable[[Ledger, View, str, tuple[str, ...], dict[str, Any]], None]
-
 
 def is_boilerplate(reason: object) -> bool:
     """A reason for change that is empty, generic, or too short to explain anything."""
@@ -68,22 +62,6 @@ def is_boilerplate(reason: object) -> bool:
         return True
     words = re.sub(r"[^a-z0-9]+", " ", reason.lower()).strip()
     return words in BOILERPLATE or len(words) < 12
-
-
-def kind(name: str, roles: frozenset[str], summary: str) -> Callable[[Operation], Operation]:
-    """Register a trial kind; every body carries the Part 11 signature manifestation."""
-
-    def wrap(operation: Operation) -> Operation:
-        def plan(view: View, key: KeyRecord, st: Statement, ctx: EntryContext) -> list[object]:
-            ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)  # type: ignore[arg-type]
-            party = view.party(key.gln)
-            operation(ledger, view, key.gln, party.roles if party else (), st.body)
-            return ledger.changes()
-
-        register_kind(KindRule(name, roles, plan, summary))
-        return operation
-
-    return wrap
 
 
 def signature(b: dict[str, Any]) -> tuple[str, str]:

@@ -8,11 +8,11 @@ from typing import Any
 from provenance import body as f
 from provenance.custody import Ledger
 from provenance.errors import BadDataset, BadStatement, Conflict
-from provenance.rules import View
+from provenance.rules import View, ledger_kind
 
 from .datasets import FORMATS, content_hash, parse_dataset
 from .payloads import content_commitment
-from .rules import audit, check_payload, date, kind, latest_protocol, reason, require_trial
+from .rules import audit, check_payload, date, latest_protocol, reason, require_trial
 
 DOMAIN = re.compile(r"^[A-Z]{2}$")  # SDTM/raw domain codes: DM, AE, VS, LB, …
 SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
@@ -90,7 +90,7 @@ def _put_version(
     )
 
 
-@kind("dataset.submit", DATA_ROLES, "submit a dataset (bytes off-log, salted commitments)")
+@ledger_kind("dataset.submit", DATA_ROLES, "submit a dataset (bytes off-log, salted commitments)")
 def submit(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -105,7 +105,7 @@ def submit(
     )
 
 
-@kind("dataset.amend", DATA_ROLES, "a new version of a dataset, with a reason")
+@ledger_kind("dataset.amend", DATA_ROLES, "a new version of a dataset, with a reason")
 def amend(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -146,7 +146,7 @@ def _site(ledger: Ledger, trial_id: str, b: dict[str, Any]) -> str:
     return site
 
 
-@kind("subject.enrol", DATA_ROLES, "a subject (pseudonymous) is enrolled at a site")
+@ledger_kind("subject.enrol", DATA_ROLES, "a subject (pseudonymous) is enrolled at a site")
 def enrol(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -182,7 +182,9 @@ def _consent_row(ledger: Ledger, trial_id: str, subject: str, **values: Any) -> 
     )
 
 
-@kind("consent.record", DATA_ROLES, "a subject's consent, bound to the protocol version in force")
+@ledger_kind(
+    "consent.record", DATA_ROLES, "a subject's consent, bound to the protocol version in force"
+)
 def consent(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
@@ -209,7 +211,7 @@ def consent(
     )
 
 
-@kind("consent.withdraw", DATA_ROLES, "a subject withdraws consent (a new record)")
+@ledger_kind("consent.withdraw", DATA_ROLES, "a subject withdraws consent (a new record)")
 def withdraw(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
 ) -> None:
