@@ -199,9 +199,19 @@ def check_quantity_form(batch: dict[str, Any], quantity: int, serials: Sequence[
 
 
 def take_from_holding(
-    ledger: Ledger, batch: dict[str, Any], gln: str, count: int, serials: Sequence[str], what: str
+    ledger: Ledger,
+    batch: dict[str, Any],
+    gln: str,
+    count: int,
+    serials: Sequence[str],
+    what: str,
+    *,
+    leaves_as: str | None = None,
 ) -> dict[str, Any]:
-    """Remove `count` packs (these serials, if any) from a party's custody, or refuse (409)."""
+    """Remove `count` packs (these serials, if any) from a party's custody, or refuse (409).
+
+    The named packs go in transit, or with `leaves_as` take that EU FMD state (supplied,
+    destroyed); every pack is checked before any is changed."""
     gtin, lot = batch["gtin"], batch["lot"]
     row = holding(ledger, gtin, lot, gln)
     if row["quantity"] < count:
@@ -210,6 +220,7 @@ def take_from_holding(
             held=row["quantity"],
             requested=count,
         )
+    packs = []
     for serial in serials:
         pack = ledger.get("pack", gtin, serial)
         if pack is None or pack["lot"] != lot:
@@ -218,8 +229,15 @@ def take_from_holding(
             raise Conflict(f"party {gln} does not hold pack {serial}", serial=serial)
         if pack["state"] != "active":
             raise Conflict(f"pack {serial} is {pack['state']}, not active", serial=serial)
+        packs.append(pack)
     row["quantity"] -= count
     ledger.put("holding", row)
+    for pack in packs:
+        if leaves_as is None:
+            pack["holder"] = None  # in transit
+            ledger.touch("pack", pack)
+        else:
+            set_pack_state(ledger, pack, leaves_as, gln)
     return row
 
 

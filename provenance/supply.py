@@ -11,7 +11,6 @@ from .custody import (
     check_quantity_form,
     give_to_holding,
     require_batch,
-    set_pack_state,
     take_from_holding,
 )
 from .errors import BadStatement, Conflict, WrongRole
@@ -131,11 +130,6 @@ def ship(
         raise Conflict(f"batch {gtin}/{lot} is recalled and cannot be shipped")
     count = check_quantity_form(batch, quantity, serials)
     take_from_holding(ledger, batch, party, count, serials, action)
-    for serial in serials:
-        pack = ledger.get("pack", gtin, serial)
-        assert pack is not None
-        pack["holder"] = None  # in transit
-        ledger.touch("pack", pack)
     ledger.put(
         "shipment",
         {
@@ -249,11 +243,7 @@ def dispense(
                 f"at {pack['state_at']}",
             )
         return
-    take_from_holding(ledger, batch, party, count, serials, "dispense")
-    for serial in serials:
-        pack = ledger.get("pack", gtin, serial)
-        assert pack is not None
-        set_pack_state(ledger, pack, "supplied", party)
+    take_from_holding(ledger, batch, party, count, serials, "dispense", leaves_as="supplied")
     batch["dispensed"] += count
     ledger.touch("batch", batch)
     ledger.event(gtin, lot, "dispense", party, quantity=count, serials=serials)
@@ -270,11 +260,7 @@ def destroy(
 ) -> None:
     batch = require_batch(ledger, gtin, lot)
     count = check_quantity_form(batch, quantity, serials)
-    take_from_holding(ledger, batch, party, count, serials, "destroy")
-    for serial in serials:
-        pack = ledger.get("pack", gtin, serial)
-        assert pack is not None
-        set_pack_state(ledger, pack, "destroyed", party)
+    take_from_holding(ledger, batch, party, count, serials, "destroy", leaves_as="destroyed")
     batch["destroyed"] += count
     ledger.touch("batch", batch)
     ledger.event(gtin, lot, "destroy", party, quantity=count, serials=serials, detail=reason)
