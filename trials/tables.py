@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Column, Index, Integer, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from provenance.custody import PRIMARY_KEYS
+from provenance.store.columns import bigint, string, text
 
 #: Projection tables (rebuilt from the log) and their keys.
 TRIAL_KEYS: dict[str, tuple[str, ...]] = {
@@ -23,77 +24,65 @@ PRIMARY_KEYS.update(TRIAL_KEYS)
 PRIMARY_KEYS["trial_payload"] = ("commitment",)  # read like a row; never rebuilt
 
 
-def _s(length: int, **kw: object) -> Column:  # type: ignore[type-arg]
-    return Column(String(length), **kw)  # type: ignore[arg-type]
-
-
-def _i(**kw: object) -> Column:  # type: ignore[type-arg]
-    return Column(BigInteger, **kw)  # type: ignore[arg-type]
-
-
-def _t(**kw: object) -> Column:  # type: ignore[type-arg]
-    return Column(Text, **kw)  # type: ignore[arg-type]
-
-
 class Trial(SQLModel, table=True):
     __tablename__ = "trial"
-    trial_id: str = Field(sa_column=_s(40, primary_key=True))
-    registry_name: str = Field(sa_column=_s(16, nullable=False))
-    sponsor: str = Field(sa_column=_s(13, nullable=False))
-    title: str = Field(sa_column=_t(nullable=False))
-    phase: str = Field(sa_column=_s(8, nullable=False))
-    planned_enrolment: int = Field(sa_column=_i(nullable=False))
-    primary_completion: str = Field(sa_column=_s(10, nullable=False))
-    registered_index: int = Field(sa_column=_i(nullable=False))
-    registered_at: str = Field(sa_column=_s(24, nullable=False))
+    trial_id: str = Field(sa_column=string(40, primary_key=True))
+    registry_name: str = Field(sa_column=string(16, nullable=False))
+    sponsor: str = Field(sa_column=string(13, nullable=False))
+    title: str = Field(sa_column=text(nullable=False))
+    phase: str = Field(sa_column=string(8, nullable=False))
+    planned_enrolment: int = Field(sa_column=bigint(nullable=False))
+    primary_completion: str = Field(sa_column=string(10, nullable=False))
+    registered_index: int = Field(sa_column=bigint(nullable=False))
+    registered_at: str = Field(sa_column=string(24, nullable=False))
     locked: int = Field(sa_column=Column(Integer, nullable=False))
 
 
 class TrialSite(SQLModel, table=True):
     __tablename__ = "trial_site"
-    trial_id: str = Field(sa_column=_s(40, primary_key=True))
-    site: str = Field(sa_column=_s(40, primary_key=True))
-    name: str = Field(sa_column=_t(nullable=False))
-    activated: str | None = Field(default=None, sa_column=_s(10))
+    trial_id: str = Field(sa_column=string(40, primary_key=True))
+    site: str = Field(sa_column=string(40, primary_key=True))
+    name: str = Field(sa_column=text(nullable=False))
+    activated: str | None = Field(default=None, sa_column=string(10))
 
 
 class ProtocolVersion(SQLModel, table=True):
     __tablename__ = "protocol_version"
-    trial_id: str = Field(sa_column=_s(40, primary_key=True))
+    trial_id: str = Field(sa_column=string(40, primary_key=True))
     version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    document_sha256: str = Field(sa_column=_s(64, nullable=False))
-    payload: str = Field(sa_column=_s(64, nullable=False))
-    outcomes: str = Field(sa_column=_t(nullable=False))  # JSON list
-    reason: str | None = Field(default=None, sa_column=_t())
+    document_sha256: str = Field(sa_column=string(64, nullable=False))
+    payload: str = Field(sa_column=string(64, nullable=False))
+    outcomes: str = Field(sa_column=text(nullable=False))  # JSON list
+    reason: str | None = Field(default=None, sa_column=text())
     reconsent: int = Field(sa_column=Column(Integer, nullable=False))
-    committed_index: int = Field(sa_column=_i(nullable=False))
-    committed_at: str = Field(sa_column=_s(24, nullable=False))
+    committed_index: int = Field(sa_column=bigint(nullable=False))
+    committed_at: str = Field(sa_column=string(24, nullable=False))
 
 
 class DatasetVersion(SQLModel, table=True):
     __tablename__ = "dataset_version"
-    trial_id: str = Field(sa_column=_s(40, primary_key=True))
-    dataset: str = Field(sa_column=_s(80, primary_key=True))
+    trial_id: str = Field(sa_column=string(40, primary_key=True))
+    dataset: str = Field(sa_column=string(80, primary_key=True))
     version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    domain: str = Field(sa_column=_s(8, nullable=False))
-    format: str = Field(sa_column=_s(16, nullable=False))
-    payload: str = Field(sa_column=_s(64, nullable=False))
-    content_commitment: str = Field(sa_column=_s(64, nullable=False))
-    row_count: int = Field(sa_column=_i(nullable=False))
-    column_count: int = Field(sa_column=_i(nullable=False))
-    reason: str | None = Field(default=None, sa_column=_t())
-    party: str = Field(sa_column=_s(13, nullable=False))
-    submitted_index: int = Field(sa_column=_i(nullable=False))
-    submitted_at: str = Field(sa_column=_s(24, nullable=False))
+    domain: str = Field(sa_column=string(8, nullable=False))
+    format: str = Field(sa_column=string(16, nullable=False))
+    payload: str = Field(sa_column=string(64, nullable=False))
+    content_commitment: str = Field(sa_column=string(64, nullable=False))
+    row_count: int = Field(sa_column=bigint(nullable=False))
+    column_count: int = Field(sa_column=bigint(nullable=False))
+    reason: str | None = Field(default=None, sa_column=text())
+    party: str = Field(sa_column=string(13, nullable=False))
+    submitted_index: int = Field(sa_column=bigint(nullable=False))
+    submitted_at: str = Field(sa_column=string(24, nullable=False))
 
 
 class Enrolment(SQLModel, table=True):
     __tablename__ = "enrolment"
-    trial_id: str = Field(sa_column=_s(40, primary_key=True))
-    subject: str = Field(sa_column=_s(40, primary_key=True))
-    site: str = Field(sa_column=_s(40, nullable=False))
-    enrolled: str = Field(sa_column=_s(10, nullable=False))
-    enrolled_index: int = Field(sa_column=_i(nullable=False))
+    trial_id: str = Field(sa_column=string(40, primary_key=True))
+    subject: str = Field(sa_column=string(40, primary_key=True))
+    site: str = Field(sa_column=string(40, nullable=False))
+    enrolled: str = Field(sa_column=string(10, nullable=False))
+    enrolled_index: int = Field(sa_column=bigint(nullable=False))
 
 
 class ConsentRecord(SQLModel, table=True):
@@ -101,22 +90,22 @@ class ConsentRecord(SQLModel, table=True):
 
     __tablename__ = "consent_record"
     __table_args__ = (Index("consent_subject", "trial_id", "subject"),)
-    idx: int = Field(sa_column=_i(primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
     seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    trial_id: str = Field(sa_column=_s(40, nullable=False))
-    subject: str = Field(sa_column=_s(40, nullable=False))
-    kind: str = Field(sa_column=_s(16, nullable=False))  # consent | withdrawal
-    site: str | None = Field(default=None, sa_column=_s(40))
+    trial_id: str = Field(sa_column=string(40, nullable=False))
+    subject: str = Field(sa_column=string(40, nullable=False))
+    kind: str = Field(sa_column=string(16, nullable=False))  # consent | withdrawal
+    site: str | None = Field(default=None, sa_column=string(40))
     protocol_version: int | None = Field(default=None, sa_column=Column(Integer))
-    dated: str = Field(sa_column=_s(10, nullable=False))
+    dated: str = Field(sa_column=string(10, nullable=False))
 
 
 class ResultsReport(SQLModel, table=True):
     __tablename__ = "results_report"
-    idx: int = Field(sa_column=_i(primary_key=True, autoincrement=False))
-    trial_id: str = Field(sa_column=_s(40, nullable=False, index=True))
-    outcomes: str = Field(sa_column=_t(nullable=False))  # JSON list of {id, summary}
-    reported_at: str = Field(sa_column=_s(24, nullable=False))
+    idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
+    trial_id: str = Field(sa_column=string(40, nullable=False, index=True))
+    outcomes: str = Field(sa_column=text(nullable=False))  # JSON list of {id, summary}
+    reported_at: str = Field(sa_column=string(24, nullable=False))
 
 
 class TrialEvent(SQLModel, table=True):
@@ -125,38 +114,38 @@ class TrialEvent(SQLModel, table=True):
 
     __tablename__ = "trial_event"
     __table_args__ = (Index("trial_event_trial", "trial_id", "idx"),)
-    idx: int = Field(sa_column=_i(primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
     seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    trial_id: str = Field(sa_column=_s(40, nullable=False))
-    action: str = Field(sa_column=_s(32, nullable=False))
-    subject: str = Field(sa_column=_t(nullable=False))  # what it is about, e.g. "dataset AE v2"
-    reason: str | None = Field(default=None, sa_column=_t())
-    party: str = Field(sa_column=_s(13, nullable=False))
-    printed_name: str = Field(sa_column=_t(nullable=False))
-    meaning: str = Field(sa_column=_s(16, nullable=False))
-    key_id: str = Field(sa_column=_s(64, nullable=False))
-    at: str = Field(sa_column=_s(24, nullable=False))
+    trial_id: str = Field(sa_column=string(40, nullable=False))
+    action: str = Field(sa_column=string(32, nullable=False))
+    subject: str = Field(sa_column=text(nullable=False))  # what it is about, e.g. "dataset AE v2"
+    reason: str | None = Field(default=None, sa_column=text())
+    party: str = Field(sa_column=string(13, nullable=False))
+    printed_name: str = Field(sa_column=text(nullable=False))
+    meaning: str = Field(sa_column=string(16, nullable=False))
+    key_id: str = Field(sa_column=string(64, nullable=False))
+    at: str = Field(sa_column=string(24, nullable=False))
 
 
 class Erasure(SQLModel, table=True):
     __tablename__ = "erasure"
-    payload: str = Field(sa_column=_s(64, primary_key=True))
-    trial_id: str = Field(sa_column=_s(40, nullable=False))
-    reason: str = Field(sa_column=_t(nullable=False))
-    party: str = Field(sa_column=_s(13, nullable=False))
-    erased_index: int = Field(sa_column=_i(nullable=False))
-    erased_at: str = Field(sa_column=_s(24, nullable=False))
+    payload: str = Field(sa_column=string(64, primary_key=True))
+    trial_id: str = Field(sa_column=string(40, nullable=False))
+    reason: str = Field(sa_column=text(nullable=False))
+    party: str = Field(sa_column=string(13, nullable=False))
+    erased_index: int = Field(sa_column=bigint(nullable=False))
+    erased_at: str = Field(sa_column=string(24, nullable=False))
 
 
 class TrialPayload(SQLModel, table=True):
     """Off-log payload store: bytes and the salt of their commitment (deleted on erasure)."""
 
     __tablename__ = "trial_payload"
-    commitment: str = Field(sa_column=_s(64, primary_key=True))  # SHA-256(salt ‖ bytes), hex
+    commitment: str = Field(sa_column=string(64, primary_key=True))  # SHA-256(salt ‖ bytes), hex
     salt: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
-    sha256: str | None = Field(default=None, sa_column=_s(64))
-    media_type: str = Field(sa_column=_s(100, nullable=False))
+    sha256: str | None = Field(default=None, sa_column=string(64))
+    media_type: str = Field(sa_column=string(100, nullable=False))
     data: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
-    size: int = Field(sa_column=_i(nullable=False))
-    stored_at: str = Field(sa_column=_s(24, nullable=False))
-    erased_index: int | None = Field(default=None, sa_column=_i())  # the erasure's entry
+    size: int = Field(sa_column=bigint(nullable=False))
+    stored_at: str = Field(sa_column=string(24, nullable=False))
+    erased_index: int | None = Field(default=None, sa_column=bigint())  # the erasure's entry
