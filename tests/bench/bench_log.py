@@ -196,10 +196,11 @@ def bench_store(n: int, workdir: Path) -> None:
 # --- signed statements --------------------------------------------------------------------------
 
 
-def demo_service(data_dir: Path) -> Service:
+def demo_service(data_dir: Path, stories: tuple[str, ...] = ()) -> Service:
+    """A log with the demo parties (and the demo stories named)."""
     service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}))
     service.initialise()
-    demo.seed(service, 0, stories=())
+    demo.seed(service, 0, stories=stories)
     return service
 
 
@@ -271,6 +272,26 @@ def post_all(port: int, bodies: list[bytes], path: str, threads: int) -> float:
     return time.perf_counter() - started
 
 
+def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn (gthread, 4 threads a worker) on a free port, once it accepts connections."""
+    port = free_port()
+    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
+         "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+         "app:create_app()"],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, port
+
+
 def bench_ingest(workdir: Path, count: int, workers: int) -> None:
     say(f"\n== Signed ingest over HTTP, {count:,} statements, gunicorn {workers} workers ==")
     data_dir = workdir / "ingest"
@@ -278,35 +299,8 @@ def bench_ingest(workdir: Path, count: int, workers: int) -> None:
     singles = signed_envelopes(data_dir, count, "single")
     batched = signed_envelopes(data_dir, count, "batch")
     one, many = bare_verify_rates(service, singles[:2000], workers)
-    port = free_port()
-    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server, port = start_server(data_dir, workers)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         single_bodies = [json.dumps(e).encode() for e in singles]
         seconds = post_all(port, single_bodies, "/api/v1/statements", threads=CLIENTS)
         single_rate = count / seconds

@@ -16,8 +16,6 @@ import json
 import os
 import random
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,10 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import click  # noqa: E402
+from bench_log import demo_service as parties_service  # noqa: E402
+from bench_log import percentile, say, start_server  # noqa: E402
 
 from provenance import demo, demo_supply, gs1, supply_queries  # noqa: E402
 from provenance.epcis_doc import parse_epcis_document  # noqa: E402
-from provenance.service import Service, Settings  # noqa: E402
+from provenance.service import Service  # noqa: E402
 from provenance.signing import EPCIS_PAYLOAD_TYPE, sign_envelope  # noqa: E402
 from provenance.store.engine import read_connection, write_transaction  # noqa: E402
 from provenance.store.projection import DbView  # noqa: E402
@@ -47,26 +47,8 @@ SERIALISED_EVERY = 10  # one batch in ten carries 10 serialised packs
 CLIENTS = 4
 
 
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def demo_service(data_dir: Path) -> Service:
-    service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}))
-    service.initialise()
-    demo.seed(service, 0, stories=("supply",))
-    return service
+def supply_service(data_dir: Path) -> Service:
+    return parties_service(data_dir, stories=("supply",))
 
 
 def gtin_of(n: int) -> str:
@@ -182,7 +164,7 @@ def fill_projection(service: Service, batches: int) -> None:
 def bench_scan(workdir: Path, batches: int, lookups: int, workers: int) -> None:
     entries = batches * EVENTS_PER_BATCH
     say(f"\n== Scan lookups at {batches:,} batches / {entries:,} custody entries ==")
-    service = demo_service(workdir / "scan")
+    service = supply_service(workdir / "scan")
     started = time.perf_counter()
     fill_projection(service, batches)
     say(f"filled in {time.perf_counter() - started:.0f} s")
@@ -241,38 +223,6 @@ def bench_scan(workdir: Path, batches: int, lookups: int, workers: int) -> None:
         "http_scan_p99_ms": percentile(http_lat, 0.99) * 1e3,
         "db_bytes": db.stat().st_size if db.exists() else None,
     }
-
-
-def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return server, port
 
 
 def _get_all(port: int, paths: list[str]) -> tuple[float, list[float]]:
@@ -365,7 +315,7 @@ def epcis_document(doc_no: int, events: int) -> dict[str, Any]:
 def bench_epcis(workdir: Path, documents: int, events: int, workers: int) -> None:
     say(f"\n== EPCIS capture: {documents} documents x {events:,} events, one signature each ==")
     data_dir = workdir / "epcis"
-    service = demo_service(data_dir)
+    service = supply_service(data_dir)
     key = demo.demo_key(data_dir, "acme")
     payloads = [json.dumps(epcis_document(d, events)).encode() for d in range(2 * documents)]
     envelopes = [sign_envelope(key, p, EPCIS_PAYLOAD_TYPE).to_json() for p in payloads]
