@@ -51,6 +51,15 @@ def post(client: FlaskClient, envelope: Any) -> Any:
     return client.post("/api/v1/statements", json=envelope)
 
 
+def send(
+    client: FlaskClient, party: PartyKey, kind: str, body: dict[str, Any], status: int = 201
+) -> Any:
+    """Sign and submit a statement, expecting `status`; the JSON answer (or problem)."""
+    response = post(client, party.envelope(kind, body))
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
 def register_party(
     client: FlaskClient, authority: Authority, name: str, gln: str, roles: list[str]
 ) -> PartyKey:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,27 +11,13 @@ import pytest
 
 from provenance import demo, demo_supply
 from provenance.web import service
+from tests.chromium import FLAGS, require
 from tests.server import live_server
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
 def chromium() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
-        pytest.skip("chromium is not installed")
-    return CHROMIUM
+    return require("chromium")[0]
 
 
 def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_path: Path) -> None:

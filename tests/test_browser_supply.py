@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,35 +10,21 @@ import pytest
 
 from provenance import demo, demo_supply
 from provenance.web import service
+from tests.chromium import FLAGS, require
 from tests.server import live_server
-
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[object]:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium/chromedriver missing: .ci/run installs Debian's packages")
-        pytest.skip("chromium and chromedriver are not installed")
+    chromium, chromedriver = require("chromium", "chromedriver")
     os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager reach the network
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1400"]:
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(chromedriver))
     driver.set_page_load_timeout(60)
     try:
         yield driver

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from provenance.statements import format_timestamp
-from tests.parties import Authority, PartyKey, post, register_party
+from tests.parties import Authority, PartyKey, post, register_party, send
 
 GTIN = "09506000134352"
 NDC_GTIN = "00307773105025"  # NDC 0777-3105-02
@@ -29,9 +29,7 @@ class Chain:
     regulator: PartyKey
 
     def send(self, party: PartyKey, kind: str, body: dict[str, Any], status: int = 201) -> Any:
-        response = post(self.client, party.envelope(kind, body))
-        assert response.status_code == status, response.get_json()
-        return response.get_json()
+        return send(self.client, party, kind, body, status)
 
     def batch(self, lot: str = LOT) -> Any:
         response = self.client.get(f"/01/{GTIN}/10/{lot}", headers={"Accept": "application/json"})

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.parties import Authority, PartyKey, post, register_party
+from tests.parties import Authority, PartyKey, register_party, send
 from trials.datasets import content_hash, parse_dataset
 from trials.payloads import commitment, content_commitment
 
@@ -35,9 +35,7 @@ class Study:
     salts: list[bytes] = field(default_factory=list)
 
     def send(self, party: PartyKey, kind: str, body: dict[str, Any], status: int = 201) -> Any:
-        response = post(self.client, party.envelope(kind, body))
-        assert response.status_code == status, response.get_json()
-        return response.get_json()
+        return send(self.client, party, kind, body, status)
 
     def upload(self, data: bytes, media_type: str = "text/csv") -> tuple[str, bytes]:
         salt = hashlib.sha256(data + bytes([len(self.salts)])).digest()
