@@ -7,22 +7,21 @@ import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import demo_supply, keystore
+from .client import build_envelope
 from .errors import LogNotInitialised
 from .log import Submission, parse_submission, tree_size
 from .service import Service
 from .signing import (
     P256_ORDER,
-    key_id,
     load_private_key_pem,
     private_key_pem,
     public_key_der,
-    sign_envelope,
 )
-from .statements import make_statement
 from .store.engine import read_connection
 from .store.projection import DbView
 
@@ -61,6 +60,11 @@ def demo_key(data_dir: Path, slug: str) -> ec.EllipticCurvePrivateKey:
     key = ec.derive_private_key(secret % (P256_ORDER - 1) + 1, ec.SECP256R1())
     keystore.write_secret(path, private_key_pem(key))
     return key
+
+
+def signed(key: ec.EllipticCurvePrivateKey, kind: str, body: dict[str, Any]) -> Submission:
+    """A statement signed on the party's side, ready for `submit_many`."""
+    return parse_submission(build_envelope(key, kind, body))
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,6 @@ def seed(
     if only_if_empty and size > 1:
         return SeedResult(0, 0, size, skipped=True)
     authority = keystore.load_authority_key(service.settings.keys)
-    authority_id = key_id(public_key_der(authority))
     registrations: list[Submission] = []
     for party in missing:
         der = public_key_der(demo_key(data_dir, party.slug))
@@ -116,10 +119,7 @@ def seed(
             "roles": list(party.roles),
             "public_key": base64.b64encode(der).decode(),
         }
-        statement = make_statement("party.register", body, authority_id)
-        registrations.append(
-            parse_submission(sign_envelope(authority, statement.payload()).to_json())
-        )
+        registrations.append(signed(authority, "party.register", body))
     if registrations:
         log.submit_many(registrations)
     keys = [demo_key(data_dir, p.slug) for p in PARTIES]
@@ -129,8 +129,7 @@ def seed(
         items = []
         for slug, kind, body in story:
             key = by_slug[slug]
-            statement = make_statement(kind, body, key_id(public_key_der(key)))
-            items.append(parse_submission(sign_envelope(key, statement.payload()).to_json()))
+            items.append(signed(key, kind, body))
         log.submit_many(items)
     appended = 0
     while appended < count:
@@ -141,8 +140,7 @@ def seed(
                 "subject": f"demo/{size + n}",
                 "claim": {"sequence": size + n, "note": "demonstration statement"},
             }
-            statement = make_statement("attestation", body, key_id(public_key_der(key)))
-            batch.append(parse_submission(sign_envelope(key, statement.payload()).to_json()))
+            batch.append(signed(key, "attestation", body))
         log.submit_many(batch)
         appended += len(batch)
     extra = tuple(add(service) for name, add in EXTRA_STORIES.items() if name in stories)

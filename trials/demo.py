@@ -12,10 +12,8 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provenance import demo
-from provenance.log import Submission, parse_submission
+from provenance.log import Submission
 from provenance.service import Service
-from provenance.signing import key_id, public_key_der, sign_envelope
-from provenance.statements import make_statement
 from provenance.store.engine import read_connection
 from provenance.store.projection import DbView
 
@@ -221,11 +219,9 @@ def seed_trial(service: Service) -> str:
         if DbView(conn).row("trial", (TRIAL_ID,)) is not None:
             return f"demo trial {TRIAL_ID} already present"
     key: ec.EllipticCurvePrivateKey = demo.demo_key(service.settings.data_dir, SPONSOR.slug)
-    signer = key_id(public_key_der(key))
     items: list[Submission] = []
     for kind, body in statements(service):
-        statement = make_statement(kind, body, signer)
-        items.append(parse_submission(sign_envelope(key, statement.payload()).to_json()))
+        items.append(demo.signed(key, kind, body))
     for start in range(0, len(items), 1000):
         service.log.submit_many(items[start : start + 1000])
     return f"demo trial {TRIAL_ID}: {len(items)} signed statements"
