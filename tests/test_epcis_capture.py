@@ -133,6 +133,9 @@ def test_capture_moves_custody_and_stores_hash_ids(
     assert urn_query["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == events
     by_step = client.get("/epcis/events", query_string={"EQ_bizStep": "shipping"}).get_json()
     assert len(by_step["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 1
+    for form in ("https://ref.gs1.org/cbv/BizStep-shipping", "urn:epcglobal:cbv:bizstep:shipping"):
+        same = client.get("/epcis/events", query_string={"EQ_bizStep": form}).get_json()
+        assert same == {**by_step, "creationDate": same["creationDate"]}
     window = client.get(
         "/epcis/events",
         query_string={"GE_eventTime": "2026-11-02T00:00:00Z", "gtin": GTIN, "lot": LOT},

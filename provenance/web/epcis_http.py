@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
-from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
 from .. import epcis, supply_queries
-from ..canonical import sha256_hex
+from ..epcis_doc import normalise_cbv
 from ..epcis_hash import normalise_epc, utc_millis
 from ..errors import BadEnvelope, BadEpcis, NotFound
-from ..signing import EPCIS_PAYLOAD_TYPE, parse_envelope
+from ..signing import EPCIS_PAYLOAD_TYPE
 from ..statements import now_timestamp
 from ..store.engine import query, read_connection
 from . import service
@@ -36,15 +36,13 @@ def capture() -> Response:
         ((captured,),) = query(
             conn, "SELECT count(*) FROM epcis_event WHERE idx = ?", (appended.index,)
         )
+        ((digest,),) = query(
+            conn, "SELECT payload_digest FROM log_entry WHERE idx = ?", (appended.index,)
+        )
     body = appended_json(appended)
     body["events_captured"] = int(captured)
-    body["payload"] = url_for("epcis.payload", digest=epcis_digest(envelope))
+    body["payload"] = url_for("epcis.payload", digest=bytes(digest).hex())
     return json_response(body, 200 if appended.duplicate else 201, {"Location": body["entry"]})
-
-
-def epcis_digest(envelope: dict[str, Any]) -> str:
-    """SHA-256 of the document, the name of the stored payload (the envelope was accepted)."""
-    return sha256_hex(parse_envelope(envelope).payload)
 
 
 @bp.get("/epcis/events")
@@ -67,7 +65,9 @@ def events() -> Response:
         raise BadEpcis("unsupported query parameters", unsupported=unknown, supported=sorted(known))
     step = args.get("EQ_bizStep")
     if step is not None:
-        step = step.rsplit("BizStep-", 1)[-1].rsplit(":", 1)[-1]
+        # A value that is neither a CBV step nor another URI matches no stored event.
+        with contextlib.suppress(ValueError):
+            step = normalise_cbv(step, "bizStep")
     try:
         limit = min(int(args.get("perPage", QUERY_LIMIT)), QUERY_LIMIT)
     except ValueError:
