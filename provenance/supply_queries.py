@@ -149,12 +149,10 @@ def alerts(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     where, params = ["1 = 1"], []
-    if gtin is not None:
-        where.append("gtin = ?")
-        params.append(gtin)
-    if lot is not None:
-        where.append("lot = ?")
-        params.append(lot)
+    for column, value in (("gtin", gtin), ("lot", lot)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
     if open_only:
         where.append("resolved_index IS NULL")
     rows = query_dicts(

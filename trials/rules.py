@@ -132,12 +132,16 @@ def require_sponsor(trial: dict[str, Any], party: str) -> None:
         raise WrongRole(f"only the trial's sponsor {trial['sponsor']} may do this")
 
 
-def latest_protocol(ledger: Ledger, trial_id: str) -> int:
-    """Highest committed protocol version (0 if none), found by probing the next key."""
+def latest_version(ledger: Ledger, table: str, *key: str) -> int:
+    """Highest version (0 if none) of rows keyed (*key, version), found by probing the next."""
     version = 0
-    while ledger.get("protocol_version", trial_id, version + 1) is not None:
+    while ledger.get(table, *key, version + 1) is not None:
         version += 1
     return version
+
+
+def latest_protocol(ledger: Ledger, trial_id: str) -> int:
+    return latest_version(ledger, "protocol_version", trial_id)
 
 
 def check_payload(ledger: Ledger, payload: str) -> dict[str, Any] | None:

@@ -12,7 +12,15 @@ from provenance.rules import View, ledger_kind
 
 from .datasets import FORMATS, content_hash, parse_dataset
 from .payloads import content_commitment
-from .rules import audit, check_payload, date, latest_protocol, reason, require_trial
+from .rules import (
+    audit,
+    check_payload,
+    date,
+    latest_protocol,
+    latest_version,
+    reason,
+    require_trial,
+)
 
 DOMAIN = re.compile(r"^[A-Z]{2}$")  # SDTM/raw domain codes: DM, AE, VS, LB, …
 SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
@@ -113,9 +121,7 @@ def amend(
     why = reason(b)
     trial = open_trial(ledger, b)
     _check_dataset(ledger, b)
-    latest = 0
-    while ledger.get("dataset_version", trial["trial_id"], b["dataset"], latest + 1) is not None:
-        latest += 1
+    latest = latest_version(ledger, "dataset_version", trial["trial_id"], b["dataset"])
     if latest == 0:
         raise Conflict(f"dataset {b['dataset']} was never submitted")
     if b.get("supersedes") != latest:
