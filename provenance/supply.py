@@ -226,20 +226,17 @@ def dispense(
     if expires is not None and expires < parse_timestamp(today).date():
         raise Conflict(f"batch {gtin}/{lot} expired on {expires.isoformat()}")
     count = check_quantity_form(batch, quantity, serials)
-    repeated = [
-        s for s in serials if (ledger.get("pack", gtin, s) or {}).get("state") == "supplied"
-    ]
-    if repeated:
-        for serial in repeated:
-            pack = ledger.get("pack", gtin, serial)
-            assert pack is not None
+    packs = (ledger.get("pack", gtin, serial) for serial in serials)
+    supplied = [pack for pack in packs if pack is not None and pack["state"] == "supplied"]
+    if supplied:
+        for pack in supplied:
             ledger.alert(
                 "duplicate-serial",
                 gtin,
                 lot,
-                serial,
+                pack["serial"],
                 party,
-                f"pack {serial} dispensed again; first dispensed by {pack['state_by']} "
+                f"pack {pack['serial']} dispensed again; first dispensed by {pack['state_by']} "
                 f"at {pack['state_at']}",
             )
         return

@@ -238,35 +238,26 @@ def test_trial_commands_sign_locally(server: tuple[str, Flask, Path], tmp_path: 
     )
     assert submitted.exit_code == 0 and "AE: 1 rows x 2 columns (csv)" in submitted.output
     ae.write_text("SUBJECT,AETERM\nS-1,Migraine\n")
-    lazy = run(
-        "amend",
-        "NCT05555555",
-        "AE",
-        ae,
-        "--domain",
-        "AE",
-        "--supersedes",
-        1,
-        "--reason",
-        "update",
-        *sign,
-        "authorship",
-    )
+
+    def amend(reason: str) -> Result:
+        return run(
+            "amend",
+            "NCT05555555",
+            "AE",
+            ae,
+            "--domain",
+            "AE",
+            "--supersedes",
+            1,
+            "--reason",
+            reason,
+            *sign,
+            "authorship",
+        )
+
+    lazy = amend("update")
     assert lazy.exit_code == 1 and "HTTP 422" in lazy.output
-    amended = run(
-        "amend",
-        "NCT05555555",
-        "AE",
-        ae,
-        "--domain",
-        "AE",
-        "--supersedes",
-        1,
-        "--reason",
-        "Term recoded to MedDRA preferred term after query Q-12",
-        *sign,
-        "authorship",
-    )
+    amended = amend("Term recoded to MedDRA preferred term after query Q-12")
     assert amended.exit_code == 0, amended.output
     history = app.test_client().get("/api/v1/trials/NCT05555555/datasets/AE/history").get_json()
     assert [v["version"] for v in history["versions"]] == [1, 2]
