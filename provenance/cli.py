@@ -13,6 +13,7 @@ import click
 from . import client
 from .canonical import parse_json
 from .errors import Error
+from .reports.cli import report_command
 from .signing import generate_private_key, key_id, load_public_key_pem, public_key_der
 
 
@@ -238,6 +239,7 @@ def _add_trial_commands() -> None:
 
     for command in COMMANDS:
         main.add_command(command)
+    main.add_command(report_command)
 
 
 _add_trial_commands()

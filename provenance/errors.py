@@ -65,6 +65,10 @@ class BadDataset(Error):
     slug, status, title = "bad-dataset", 422, "Not a readable dataset file"
 
 
+class BadParameter(Error):
+    slug, status, title = "bad-parameter", 400, "A query or command parameter is not valid"
+
+
 class BadKey(Error):
     slug, status, title = "bad-key", 422, "Public key is not a valid P-256 key"
 

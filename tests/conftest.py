@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from provenance.web import service as _service
+from tests.chromium import FLAGS, require
 from tests.parties import Authority, PartyKey, register_party
 
 POSTGRES_ENV = "PROVENANCE_TEST_POSTGRES_URL"
@@ -85,3 +86,21 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    chromium, chromedriver = require("chromium", "chromedriver")
+    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager reach the network
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1400"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(chromedriver))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,26 +9,7 @@ import pytest
 
 from provenance import demo, demo_supply
 from provenance.web import service
-from tests.chromium import FLAGS, require
 from tests.server import live_server
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    chromium, chromedriver = require("chromium", "chromedriver")
-    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager reach the network
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1400"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(chromedriver))
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def service() -> Service:
 
 
 def register(app: Flask) -> None:
-    from . import api, epcis_http, log_http, pages, problems, supply_http
+    from . import api, epcis_http, log_http, pages, problems, reports_http, supply_http
 
     problems.register(app)
     app.register_blueprint(log_http.bp)
@@ -29,3 +29,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(supply_http.bp)
     app.register_blueprint(epcis_http.bp)
+    app.register_blueprint(reports_http.bp)

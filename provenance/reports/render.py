@@ -1,0 +1,144 @@
+"""A report as files: one self-contained HTML page, report.json, and CSV/JSON/PNG per part."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .model import Chart, Report, Table
+
+#: Rows shown inline per table; the CSV and JSON files always hold every row.
+PREVIEW_ROWS = 50
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("provenance.reports", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def chart_png(chart: Chart) -> bytes:
+    # Figure (not pyplot) keeps no global state, so threads of a web worker can draw at once.
+    figure = Figure(figsize=(7.5, 3.8), dpi=100, layout="constrained")
+    chart.draw(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def table_csv(table: Table) -> str:
+    return table.frame.to_csv(index=False, lineterminator="\n")
+
+
+def table_records(table: Table) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: missing values become null, numpy scalars plain numbers."""
+    text = table.frame.to_json(orient="records", date_format="iso", force_ascii=False)
+    records: list[dict[str, Any]] = json.loads(text)
+    return records
+
+
+def report_json(report: Report, *, rows: bool = False) -> dict[str, Any]:
+    """The report's figures and an index of its tables and charts (with every row if `rows`)."""
+
+    def table_entry(table: Table) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "name": table.name,
+            "title": table.title,
+            "note": table.note,
+            "rows": len(table.frame),
+            "columns": [str(c) for c in table.frame.columns],
+            "csv": f"tables/{table.name}.csv",
+            "json": f"tables/{table.name}.json",
+        }
+        if rows:
+            entry["data"] = table_records(table)
+        return entry
+
+    return {
+        "report": report.name,
+        "title": report.title,
+        "generated_at": report.generated_at,
+        "log_size": report.log_size,
+        "params": report.params.to_json(),
+        "sections": [
+            {
+                "title": section.title,
+                "text": section.text,
+                "metrics": [
+                    {"label": m.label, "value": m.value, "flag": m.flag} for m in section.metrics
+                ],
+                "tables": [table_entry(t) for t in section.tables],
+                "charts": [
+                    {"name": c.name, "title": c.title, "alt": c.alt, "png": f"charts/{c.name}.png"}
+                    for c in section.charts
+                ],
+            }
+            for section in report.sections
+        ],
+    }
+
+
+def _cell(value: object) -> str:
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def report_html(
+    report: Report, pngs: dict[str, bytes], link: Callable[[str], str] = lambda path: path
+) -> str:
+    """The report page; charts are embedded as data URIs so the page stands alone."""
+    previews = {
+        table.name: [
+            [_cell(v) for v in row]
+            for row in table.frame.head(PREVIEW_ROWS).itertuples(index=False)
+        ]
+        for table in report.tables()
+    }
+    images = {name: base64.b64encode(data).decode() for name, data in pngs.items()}
+    return _TEMPLATES.get_template("report.html").render(
+        report=report,
+        previews=previews,
+        images=images,
+        link=link,
+        preview_rows=PREVIEW_ROWS,
+        params=report.params.to_json(),
+    )
+
+
+def write_report(report: Report, out: Path) -> list[Path]:
+    """Write index.html, report.json, tables/*.csv|json and charts/*.png under `out`."""
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "charts").mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def put(path: Path, data: str | bytes) -> None:
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+        written.append(path)
+
+    pngs = {chart.name: chart_png(chart) for chart in report.charts()}
+    for name, data in pngs.items():
+        put(out / "charts" / f"{name}.png", data)
+    for table in report.tables():
+        put(out / "tables" / f"{table.name}.csv", table_csv(table))
+        records = table_records(table)
+        put(out / "tables" / f"{table.name}.json", json.dumps(records, indent=1) + "\n")
+    put(out / "report.json", json.dumps(report_json(report), indent=2) + "\n")
+    put(out / "index.html", report_html(report, pngs))
+    return written

@@ -1,0 +1,50 @@
+"""Running a report by name over one snapshot, and reading its parameters from text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from ..errors import BadParameter, NotFound
+from ..service import Service
+from .catalog import all_reports
+from .model import Params, Report, ReportKind, Step
+
+MAX_DAYS = 3650
+
+
+def report_kind(name: str) -> ReportKind:
+    kind = all_reports().get(name)
+    if kind is None:
+        raise NotFound(f"no report {name!r}; reports are: {', '.join(sorted(all_reports()))}")
+    return kind
+
+
+def parse_params(values: Mapping[str, str | None]) -> Params:
+    """Params from query-string or command-line text; anything unparsable is a BadParameter."""
+    out = Params()
+    as_of, days, trial = values.get("as_of"), values.get("days"), values.get("trial") or None
+    if as_of:
+        try:
+            out = Params(as_of=date.fromisoformat(as_of))
+        except ValueError:
+            raise BadParameter(f"as_of must be a date YYYY-MM-DD, not {as_of!r}") from None
+    number = out.days
+    if days:
+        if not days.isdigit() or not 0 < int(days) <= MAX_DAYS:
+            raise BadParameter(f"days must be a whole number from 1 to {MAX_DAYS}, not {days!r}")
+        number = int(days)
+    if trial is not None and (len(trial) > 40 or not trial.strip()):
+        raise BadParameter("trial must be a trial id of at most 40 characters")
+    return Params(as_of=out.as_of, days=number, trial=trial.strip() if trial else None)
+
+
+def run_report(service: Service, name: str, params: Params, step: Step | None = None) -> Report:
+    """Build report `name` over one consistent read snapshot of the projection."""
+    from .source import open_source
+
+    kind = report_kind(name)
+    with open_source(service) as source:
+        report = kind.build(source, params, step or (lambda _label: None))
+        report.log_size = source.size
+    return report

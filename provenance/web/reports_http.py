@@ -1,0 +1,121 @@
+"""/reports: run a report in the browser; its page, report.json, and each table and chart."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from ..errors import NotFound
+from ..log import tree_size
+from ..reports.catalog import all_reports
+from ..reports.model import Report
+from ..reports.render import chart_png, report_html, report_json, table_csv, table_records
+from ..reports.run import parse_params, report_kind, run_report
+from ..store.engine import read_connection
+from . import service
+
+bp = Blueprint("reports", __name__, template_folder="templates")
+
+CACHED_REPORTS = 8
+
+
+@dataclass
+class _Built:
+    report: Report
+    pngs: dict[str, bytes] = field(default_factory=dict)
+
+
+class _Cache:
+    """Recent reports by (name, parameters, log size): the projection changes only by appends,
+    so a report over the same tree size is the same report."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: OrderedDict[tuple[object, ...], _Built] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> _Built | None:
+        with self.lock:
+            built = self.items.get(key)
+            if built is not None:
+                self.items.move_to_end(key)
+            return built
+
+    def put(self, key: tuple[object, ...], built: _Built) -> None:
+        with self.lock:
+            self.items[key] = built
+            while len(self.items) > CACHED_REPORTS:
+                self.items.popitem(last=False)
+
+
+_cache = _Cache()
+
+
+def _built(name: str) -> _Built:
+    report_kind(name)  # 404 before any work for an unknown name
+    params = parse_params({k: request.args.get(k) for k in ("as_of", "days", "trial")})
+    svc = service()
+    with read_connection(svc.engine) as conn:
+        size = tree_size(conn)
+    key = (name, params, size, svc.settings.database_url)
+    built = _cache.get(key)
+    if built is None:
+        report = run_report(svc, name, params)
+        built = _Built(report, {chart.name: chart_png(chart) for chart in report.charts()})
+        # Keyed by the size seen by the report's own snapshot, which may be newer than `size`.
+        _cache.put((name, params, report.log_size, svc.settings.database_url), built)
+    return built
+
+
+def _link(path: str) -> str:
+    query = request.query_string.decode()
+    return f"{path}?{query}" if query else path
+
+
+@bp.get("/reports")
+def index() -> str:
+    kinds = sorted(all_reports().values(), key=lambda kind: kind.name)
+    return render_template("reports.html", kinds=kinds, params=parse_params({}).to_json())
+
+
+@bp.get("/reports/<name>/")
+def page(name: str) -> str:
+    built = _built(name)
+    return report_html(built.report, built.pngs, _link)
+
+
+@bp.get("/reports/<name>/report.json")
+def as_json(name: str) -> Response:
+    return jsonify(report_json(_built(name).report, rows=True))
+
+
+def _table(name: str, table: str) -> tuple[_Built, str]:
+    built = _built(name)
+    try:
+        return built, built.report.table(table).name
+    except KeyError:
+        raise NotFound(f"report {name!r} has no table {table!r}") from None
+
+
+@bp.get("/reports/<name>/tables/<table>.csv")
+def table_as_csv(name: str, table: str) -> Response:
+    built, found = _table(name, table)
+    response = Response(table_csv(built.report.table(found)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{found}.csv"'
+    return response
+
+
+@bp.get("/reports/<name>/tables/<table>.json")
+def table_as_json(name: str, table: str) -> Response:
+    built, found = _table(name, table)
+    return jsonify(table_records(built.report.table(found)))
+
+
+@bp.get("/reports/<name>/charts/<chart>.png")
+def chart(name: str, chart: str) -> Response:
+    png = _built(name).pngs.get(chart)
+    if png is None:
+        raise NotFound(f"report {name!r} has no chart {chart!r}")
+    return Response(png, mimetype="image/png")
