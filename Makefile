@@ -36,6 +36,7 @@ test: lint pytest
 bench: install
 	$(BIN)/python tests/bench/bench_log.py
 	$(BIN)/python tests/bench/bench_supply.py
+	$(BIN)/python tests/bench/bench_reports.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
