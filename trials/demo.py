@@ -1,5 +1,5 @@
 """The demo trial, built from the synthetic clindata study: sites, protocol v1 and v2, enrolment,
-consent, and DM/AE/SV datasets with one amendment."""
+consent, DM/AE/SV datasets with one amendment, and a results report."""
 
 from __future__ import annotations
 
@@ -210,7 +210,38 @@ def statements(service: Service) -> list[tuple[str, dict[str, Any]]]:
         if extra:
             body.update(supersedes=1, reason=extra)
         out.append(("dataset.amend" if extra else "dataset.submit", body))
+    results = {"trial": TRIAL_ID, "outcomes": _results(amended), "signature": APPROVER}
+    out.append(("results.report", results))
     return out
+
+
+def _results(ae: pd.DataFrame) -> list[dict[str, str]]:
+    """Results against protocol v1 that show each COMPare category once: O1 as pre-specified,
+    O2 promoted to primary (disclosed by v2) but also moved to 24 months (disclosed nowhere),
+    O3 left out, and O4 never pre-specified."""
+    serious = ae.loc[ae["AESER"] == "Y", "SUBJECT"].nunique()
+    severe = ae.loc[ae["AETOXGR"].isin(["SEVERE", "out of bound:Life-Threatening"]), "SUBJECT"]
+    per_subject = len(ae) / ae["SUBJECT"].nunique()
+    return [
+        {
+            "id": "O1",
+            "summary": f"{serious} subjects had at least one serious adverse event",
+            "type": "primary",
+            "time_frame": "12 months",
+        },
+        {
+            "id": "O2",
+            "summary": f"{severe.nunique()} subjects had an adverse event of grade 3 or higher",
+            "type": "primary",
+            "time_frame": "24 months",
+        },
+        {
+            "id": "O4",
+            "summary": f"{per_subject:.1f} adverse events per subject with any adverse event",
+            "type": "secondary",
+            "time_frame": "24 months",
+        },
+    ]
 
 
 def seed_trial(service: Service) -> str:

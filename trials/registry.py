@@ -174,6 +174,10 @@ ledger_kind("trial.unlock", frozenset({"sponsor"}), "unlock the trial database, 
 )
 
 
+REPORTED_FIELDS = frozenset({"id", "summary", "type", "time_frame"})
+REPORTED_TYPES = ("primary", "secondary", "other")
+
+
 @ledger_kind("results.report", frozenset({"sponsor"}), "report results by outcome id")
 def report(
     ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
@@ -187,10 +191,16 @@ def report(
     if not isinstance(items, list) or not items:
         raise BadStatement("body.outcomes must be a non-empty list of {id, summary}")
     for item in items:
-        if not isinstance(item, dict) or set(item) != {"id", "summary"}:
-            raise BadStatement("each reported outcome is exactly {id, summary}")
+        # type and time_frame, when given, let outcome switching be checked against the
+        # pre-specified outcomes (COMPare); results that omit them stay valid.
+        if not isinstance(item, dict) or not {"id", "summary"} <= set(item) <= REPORTED_FIELDS:
+            raise BadStatement("each reported outcome is {id, summary, type?, time_frame?}")
         f.text(item, "id", 40)
         f.text(item, "summary", 2000)
+        if "type" in item and item["type"] not in REPORTED_TYPES:
+            raise BadStatement(f"a reported outcome's type is one of {list(REPORTED_TYPES)}")
+        if "time_frame" in item:
+            f.text(item, "time_frame", 200)
     ledger.put(
         "results_report",
         {

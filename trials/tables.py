@@ -104,7 +104,8 @@ class ResultsReport(SQLModel, table=True):
     __tablename__ = "results_report"
     idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
     trial_id: str = Field(sa_column=string(40, nullable=False, index=True))
-    outcomes: str = Field(sa_column=text(nullable=False))  # JSON list of {id, summary}
+    # JSON list of {id, summary, type?, time_frame?}
+    outcomes: str = Field(sa_column=text(nullable=False))
     reported_at: str = Field(sa_column=string(24, nullable=False))
 
 
