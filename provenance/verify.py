@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -265,18 +266,23 @@ def verify_log(
     workers: int | None = None,
     progress: bool = False,
     external: Sequence[str] = (),
+    conn: Connection | None = None,
 ) -> VerifyReport:
     """Check everything the log claims; every problem names the entry index it starts at.
 
     `external` are signed checkpoints kept outside the database (by an auditor or a witness):
     the log must still contain and agree with them, even if stored checkpoints were removed.
+    `conn`, if given, is a read transaction to verify in, so a caller's other reads describe the
+    same snapshot.
     """
     started = time.perf_counter()
     report = VerifyReport()
     workers = workers or os.cpu_count() or 1
     sigs = SignatureChecks(workers)
     try:
-        with read_connection(service.engine) as conn:
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(read_connection(service.engine))
             roots = _check_checkpoints(conn, service, report)
             for note in external:
                 checkpoint = open_checkpoint(

@@ -206,7 +206,8 @@ def _per_day_chart(days: pd.DataFrame) -> Chart:
     steps=3,
 )
 def build(source: Source, params: Params, step: Step) -> Report:
-    verified = verify_log(source.service, workers=1 if source.size < PARALLEL_FROM else None)
+    workers = 1 if source.size < PARALLEL_FROM else None
+    verified = verify_log(source.service, workers=workers, conn=source.conn)
     problems = problems_frame(verified)
     integrity = Section(
         "Verification",
