@@ -223,6 +223,35 @@ def consent_findings(enrolment: pd.DataFrame, consent: pd.DataFrame) -> list[Con
     return sorted(findings, key=lambda finding: (finding.kind, finding.subject))
 
 
+#: The DM, AE and SV extracts a sponsor submits from this study: our column ← clindata column.
+#: No birth dates or initials leave the source tables.
+EXTRACTS: dict[str, tuple[str, dict[str, str]]] = {
+    "DM": (
+        "rawplus_dm",
+        {"SUBJECT": "subjid", "SITEID": "siteid", "SEX": "sex", "AGE": "agerep", "RACE": "race",
+         "COUNTRY": "country", "CREATED": "mincreated_dts"},
+    ),
+    "AE": (
+        "rawplus_ae",
+        {"SUBJECT": "subjid", "SITEID": "siteid", "AETERM": "aeterm", "AESER": "aeser",
+         "AESTDT": "aest_dt", "AEENDT": "aeen_dt", "AETOXGR": "aetoxgr",
+         "CREATED": "mincreated_dts"},
+    ),
+    "SV": (
+        "rawplus_visdt",
+        {"SUBJECT": "subjid", "SITEID": "siteid", "VISIT": "foldername", "VISITDT": "visit_dt",
+         "CREATED": "mincreated_dts"},
+    ),
+}  # fmt: skip
+
+
+def load_extract(domain: str, directory: Path = DEFAULT_DIR) -> pd.DataFrame:
+    """The `domain` extract of `EXTRACTS`, with the raw subject ids."""
+    table, columns = EXTRACTS[domain]
+    raw = load_table(table, directory)
+    return pd.DataFrame({ours: raw[theirs] for ours, theirs in columns.items()}, dtype=object)
+
+
 def pseudonym(subject: str, secret: bytes) -> str:
     """A stable public stand-in for a subject: ``"S-"`` + 12 hex of HMAC-SHA-256(secret, id).
 

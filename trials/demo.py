@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -67,46 +66,15 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue().encode()
 
 
+def _pseudo(subject: str) -> str:
+    return clindata.pseudonym(subject, PSEUDONYM_KEY)
+
+
 def _frames() -> dict[str, pd.DataFrame]:
     """DM, AE and SV extracts with pseudonymous subjects and no birth dates or initials."""
-    pseudo: Callable[[str], str] = lambda s: clindata.pseudonym(s, PSEUDONYM_KEY)  # noqa: E731
-    dm = clindata.load_table("rawplus_dm")
-    ae = clindata.load_table("rawplus_ae")
-    sv = clindata.load_table("rawplus_visdt")
-    out = {
-        "DM": pd.DataFrame(
-            {
-                "SUBJECT": dm["subjid"].map(pseudo),
-                "SITEID": dm["siteid"],
-                "SEX": dm["sex"],
-                "AGE": dm["agerep"],
-                "RACE": dm["race"],
-                "COUNTRY": dm["country"],
-                "CREATED": dm["mincreated_dts"],
-            }
-        ),
-        "AE": pd.DataFrame(
-            {
-                "SUBJECT": ae["subjid"].map(pseudo),
-                "SITEID": ae["siteid"],
-                "AETERM": ae["aeterm"],
-                "AESER": ae["aeser"],
-                "AESTDT": ae["aest_dt"],
-                "AEENDT": ae["aeen_dt"],
-                "AETOXGR": ae["aetoxgr"],
-                "CREATED": ae["mincreated_dts"],
-            }
-        ),
-        "SV": pd.DataFrame(
-            {
-                "SUBJECT": sv["subjid"].map(pseudo),
-                "SITEID": sv["siteid"],
-                "VISIT": sv["foldername"],
-                "VISITDT": sv["visit_dt"],
-                "CREATED": sv["mincreated_dts"],
-            }
-        ),
-    }
+    out = {domain: clindata.load_extract(domain) for domain in clindata.EXTRACTS}
+    for frame in out.values():
+        frame["SUBJECT"] = frame["SUBJECT"].map(_pseudo)
     return out
 
 
@@ -114,7 +82,6 @@ def statements(service: Service) -> list[tuple[str, dict[str, Any]]]:
     """(kind, body) of the whole demo trial, storing its payloads off-log as it goes."""
     study, sites = clindata.load_study(), clindata.load_sites()
     enrolment, consent = clindata.load_enrolment(), clindata.load_consent()
-    pseudo: Callable[[str], str] = lambda s: clindata.pseudonym(s, PSEUDONYM_KEY)  # noqa: E731
     out: list[tuple[str, dict[str, Any]]] = [
         (
             "trial.register",
@@ -161,7 +128,7 @@ def statements(service: Service) -> list[tuple[str, dict[str, Any]]]:
                         "subject.enrol",
                         {
                             "trial": TRIAL_ID,
-                            "subject": pseudo(str(row.subject)),
+                            "subject": _pseudo(str(row.subject)),
                             "site": row.site,
                             "enrolled": row.enrolled,
                             "signature": SIGNER,
@@ -175,7 +142,7 @@ def statements(service: Service) -> list[tuple[str, dict[str, Any]]]:
                         "consent.record",
                         {
                             "trial": TRIAL_ID,
-                            "subject": pseudo(str(row.subject)),
+                            "subject": _pseudo(str(row.subject)),
                             "site": site_of[row.subject],
                             "consented": row.consented,
                             "protocol_version": 1,

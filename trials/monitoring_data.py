@@ -14,24 +14,10 @@ from . import clindata
 from . import monitoring as mon
 from .datasets import parse_dataset
 
-#: The demo trial's DM, AE and SV extracts (trials.demo) as columns of the raw clindata tables.
-EXTRACTS = {
-    "DM": ("rawplus_dm", "SUBJECT=subjid SITEID=siteid SEX=sex AGE=agerep RACE=race "
-                         "COUNTRY=country CREATED=mincreated_dts"),
-    "AE": ("rawplus_ae", "SUBJECT=subjid SITEID=siteid AETERM=aeterm AESER=aeser "
-                         "AESTDT=aest_dt AEENDT=aeen_dt AETOXGR=aetoxgr CREATED=mincreated_dts"),
-    "SV": ("rawplus_visdt", "SUBJECT=subjid SITEID=siteid VISIT=foldername VISITDT=visit_dt "
-                            "CREATED=mincreated_dts"),
-}  # fmt: skip
-
 
 def clindata_trial(directory: Path = clindata.DEFAULT_DIR) -> mon.TrialData:
     """The clindata study shaped like the demo trial's submissions, with raw subject ids."""
-    datasets = {}
-    for domain, (table, spec) in EXTRACTS.items():
-        raw = clindata.load_table(table, directory)
-        pairs = (item.split("=") for item in spec.split())
-        datasets[domain] = pd.DataFrame({ours: raw[theirs] for ours, theirs in pairs}, dtype=object)
+    datasets = {domain: clindata.load_extract(domain, directory) for domain in clindata.EXTRACTS}
     roster, consent = clindata.load_enrolment(directory), clindata.load_consent(directory)
     return mon.TrialData(datasets, roster, consent)
 
