@@ -22,29 +22,21 @@ from provenance.reports.source import Source
 
 from . import checks
 from .check_charts import count_rows, rule_charts
+from .tables import TRIAL_KEYS
 
-TABLES = (
-    "trial",
-    "trial_site",
-    "protocol_version",
-    "dataset_version",
-    "enrolment",
-    "consent_record",
-    "results_report",
-    "trial_event",
-    "erasure",
-)
-#: (table, key columns, the column holding the log index of the entry that made the row).
-INDEXED = (
-    ("trial", ("trial_id",), "registered_index"),
-    ("protocol_version", ("trial_id", "version"), "committed_index"),
-    ("dataset_version", ("trial_id", "dataset", "version"), "submitted_index"),
-    ("enrolment", ("trial_id", "subject"), "enrolled_index"),
-    ("consent_record", ("idx", "seq"), "idx"),
-    ("results_report", ("idx",), "idx"),
-    ("trial_event", ("idx", "seq"), "idx"),
-    ("erasure", ("payload",), "erased_index"),
-)
+#: The trial projection, table by table (its keys name a row in R8's findings).
+TABLES = tuple(TRIAL_KEYS)
+#: The column of each table holding the log index of the entry that made the row.
+INDEX_COLUMNS = {
+    "trial": "registered_index",
+    "protocol_version": "committed_index",
+    "dataset_version": "submitted_index",
+    "enrolment": "enrolled_index",
+    "consent_record": "idx",
+    "results_report": "idx",
+    "trial_event": "idx",
+    "erasure": "erased_index",
+}
 RULES = {
     "R1": (
         "R1 · Protocol before first enrolment; registration within 21 days",
@@ -117,7 +109,8 @@ def _rows(source: Source, sql: str, trial: str | None, columns: list[str]) -> pd
 
 def _refs(source: Source, trial: str | None) -> pd.DataFrame:
     records: list[dict[str, Any]] = []
-    for table, keys, column in INDEXED:
+    for table, column in INDEX_COLUMNS.items():
+        keys = TRIAL_KEYS[table]
         signer = "t.key_id" if table == "trial_event" else "NULL"
         sql = (
             f"SELECT t.trial_id, t.{column}, l.kind, l.signer, {signer}, "
