@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from provenance.reports.charts import chart_axes
 from provenance.reports.model import Chart
 
 from .monitoring_data import Analysis
 from .monitoring_stats import FDR, Z95, Z998
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 #: Sites drawn in each chart; the tables hold every site.
@@ -28,16 +28,6 @@ def per_trial(runs: dict[str, Analysis], base: str, draw: ChartMaker) -> list[Ch
     """One chart per trial; names get a number only when there are several trials."""
     named = [(base if len(runs) == 1 else f"{base}_{i + 1}", t) for i, t in enumerate(runs)]
     return [draw(name, t, runs[t]) for name, t in named]
-
-
-def _axes(figure: Figure, empty: bool, text: str) -> Axes | None:
-    """The chart's axes, or None after writing `text` in place of an empty chart."""
-    axes = figure.add_subplot()
-    if empty:
-        axes.text(0.5, 0.5, text, ha="center", va="center")
-        axes.set_axis_off()
-        return None
-    return axes
 
 
 def _colours(table: pd.DataFrame) -> list[str]:
@@ -58,7 +48,7 @@ def ranking_chart(name: str, trial: str, a: Analysis) -> Chart:
     strength = [-math.log10(max(q, 1e-300)) if q == q else 0.0 for q in top["min_q"]]
 
     def draw(figure: Figure) -> None:
-        axes = _axes(figure, top.empty, "no site to rank")
+        axes = chart_axes(figure, top.empty, "no site to rank")
         if axes is None:
             return
         colours = [RED if f else BLUE for f in top["flags"]]
@@ -88,7 +78,7 @@ def digits_chart(name: str, trial: str, a: Analysis) -> Chart:
     labels = [f"site {s} {v}{' *' if f else ''}" for s, v, f in rows]
 
     def draw(figure: Figure) -> None:
-        axes = _axes(figure, top.empty, "no site has enough values")
+        axes = chart_axes(figure, top.empty, "no site has enough values")
         if axes is None:
             return
         bound = max(0.05, float(np.nanmax(np.abs(gap))))
@@ -112,7 +102,7 @@ def funnel_chart(name: str, trial: str, a: Analysis) -> Chart:
     tau2 = result.tau2 if result else 0.0
 
     def draw(figure: Figure) -> None:
-        axes = _axes(figure, table.empty, "no AEs or no exposure")
+        axes = chart_axes(figure, table.empty, "no AEs or no exposure")
         if axes is None:
             return
         axes.scatter(table["expected"], table["effect"], s=16, c=_colours(table))
@@ -143,7 +133,7 @@ def lag_chart(name: str, trial: str, a: Analysis) -> Chart:
     labels = [f"site {s}" for s in sites] + ["all sites"]
 
     def draw(figure: Figure) -> None:
-        axes = _axes(figure, lags.empty, "no dated visit pages")
+        axes = chart_axes(figure, lags.empty, "no dated visit pages")
         if axes is None:
             return
         axes.boxplot(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..verify import VerifyReport, verify_log
+from .charts import ranked_bars
 from .model import Chart, Metric, Params, Report, Section, Step, Table, report_kind
 from .source import Source
 
@@ -18,6 +19,7 @@ CHART_PARTIES = 12
 UNKNOWN = "(unregistered key)"
 #: Below this many entries, starting signature-checking processes costs more than it saves.
 PARALLEL_FROM = 5000
+BLUE = "#1d4ed8"
 
 
 # --- pure pipelines ------------------------------------------------------------------------------
@@ -161,14 +163,8 @@ def problems_frame(report: VerifyReport) -> pd.DataFrame:
 # --- charts --------------------------------------------------------------------------------------
 
 
-def _barh(name: str, title: str, labels: pd.Series, values: pd.Series, unit: str) -> Chart:
-    def draw(figure: Figure) -> None:
-        axes = figure.add_subplot()
-        axes.barh(labels.iloc[::-1].astype(str), values.iloc[::-1], color="#1d4ed8")
-        axes.set_xlabel(unit)
-
-    alt = ", ".join(f"{label}: {value:,}" for label, value in zip(labels, values, strict=True))
-    return Chart(name, title, draw, alt or "nothing logged")
+def _bars(name: str, title: str, labels: pd.Series, values: pd.Series) -> Chart:
+    return ranked_bars(name, title, labels, values, "entries", colour=BLUE, empty="nothing logged")
 
 
 def _per_day_chart(days: pd.DataFrame) -> Chart:
@@ -182,7 +178,7 @@ def _per_day_chart(days: pd.DataFrame) -> Chart:
         every = pd.date_range(when.min(), when.max(), freq="D")
         full = days.set_index(when)["entries"].reindex(every, fill_value=0)
         labels = list(every.strftime("%Y-%m-%d"))
-        axes.bar(range(len(full)), full.to_numpy(), color="#1d4ed8")
+        axes.bar(range(len(full)), full.to_numpy(), color=BLUE)
         axes.set_xlim(-1, len(full))
         step = max(1, len(full) // 8)
         ticks = list(range(0, len(full), step))
@@ -249,15 +245,12 @@ def build(source: Source, params: Params, step: Step) -> Report:
             Table("entries_per_day", "Entries per day", by_day),
         ],
         [
-            _barh(
-                "entries_per_kind", "Entries per kind", kinds["kind"], kinds["entries"], "entries"
-            ),
-            _barh(
+            _bars("entries_per_kind", "Entries per kind", kinds["kind"], kinds["entries"]),
+            _bars(
                 "parties",
                 f"Entries of the {len(top)} busiest parties",
                 top["party"],
                 top["entries"],
-                "entries",
             ),
             _per_day_chart(by_day),
         ],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import supply_exceptions as sx
+from .charts import chart_axes, ranked_bars
 from .model import Chart, Metric, Params, Report, Section, Step, Table, report_kind
 from .source import Source
 
@@ -22,24 +23,16 @@ def _count(n: int | float) -> str:
     return f"{int(n):,}"
 
 
-def _nothing(figure: Figure, text: str) -> None:
-    axes = figure.add_subplot()
-    axes.text(0.5, 0.5, text, ha="center", va="center")
-    axes.set_axis_off()
-
-
 def _alerts_chart(by_kind: pd.DataFrame) -> Chart:
-    def draw(figure: Figure) -> None:
-        if by_kind.empty:
-            _nothing(figure, "no alerts")
-            return
-        axes = figure.add_subplot()
-        ordered = by_kind.iloc[::-1]
-        axes.barh(ordered["kind"], ordered["alerts"], color="#b45309")
-        axes.set_xlabel("alerts")
-
-    alt = ", ".join(f"{k}: {n}" for k, n in zip(by_kind["kind"], by_kind["alerts"], strict=True))
-    return Chart("alerts_by_kind", "Alerts per kind", draw, alt or "no alerts")
+    return ranked_bars(
+        "alerts_by_kind",
+        "Alerts per kind",
+        by_kind["kind"],
+        by_kind["alerts"],
+        "alerts",
+        colour="#b45309",
+        empty="no alerts",
+    )
 
 
 def _transit_chart(transit: pd.DataFrame, routes: pd.DataFrame, names: pd.Series) -> Chart:
@@ -50,10 +43,9 @@ def _transit_chart(transit: pd.DataFrame, routes: pd.DataFrame, names: pd.Series
     labels = [f"{names.get(s, s)} → {names.get(r, r)}" for s, r in pairs]
 
     def draw(figure: Figure) -> None:
-        if not samples:
-            _nothing(figure, "no shipments received")
+        axes = chart_axes(figure, not samples, "no shipments received")
+        if axes is None:
             return
-        axes = figure.add_subplot()
         axes.boxplot(samples[::-1], orientation="horizontal", tick_labels=labels[::-1])
         # Same-day deliveries would otherwise stretch a scale of seconds across the plot.
         longest = max(float(sample.max()) for sample in samples)
@@ -77,10 +69,9 @@ def _funnel_chart(rates: pd.DataFrame, names: pd.Series) -> Chart:
     z_limit = NormalDist().inv_cdf(1 - sx.ALPHA / ranked)
 
     def draw(figure: Figure) -> None:
-        if rates.empty:
-            _nothing(figure, "no scans")
+        axes = chart_axes(figure, rates.empty, "no scans")
+        if axes is None:
             return
-        axes = figure.add_subplot()
         flagged = rates["flagged"]
         axes.scatter(rates["scans"], rates["per_1000_scans"], s=14, color="#64748b", label="party")
         axes.scatter(
