@@ -16,7 +16,7 @@ from sqlalchemy import text
 from provenance import demo, demo_supply
 from provenance.reports import ledger
 from provenance.reports.model import REPORTS, Metric, Params, Report
-from provenance.reports.source import open_source
+from provenance.reports.run import run_report
 from provenance.signing import generate_private_key
 from provenance.store.engine import read_connection
 from provenance.web import service
@@ -28,8 +28,8 @@ AUTHORITY = "0000000000000"  # the genesis authority's GLN in test and demo logs
 
 def build(app: Flask) -> Report:
     steps: list[str] = []
-    with app.app_context(), open_source(service()) as source:
-        report = ledger.build(source, Params(), steps.append)
+    with app.app_context():
+        report = run_report(service(), "ledger", Params(), steps.append)
     assert len(steps) == REPORTS["ledger"].steps == 3
     return report
 

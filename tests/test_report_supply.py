@@ -16,9 +16,8 @@ from sqlalchemy import text
 
 from provenance import demo, demo_supply
 from provenance.reports import supply_exceptions as sx
-from provenance.reports import supply_report
 from provenance.reports.model import Metric, Params, Report
-from provenance.reports.source import open_source
+from provenance.reports.run import run_report
 from provenance.store.engine import read_connection, write_transaction
 from provenance.web import service
 from tests.conftest import make_app
@@ -31,8 +30,8 @@ GTIN = "09506000134352"
 
 def build(app: Flask, params: Params) -> Report:
     steps: list[str] = []
-    with app.app_context(), open_source(service()) as source:
-        report = supply_report.build(source, params, steps.append)
+    with app.app_context():
+        report = run_report(service(), "supply-chain", params, steps.append)
     assert len(steps) == 6  # the progress bar's length, as registered
     return report
 

@@ -17,13 +17,12 @@ from sqlalchemy import text
 
 from provenance import demo
 from provenance.reports.model import REPORTS, Params, Report
-from provenance.reports.source import open_source
+from provenance.reports.run import run_report
 from provenance.store.engine import read_connection, write_transaction
 from provenance.web import service
 from tests.conftest import make_app
 from tests.parties import Authority, register_party, send
 from trials import checks, clindata
-from trials.check_report import build
 from trials.demo import TRIAL_ID
 
 # --- hand-made frames ------------------------------------------------------------------------
@@ -421,8 +420,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 def run(app: Flask, **params: Any) -> Report:
     steps: list[str] = []
-    with app.app_context(), open_source(service()) as source:
-        report = build(source, Params(**params), steps.append)
+    with app.app_context():
+        report = run_report(service(), "trial-checks", Params(**params), steps.append)
     assert len(steps) == REPORTS["trial-checks"].steps
     return report
 

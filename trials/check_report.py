@@ -256,4 +256,4 @@ def build(source: Source, params: Params, step: Step) -> Report:
         for rule, frame in results.items()
     ]
     title = f"Trial integrity checks: {params.trial}" if params.trial else "Trial integrity checks"
-    return Report("trial-checks", title, params, sections, log_size=source.size)
+    return Report("trial-checks", title, params, sections)

@@ -275,4 +275,4 @@ def build(source: Source, params: Params, step: Step) -> Report:
         [Table("key_events", "Key events", events)],
     )
     step("listed key events")
-    return Report("ledger", "Ledger", params, [integrity, contents, identity], log_size=source.size)
+    return Report("ledger", "Ledger", params, [integrity, contents, identity])

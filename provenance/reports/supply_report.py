@@ -293,5 +293,4 @@ def build(source: Source, params: Params, step: Step) -> Report:
         "Supply-chain exceptions",
         params,
         [conservation, transit_section, stock, alert_section, route_section, outlier_section],
-        log_size=source.size,
     )
