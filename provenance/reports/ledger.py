@@ -65,6 +65,14 @@ def entries_per_day(counts: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("day").reset_index(drop=True)
 
 
+def _key_event(
+    keys: pd.DataFrame, index: str, at: pd.Series, event: str, detail: pd.Series | str
+) -> pd.DataFrame:
+    """One kind of key event, a row per key: where in the log, when, what, whose, why."""
+    columns = {"index": keys[index], "at": at, "event": event, "gln": keys["gln"]}
+    return pd.DataFrame({**columns, "key_id": keys["key_id"], "detail": detail})
+
+
 def key_events(parties: pd.DataFrame, keys: pd.DataFrame, logged: pd.DataFrame) -> pd.DataFrame:
     """Registrations, key additions, rotations and revocations in log order.
 
@@ -81,47 +89,13 @@ def key_events(parties: pd.DataFrame, keys: pd.DataFrame, logged: pd.DataFrame) 
     revoked = keys[keys["revoked_index"].notna()]
     revoked_at = revoked["revoked_index"].map(logged.set_index("idx")["logged_at"])
     parts = [
-        pd.DataFrame(
-            {
-                "index": registered["added_index"],
-                "at": registered["added_at"],
-                "event": "party registered",
-                "gln": registered["gln"],
-                "key_id": registered["key_id"],
-                "detail": "roles " + registered["roles"],
-            }
-        ),
-        pd.DataFrame(
-            {
-                "index": added["added_index"],
-                "at": added["added_at"],
-                "event": "key added",
-                "gln": added["gln"],
-                "key_id": added["key_id"],
-                "detail": "",
-            }
-        ),
-        pd.DataFrame(
-            {
-                "index": retired["retired_index"],
-                "at": retired["retired_at"],
-                "event": "key retired",
-                "gln": retired["gln"],
-                "key_id": retired["key_id"],
-                "detail": "rotated out",
-            }
-        ),
-        pd.DataFrame(
-            {
-                "index": revoked["revoked_index"],
-                "at": revoked_at,
-                "event": "key revoked",
-                "gln": revoked["gln"],
-                "key_id": revoked["key_id"],
-                "detail": "from " + revoked["revoked_from"] + ": " + revoked["revocation_reason"],
-            }
-        ),
-    ]
+        _key_event(registered, "added_index", registered["added_at"], "party registered",
+                   "roles " + registered["roles"]),
+        _key_event(added, "added_index", added["added_at"], "key added", ""),
+        _key_event(retired, "retired_index", retired["retired_at"], "key retired", "rotated out"),
+        _key_event(revoked, "revoked_index", revoked_at, "key revoked",
+                   "from " + revoked["revoked_from"] + ": " + revoked["revocation_reason"]),
+    ]  # fmt: skip
     found = [part for part in parts if not part.empty]
     if not found:
         found = [pd.DataFrame(columns=["index", "at", "event", "gln", "key_id", "detail"])]
