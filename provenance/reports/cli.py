@@ -34,11 +34,9 @@ def report_command(
     """Run report NAME (ledger, supply-chain, trial-checks, monitoring) into folder OUT:
     index.html with charts, report.json, and a CSV and a JSON file per table."""
     # pandas and matplotlib load only when a report is run, not for every `provenance` command.
-    from .catalog import all_reports
     from .render import write_report
     from .run import parse_params, report_kind, run_report
 
-    all_reports()
     kind = report_kind(name)
     params = parse_params({"as_of": as_of, "days": days, "trial": trial})
     service = Service(Settings.from_config({"DATA_DIR": data_dir, "DATABASE_URL": database}))
