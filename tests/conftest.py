@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from provenance import demo
 from provenance.web import service as _service
 from tests.chromium import FLAGS, require
 from tests.parties import Authority, PartyKey, register_party
@@ -28,6 +30,19 @@ def make_app(data_dir: Path, database_url: str | None = None) -> Flask:
     with app.app_context():
         _service().initialise()
     return app
+
+
+@contextlib.contextmanager
+def seeded_demo_app(directory: Path, count: int, stories: tuple[str, ...]) -> Iterator[Flask]:
+    """An app whose log holds the demo parties, the demo `stories` and `count` attestations."""
+    app = make_app(directory / "data")
+    try:
+        with app.app_context():
+            demo.seed(_service(), count, stories=stories)
+        yield app
+    finally:
+        with app.app_context():
+            _service().close()
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from flask import Flask
 
-from provenance import demo
 from provenance.reports.model import REPORTS, Params, Report
 from provenance.reports.render import write_report
 from provenance.reports.run import run_report
 from provenance.web import service
-from tests.conftest import make_app
+from tests.conftest import make_app, seeded_demo_app
 from trials import clindata
 from trials import monitoring as mon
 from trials.demo import TRIAL_ID
@@ -302,14 +300,12 @@ def test_clindata_checks_do_not_flag_every_site(clin: mon.TrialData) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
-    app: Flask = make_app(tmp_path_factory.mktemp("monitoring") / "data")
-    with app.app_context():
-        demo.seed(service(), 0, stories=("trial",))
-        steps: list[str] = []
-        built = run_report(service(), "monitoring", Params(trial=TRIAL_ID), steps.append)
+    with seeded_demo_app(tmp_path_factory.mktemp("monitoring"), 0, ("trial",)) as app:
+        with app.app_context():
+            steps: list[str] = []
+            built = run_report(service(), "monitoring", Params(trial=TRIAL_ID), steps.append)
         assert len(steps) == REPORTS["monitoring"].steps
         yield built
-        service().close()
 
 
 def test_demo_report_has_every_section(report: Report, tmp_path: Path) -> None:

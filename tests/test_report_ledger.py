@@ -20,7 +20,7 @@ from provenance.reports.run import run_report
 from provenance.signing import generate_private_key
 from provenance.store.engine import read_connection
 from provenance.web import service
-from tests.conftest import make_app
+from tests.conftest import make_app, seeded_demo_app
 from tests.parties import Authority, PartyKey, attestation, post
 
 AUTHORITY = "0000000000000"  # the genesis authority's GLN in test and demo logs
@@ -41,12 +41,8 @@ def column(report: Report, table: str, *names: str) -> list[tuple[Any, ...]]:
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """Genesis, 6 demo parties, the 18-statement supply story and 3 attestations."""
-    app = make_app(tmp_path_factory.mktemp("ledger-report") / "data")
-    with app.app_context():
-        demo.seed(service(), 3, stories=("supply",))
-    yield app
-    with app.app_context():
-        service().close()
+    with seeded_demo_app(tmp_path_factory.mktemp("ledger-report"), 3, ("supply",)) as app:
+        yield app
 
 
 def test_demo_log_verifies_and_is_counted(demo_app: Flask) -> None:

@@ -14,13 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from provenance import demo, demo_supply
+from provenance import demo_supply
 from provenance.reports import supply_exceptions as sx
 from provenance.reports.model import Metric, Params, Report
 from provenance.reports.run import run_report
 from provenance.store.engine import read_connection, write_transaction
 from provenance.web import service
-from tests.conftest import make_app
+from tests.conftest import seeded_demo_app
 from tests.parties import Authority, PartyKey, register_party, send
 
 ACME, MEDSUPPLY, CITY = (demo_supply.GLNS[p] for p in ("acme", "medsupply", "citypharmacy"))
@@ -49,12 +49,8 @@ def logged_day(app: Flask) -> date:
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    app = make_app(tmp_path_factory.mktemp("supply-report") / "data")
-    with app.app_context():
-        demo.seed(service(), 0, stories=("supply",))
-    yield app
-    with app.app_context():
-        service().close()
+    with seeded_demo_app(tmp_path_factory.mktemp("supply-report"), 0, ("supply",)) as app:
+        yield app
 
 
 # --- the demo chain --------------------------------------------------------------------------

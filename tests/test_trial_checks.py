@@ -15,12 +15,11 @@ from flask.testing import FlaskClient
 from matplotlib.figure import Figure
 from sqlalchemy import text
 
-from provenance import demo
 from provenance.reports.model import REPORTS, Params, Report
 from provenance.reports.run import run_report
 from provenance.store.engine import read_connection, write_transaction
 from provenance.web import service
-from tests.conftest import make_app
+from tests.conftest import seeded_demo_app
 from tests.parties import Authority, register_party, send
 from trials import checks, clindata
 from trials.demo import TRIAL_ID
@@ -410,12 +409,8 @@ def test_clindata_consent_and_activation_findings_equal_the_published_facts() ->
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    app = make_app(tmp_path_factory.mktemp("checks") / "data")
-    with app.app_context():
-        demo.seed(service(), 0, stories=("trial",))
-    yield app
-    with app.app_context():
-        service().close()
+    with seeded_demo_app(tmp_path_factory.mktemp("checks"), 0, ("trial",)) as app:
+        yield app
 
 
 def run(app: Flask, **params: Any) -> Report:
