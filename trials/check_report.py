@@ -22,6 +22,7 @@ from provenance.reports.source import Source
 
 from . import checks
 from .check_charts import count_rows, rule_charts
+from .queries import payload_bytes
 from .tables import TRIAL_KEYS
 
 #: The trial projection, table by table (its keys name a row in R8's findings).
@@ -147,7 +148,7 @@ def _payloads(source: Source, wanted: set[str] | None) -> pd.DataFrame:
         if wanted is not None and row["commitment"] not in wanted:
             continue
         salt = row.pop("salt")
-        data = source.payload(row["commitment"]) if row["stored"] else None
+        data = payload_bytes(source.conn, row["commitment"]) if row["stored"] else None
         digests = (
             checks.payload_digests(bytes(salt), data)
             if data is not None and salt is not None

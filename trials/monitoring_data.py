@@ -13,6 +13,7 @@ from provenance.reports.source import Source
 from . import clindata
 from . import monitoring as mon
 from .datasets import parse_dataset
+from .queries import payload_bytes
 
 
 def clindata_trial(directory: Path = clindata.DEFAULT_DIR) -> mon.TrialData:
@@ -34,7 +35,7 @@ def trial_data(source: Source, trial: str) -> tuple[mon.TrialData, pd.DataFrame]
     datasets: dict[str, pd.DataFrame] = {}
     used = []
     for row in versions.itertuples():
-        data, status = source.payload(str(row.payload)), "erased"
+        data, status = payload_bytes(source.conn, str(row.payload)), "erased"
         if data is not None:
             parsed = parse_dataset(data, str(row.format))
             frame = pd.DataFrame(list(parsed.rows), columns=list(parsed.columns), dtype=object)

@@ -142,3 +142,9 @@ def payload_row(conn: Connection, commitment: str) -> dict[str, Any] | None:
         (commitment,),
     )
     return found[0] if found else None
+
+
+def payload_bytes(conn: Connection, commitment: str) -> bytes | None:
+    """A payload's stored bytes; None once erased (or never stored)."""
+    row = payload_row(conn, commitment)
+    return None if row is None or row["data"] is None else bytes(row["data"])

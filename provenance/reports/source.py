@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from ..log import tree_size
 from ..service import Service
-from ..store.engine import query, read_connection
+from ..store.engine import read_connection
 
 
 class Source:
@@ -37,15 +37,6 @@ class Source:
     def table(self, name: str, columns: Sequence[str] = ("*",)) -> pd.DataFrame:
         """A whole projection table (or some of its columns)."""
         return self.frame(f"SELECT {', '.join(columns)} FROM {name}")
-
-    def payload(self, commitment: str) -> bytes | None:
-        """The bytes of an off-log trial payload; None once erased (or never stored)."""
-        rows = query(
-            self.conn, "SELECT data FROM trial_payload WHERE commitment = ?", (commitment,)
-        )
-        if not rows or rows[0][0] is None:
-            return None
-        return bytes(rows[0][0])
 
 
 @contextlib.contextmanager
