@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-import trials.demo
+import trials.demo.story  # noqa: F401
 import trials.registry
 import trials.submissions
 import trials.web

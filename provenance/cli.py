@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from . import client
-from .canonical import parse_json
-from .errors import Error
-from .reports.cli import report_command
-from .signing import generate_private_key, key_id, load_public_key_pem, public_key_der
+from provenance import client
+from provenance.errors import Error
+from provenance.log.canonical import parse_json
+from provenance.log.signing import generate_private_key, key_id, load_public_key_pem, public_key_der
+from provenance.reports.cli import report_command
 
 
 def _read_json(path: Path) -> Any:

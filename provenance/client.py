@@ -13,13 +13,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from . import merkle
-from .barcode import parse_scan
-from .canonical import parse_json
-from .errors import Error, VerificationError
-from .keystore import write_secret
-from .note import open_checkpoint, parse_tlog_proof, parse_verifier_key
-from .signing import (
+from provenance.errors import Error, VerificationError
+from provenance.gs1.scanner import parse_scan
+from provenance.log import merkle
+from provenance.log.canonical import parse_json
+from provenance.log.keystore import write_secret
+from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifier_key
+from provenance.log.signing import (
     EPCIS_PAYLOAD_TYPE,
     key_id,
     load_private_key_pem,
@@ -27,7 +27,7 @@ from .signing import (
     public_key_der,
     sign_envelope,
 )
-from .statements import make_statement
+from provenance.log.statements import make_statement
 
 TIMEOUT = 30
 

@@ -12,9 +12,9 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from . import demo
-from .errors import Error
-from .web import service
+from provenance import demo
+from provenance.errors import Error
+from provenance.web import service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,7 +80,7 @@ def seed_demo_command(count: int, if_empty: bool) -> None:
 )
 def verify_command(workers: int | None, quiet: bool, checkpoints: tuple[Path, ...]) -> None:
     """Re-check every entry, link, tree hash, checkpoint and signature."""
-    from .verify import verify_log
+    from provenance.log.verify import verify_log
 
     external = [path.read_text() for path in checkpoints]
     report = verify_log(service(), workers=workers, progress=not quiet, external=external)
@@ -95,9 +95,9 @@ def verify_command(workers: int | None, quiet: bool, checkpoints: tuple[Path, ..
 def rebuild_command(quiet: bool) -> None:
     """Drop the projection (parties, keys, batches, custody, alerts, EPCIS events) and replay
     it from the log alone; reports whether the result is identical to what it replaced."""
-    from .log import tree_size
-    from .rebuild import rebuild
-    from .store.engine import read_connection
+    from provenance.log.append import tree_size
+    from provenance.log.rebuild import rebuild
+    from provenance.log.store.engine import read_connection
 
     with read_connection(service().engine) as conn:
         total = tree_size(conn)

@@ -11,19 +11,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from . import demo_supply, keystore
-from .client import build_envelope
-from .errors import LogNotInitialised
-from .log import Submission, parse_submission, tree_size
-from .service import Service
-from .signing import (
-    P256_ORDER,
-    load_private_key_pem,
-    private_key_pem,
-    public_key_der,
-)
-from .store.engine import read_connection
-from .store.projection import DbView
+from provenance.client import build_envelope
+from provenance.errors import LogNotInitialised
+from provenance.log import keystore
+from provenance.log.append import Submission, parse_submission, tree_size
+from provenance.log.service import Service
+from provenance.log.signing import P256_ORDER, load_private_key_pem, private_key_pem, public_key_der
+from provenance.log.store.engine import read_connection
+from provenance.log.store.projection import DbView
+from provenance.supply import demo as demo_supply
 
 DEFAULT_ENTRIES = 50
 #: Further demo stories (the trial package adds its demo trial): each appends once and returns

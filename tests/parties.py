@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 
-from provenance import keystore
-from provenance.signing import generate_private_key, key_id, public_key_der, sign_envelope
-from provenance.statements import make_statement
+from provenance.log import keystore
+from provenance.log.signing import generate_private_key, key_id, public_key_der, sign_envelope
+from provenance.log.statements import make_statement
 from provenance.web import service
 
 

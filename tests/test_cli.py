@@ -154,9 +154,10 @@ def test_sign_rejects_a_bad_statement_file(tmp_path: Path) -> None:
 def test_scan_and_epcis_capture_from_the_command_line(
     server: tuple[str, Flask, Path], tmp_path: Path
 ) -> None:
-    from provenance import demo, demo_supply
+    from provenance import demo
+    from provenance.supply import demo as demo_supply
     from provenance.web import service
-    from tests.test_epcis_capture import commissioning, document, shipping
+    from tests.supply.test_epcis_capture import commissioning, document, shipping
 
     url, app, data_dir = server
     with app.app_context():

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from app import create_app
-from provenance import demo_supply
+from provenance.supply import demo as demo_supply
 
 
 def test_init_writes_private_keys_and_is_idempotent(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_seed_demo_twice_appends_more_from_the_same_parties(app: Flask) -> None:
 
 def test_demo_keys_are_deterministic(tmp_path: Path) -> None:
     from provenance.demo import demo_key
-    from provenance.signing import key_id, public_key_der
+    from provenance.log.signing import key_id, public_key_der
 
     a = demo_key(tmp_path / "a", "acme")
     b = demo_key(tmp_path / "b", "acme")
@@ -71,7 +71,7 @@ def test_seed_before_init_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_origin_is_configurable_and_names_the_key(tmp_path: Path) -> None:
-    from provenance.note import open_checkpoint, parse_verifier_key
+    from provenance.log.note import open_checkpoint, parse_verifier_key
 
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "ORIGIN": "example.org/drugs"})
     assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0

@@ -10,9 +10,15 @@ from typing import Any
 import click
 
 from provenance.client import load_private_key
-
-from .client import MEDIA_TYPES, dataset_body, new_salt, protocol_body, sign_and_submit, upload
-from .rules import MEANINGS
+from trials.client import (
+    MEDIA_TYPES,
+    dataset_body,
+    new_salt,
+    protocol_body,
+    sign_and_submit,
+    upload,
+)
+from trials.rules import MEANINGS
 
 F = Callable[..., Any]
 

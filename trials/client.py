@@ -10,9 +10,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provenance.client import build_envelope, post_bytes, submit
-
-from .datasets import content_hash, detect_format, parse_dataset
-from .payloads import SALT_BYTES, commitment, content_commitment
+from trials.datasets import content_hash, detect_format, parse_dataset
+from trials.payloads import SALT_BYTES, commitment, content_commitment
 
 
 def new_salt() -> bytes:

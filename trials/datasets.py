@@ -14,8 +14,8 @@ from typing import Any
 
 import pyreadstat
 
-from provenance.canonical import canonical_bytes, parse_json, sha256_hex
 from provenance.errors import BadDataset, BadJSON
+from provenance.log.canonical import canonical_bytes, parse_json, sha256_hex
 
 FORMATS = ("csv", "xpt", "dataset-json")
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from provenance.errors import BadStatement, TooLarge
-from provenance.statements import now_timestamp
-from provenance.store.engine import query, write_transaction
+from provenance.log.statements import now_timestamp
+from provenance.log.store.engine import query, write_transaction
 
 SALT_BYTES = 32
 MAX_PAYLOAD = 32 * 1024 * 1024

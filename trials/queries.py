@@ -9,9 +9,8 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from provenance.errors import NotFound
-from provenance.store.engine import query, query_dicts
-
-from .clindata import consent_findings
+from provenance.log.store.engine import query, query_dicts
+from trials.demo.clindata import consent_findings
 
 
 def trials(conn: Connection) -> list[dict[str, Any]]:

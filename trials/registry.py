@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provenance import body as f
-from provenance.custody import Ledger, SetColumns
 from provenance.errors import BadStatement, Conflict
-from provenance.rules import LedgerOperation, View, ledger_kind
-
-from .rules import (
+from provenance.log import body as f
+from provenance.log.kinds import LedgerOperation, View, ledger_kind
+from provenance.supply.custody import Ledger, SetColumns
+from trials.rules import (
     PHASES,
     REGISTRIES,
     audit,

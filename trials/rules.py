@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from provenance import body as f
-from provenance.custody import Ledger
 from provenance.errors import BadStatement, Conflict, WrongRole
-
-from . import tables  # noqa: F401  (registers the trial tables)
+from provenance.log import body as f
+from provenance.supply.custody import Ledger
+from trials import tables  # noqa: F401  (registers the trial tables)
 
 #: 21 CFR 11.50(a)(3): the meaning of a signature.
 MEANINGS = frozenset({"authorship", "review", "approval", "responsibility"})

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from provenance import body as f
-from provenance.custody import Ledger
 from provenance.errors import BadDataset, BadStatement, Conflict
-from provenance.rules import View, ledger_kind
-
-from .datasets import FORMATS, content_hash, parse_dataset
-from .payloads import content_commitment
-from .rules import (
+from provenance.log import body as f
+from provenance.log.kinds import View, ledger_kind
+from provenance.supply.custody import Ledger
+from trials.datasets import FORMATS, content_hash, parse_dataset
+from trials.payloads import content_commitment
+from trials.rules import (
     audit,
     check_payload,
     date,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, Integer, LargeBinary
 from sqlmodel import Field, SQLModel
 
-from provenance.custody import PRIMARY_KEYS
-from provenance.store.columns import bigint, string, text
+from provenance.log.store.columns import bigint, string, text
+from provenance.supply.custody import PRIMARY_KEYS
 
 #: Projection tables (rebuilt from the log) and their keys.
 TRIAL_KEYS: dict[str, tuple[str, ...]] = {

@@ -9,12 +9,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, render_template, request
 
 from provenance.errors import Gone, NotFound
-from provenance.store.engine import read_connection
+from provenance.log.store.engine import read_connection
 from provenance.web import service
 from provenance.web.api import json_response
-
-from . import queries
-from .payloads import MAX_PAYLOAD, parse_salt, store_payload
+from trials import queries
+from trials.payloads import MAX_PAYLOAD, parse_salt, store_payload
 
 bp = Blueprint("trials", __name__, template_folder="templates")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib
 
-from .model import REPORTS, ReportKind
+from provenance.reports.model import REPORTS, ReportKind
 
 _MODULES = (
     "provenance.reports.ledger",
-    "provenance.reports.supply_report",
+    "provenance.supply.reports.report",
     # The trial reports live with the trials package, which builds on this one.
-    "trials.check_report",
-    "trials.monitoring_report",
+    "trials.checks.report",
+    "trials.monitoring.report",
 )
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .model import Chart
+from provenance.reports.model import Chart
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

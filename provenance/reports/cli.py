@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..service import Service, Settings
+from provenance.log.service import Service, Settings
 
 
 @click.command("report")
@@ -34,8 +34,8 @@ def report_command(
     """Run report NAME (ledger, supply-chain, trial-checks, monitoring) into folder OUT:
     index.html with charts, report.json, and a CSV and a JSON file per table."""
     # pandas and matplotlib load only when a report is run, not for every `provenance` command.
-    from .render import write_report
-    from .run import parse_params, report_kind, run_report
+    from provenance.reports.render import write_report
+    from provenance.reports.run import parse_params, report_kind, run_report
 
     kind = report_kind(name)
     params = parse_params({"as_of": as_of, "days": days, "trial": trial})

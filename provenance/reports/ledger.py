@@ -6,10 +6,19 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..verify import VerifyReport, verify_log
-from .charts import ranked_bars
-from .model import Chart, Metric, Params, Report, Section, Step, Table, report_kind
-from .source import Source
+from provenance.log.verify import VerifyReport, verify_log
+from provenance.reports.charts import ranked_bars
+from provenance.reports.model import (
+    Chart,
+    Metric,
+    Params,
+    Report,
+    Section,
+    Step,
+    Table,
+    report_kind,
+)
+from provenance.reports.source import Source
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -12,7 +12,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .source import Source
+    from provenance.reports.source import Source
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import jinja2
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .model import Chart, Report, Table
+from provenance.reports.model import Chart, Report, Table
 
 #: Rows shown inline per table; the CSV and JSON files always hold every row.
 PREVIEW_ROWS = 50

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from ..errors import BadParameter, NotFound
-from ..service import Service
-from .catalog import all_reports
-from .model import Params, Report, ReportKind, Step
+from provenance.errors import BadParameter, NotFound
+from provenance.log.service import Service
+from provenance.reports.catalog import all_reports
+from provenance.reports.model import Params, Report, ReportKind, Step
 
 MAX_DAYS = 3650
 
@@ -41,7 +41,7 @@ def parse_params(values: Mapping[str, str | None]) -> Params:
 
 def run_report(service: Service, name: str, params: Params, step: Step | None = None) -> Report:
     """Build report `name` over one consistent read snapshot of the projection."""
-    from .source import open_source
+    from provenance.reports.source import open_source
 
     kind = report_kind(name)
     with open_source(service) as source:

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection
 
-from ..log import tree_size
-from ..service import Service
-from ..store.engine import read_connection
+from provenance.log.append import tree_size
+from provenance.log.service import Service
+from provenance.log.store.engine import read_connection
 
 
 class Source:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from ..service import Service, Settings
+from provenance.log.service import Service, Settings
 
 EXTENSION = "provenance"
 
@@ -21,7 +21,9 @@ def service() -> Service:
 
 
 def register(app: Flask) -> None:
-    from . import api, epcis_http, log_http, pages, problems, reports_http, supply_http
+    from provenance.supply.web import epcis as epcis_http
+    from provenance.supply.web import resolver as supply_http
+    from provenance.web import api, log_http, pages, problems, reports_http
 
     problems.register(app)
     app.register_blueprint(log_http.bp)

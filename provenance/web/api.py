@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response, json, request, url_for
 
-from .. import reader
-from ..canonical import parse_json
-from ..errors import BadEnvelope, Error, NotFound, UnsupportedMediaType
-from ..log import Appended, parse_submission, tree_size
-from ..store.engine import read_connection
-from ..store.projection import DbView
-from . import service
-from .log_http import checked_index
+from provenance.errors import BadEnvelope, Error, NotFound, UnsupportedMediaType
+from provenance.log import reader
+from provenance.log.append import Appended, parse_submission, tree_size
+from provenance.log.canonical import parse_json
+from provenance.log.store.engine import read_connection
+from provenance.log.store.projection import DbView
+from provenance.web import service
+from provenance.web.log_http import checked_index
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from .. import reader, tiles
-from ..errors import NotFound
-from ..store.engine import read_connection
-from . import service
+from provenance.errors import NotFound
+from provenance.log import reader, tiles
+from provenance.log.store.engine import read_connection
+from provenance.web import service
 
 bp = Blueprint("log", __name__, url_prefix="/log")
 

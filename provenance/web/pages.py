@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
-from .. import reader, supply_queries
-from ..log import ENTRY_TABLE
-from ..store.engine import read_connection
-from ..store.projection import DbView
-from . import service
+from provenance.log import reader
+from provenance.log.append import ENTRY_TABLE
+from provenance.log.store.engine import read_connection
+from provenance.log.store.projection import DbView
+from provenance.supply import queries as supply_queries
+from provenance.web import service
 
 bp = Blueprint("pages", __name__, template_folder="templates")
 LATEST = 25

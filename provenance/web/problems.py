@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import ALL_ERRORS, PROBLEM_BASE, Error
+from provenance.errors import ALL_ERRORS, PROBLEM_BASE, Error
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)

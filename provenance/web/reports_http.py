@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from ..errors import NotFound
-from ..log import tree_size
-from ..reports.catalog import all_reports
-from ..reports.model import Report
-from ..reports.render import chart_png, report_html, report_json, table_csv, table_records
-from ..reports.run import parse_params, report_kind, run_report
-from ..store.engine import read_connection
-from . import service
+from provenance.errors import NotFound
+from provenance.log.append import tree_size
+from provenance.log.store.engine import read_connection
+from provenance.reports.catalog import all_reports
+from provenance.reports.model import Report
+from provenance.reports.render import chart_png, report_html, report_json, table_csv, table_records
+from provenance.reports.run import parse_params, report_kind, run_report
+from provenance.web import service
 
 bp = Blueprint("reports", __name__, template_folder="templates")
 

@@ -33,18 +33,19 @@ sys.path.insert(0, str(ROOT))
 import click  # noqa: E402
 from pymerkle import InmemoryTree, SqliteTree  # noqa: E402
 
-from provenance import demo, merkle, reader  # noqa: E402
-from provenance.log import Submission, parse_submission, store_rows  # noqa: E402
-from provenance.service import Service, Settings  # noqa: E402
-from provenance.signing import is_valid_p256, key_id, public_key_der, sign_envelope  # noqa: E402
-from provenance.statements import make_statement  # noqa: E402
-from provenance.store.engine import (  # noqa: E402
+from provenance import demo  # noqa: E402
+from provenance.log import merkle, reader  # noqa: E402
+from provenance.log.append import Submission, parse_submission, store_rows  # noqa: E402
+from provenance.log.service import Service, Settings  # noqa: E402
+from provenance.log.signing import is_valid_p256, key_id, public_key_der, sign_envelope  # noqa: E402
+from provenance.log.statements import make_statement  # noqa: E402
+from provenance.log.store.engine import (  # noqa: E402
     create_schema,
     make_engine,
     read_connection,
-    write_transaction,  # noqa: E402
+    write_transaction,
 )
-from provenance.verify import verify_log  # noqa: E402
+from provenance.log.verify import verify_log  # noqa: E402
 
 BATCH = 10_000
 APPEND_BATCH = 1_000
@@ -223,7 +224,7 @@ def bare_verify_rates(
     service: Service, envelopes: list[dict[str, Any]], workers: int
 ) -> tuple[float, float]:
     """Signatures/s of python-ecdsa alone on these envelopes: one core, and `workers` processes."""
-    from provenance.store.projection import DbView
+    from provenance.log.store.projection import DbView
 
     with read_connection(service.engine) as conn:
         view = DbView(conn)

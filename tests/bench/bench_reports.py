@@ -30,8 +30,8 @@ import click  # noqa: E402
 from bench_log import demo_service, say  # noqa: E402
 from bench_supply import gtin_of  # noqa: E402
 
-from provenance.service import Service, Settings  # noqa: E402
-from provenance.store.engine import write_transaction  # noqa: E402
+from provenance.log.service import Service, Settings  # noqa: E402
+from provenance.log.store.engine import write_transaction  # noqa: E402
 
 GOAL_SECONDS = 30.0
 GOAL_BYTES = 2 * 1024**3
@@ -319,10 +319,10 @@ def child(mode: str, data_dir: Path) -> None:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from provenance.reports import supply_report  # noqa: F401  (registers the report)
     from provenance.reports.model import Params
     from provenance.reports.run import run_report
     from provenance.reports.source import open_source
+    from provenance.supply.reports import report as supply_report  # noqa: F401  (registers the report)
 
     service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}))
     out: dict[str, Any] = {}

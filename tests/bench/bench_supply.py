@@ -32,12 +32,15 @@ import click  # noqa: E402
 from bench_log import demo_service as parties_service  # noqa: E402
 from bench_log import percentile, say, start_server  # noqa: E402
 
-from provenance import demo, demo_supply, gs1, supply_queries  # noqa: E402
-from provenance.epcis_doc import parse_epcis_document  # noqa: E402
-from provenance.service import Service  # noqa: E402
-from provenance.signing import EPCIS_PAYLOAD_TYPE, sign_envelope  # noqa: E402
-from provenance.store.engine import read_connection, write_transaction  # noqa: E402
-from provenance.store.projection import DbView  # noqa: E402
+from provenance import demo  # noqa: E402
+from provenance.epcis.document import parse_epcis_document  # noqa: E402
+from provenance.gs1 import keys as gs1  # noqa: E402
+from provenance.log.service import Service  # noqa: E402
+from provenance.log.signing import EPCIS_PAYLOAD_TYPE, sign_envelope  # noqa: E402
+from provenance.log.store.engine import read_connection, write_transaction  # noqa: E402
+from provenance.log.store.projection import DbView  # noqa: E402
+from provenance.supply import demo as demo_supply  # noqa: E402
+from provenance.supply import queries as supply_queries  # noqa: E402
 
 RESULTS: dict[str, Any] = {}
 CHUNK = 50_000

@@ -12,8 +12,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from provenance.client import build_envelope, load_private_key  # noqa: E402
-from provenance.log import parse_submission  # noqa: E402
-from provenance.service import Service, Settings  # noqa: E402
+from provenance.log.append import parse_submission  # noqa: E402
+from provenance.log.service import Service, Settings  # noqa: E402
 
 
 def main() -> None:

@@ -1,0 +1,179 @@
+"""The identity projection in the database and in memory, both fed the same pure changes."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from provenance.log.identity import KeyRecord, PartyRecord, PutKey, PutParty
+from provenance.log.store.engine import marks
+from provenance.log.store.tables import Party, PartyKey
+from provenance.supply import tables as supply_tables  # noqa: F401  (registers the tables in the metadata)
+from provenance.supply.custody import PRIMARY_KEYS, PutRow, SetColumns
+
+_party = Party.__table__  # type: ignore[attr-defined]
+_key = PartyKey.__table__  # type: ignore[attr-defined]
+
+
+_KEY_FIELDS = [f.name for f in fields(KeyRecord)]
+_KEY_COLUMNS = ", ".join(_KEY_FIELDS)
+
+
+def _key_record(row: Any) -> KeyRecord:
+    values = dict(zip(_KEY_FIELDS, row, strict=True))
+    values["public_key"] = bytes(values["public_key"])
+    return KeyRecord(**values)
+
+
+class MemoryView:
+    """Projection state held in dicts: used to replay the log when verifying it, and in tests."""
+
+    def __init__(self) -> None:
+        self.parties: dict[str, PartyRecord] = {}
+        self.keys: dict[str, KeyRecord] = {}
+        self.tables: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+
+    def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        return self.tables.get(table, {}).get(key)
+
+    def rows(self, table: str, keys: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        stored = self.tables.get(table, {})
+        return [stored[key] for key in keys if key in stored]
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        return self.keys.get(key_id)
+
+    def party(self, gln: str) -> PartyRecord | None:
+        return self.parties.get(gln)
+
+    def apply(self, changes: Sequence[object]) -> None:
+        for change in changes:
+            if isinstance(change, PutParty):
+                self.parties[change.party.gln] = change.party
+            elif isinstance(change, PutKey):
+                self.keys[change.key.key_id] = change.key
+            elif isinstance(change, PutRow):
+                self.tables.setdefault(change.table, {})[change.key()] = dict(change.values)
+            elif isinstance(change, SetColumns):
+                row = self.tables.get(change.table, {}).get(change.key)
+                if row is not None and row.get(change.unless_set) is None:
+                    row.update(change.values)
+
+
+class DbView:
+    """Identity state in the projection tables, read and written inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._cursor: Any = None
+        self._parties: dict[str, PartyRecord] = {}
+
+    def _raw(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """A DBAPI cursor over `sql`: per-row lookups skip SQLAlchemy's result machinery,
+        which costs more than SQLite's own work for a primary-key read."""
+        if self._cursor is None:
+            self._cursor = self.conn.connection.cursor()
+        if self.conn.dialect.paramstyle != "qmark":
+            sql = sql.replace("?", "%s")
+        self._cursor.execute(sql, params)
+        return self._cursor
+
+    def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        where = " AND ".join(f"{column} = ?" for column in PRIMARY_KEYS[table])
+        cursor = self._raw(f"SELECT * FROM {table} WHERE {where}", key)
+        found = cursor.fetchone()
+        if found is None:
+            return None
+        return dict(zip((d[0] for d in cursor.description), found, strict=True))
+
+    def rows(self, table: str, keys: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """The rows among these primary keys that exist, in bounded OR-of-keys queries."""
+        columns = PRIMARY_KEYS[table]
+        match = "(" + " AND ".join(f"{column} = ?" for column in columns) + ")"
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 200):
+            chunk = keys[start : start + 200]
+            params = tuple(value for key in chunk for value in key)
+            cursor = self._raw(
+                f"SELECT * FROM {table} WHERE {' OR '.join([match] * len(chunk))}", params
+            )
+            names = [d[0] for d in cursor.description]
+            found.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+        return found
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        sql = f"SELECT {_KEY_COLUMNS} FROM party_key WHERE key_id = ?"
+        found = self._raw(sql, (key_id,)).fetchone()
+        return _key_record(found) if found is not None else None
+
+    def party(self, gln: str) -> PartyRecord | None:
+        # Parties are only ever added, so a party once read stays valid for this view.
+        cached = self._parties.get(gln)
+        if cached is not None:
+            return cached
+        sql = "SELECT gln, name, roles, registered_index FROM party WHERE gln = ?"
+        found = self._raw(sql, (gln,)).fetchone()
+        if found is None:
+            return None
+        gln, name, roles, registered_index = found
+        record = PartyRecord(gln, name, tuple(roles.split(",")), int(registered_index))
+        self._parties[gln] = record
+        return record
+
+    def apply(self, changes: Sequence[object]) -> None:
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for change in changes:
+            if isinstance(change, PutRow):
+                rows.setdefault(change.table, []).append(change.values)
+            elif isinstance(change, SetColumns):
+                where = " AND ".join(f"{column} = ?" for column in change.key_columns)
+                sets = ", ".join(f"{column} = ?" for column in change.values)
+                self._raw(
+                    f"UPDATE {change.table} SET {sets} WHERE {where} "
+                    f"AND {change.unless_set} IS NULL",
+                    (*change.values.values(), *change.key),
+                )
+            elif isinstance(change, PutParty):
+                values = asdict(change.party)
+                values["roles"] = ",".join(change.party.roles)
+                self.conn.execute(insert(_party).values(**values))
+            elif isinstance(change, PutKey):
+                # Projection rows are replaced whole: the log, not this table, is the history.
+                self.conn.execute(delete(_key).where(_key.c.key_id == change.key.key_id))
+                self.conn.execute(insert(_key).values(**asdict(change.key)))
+            else:
+                raise TypeError(f"no projection for change {type(change).__name__}")
+        for table, table_rows in rows.items():
+            upsert_rows(self.conn, table, table_rows)
+
+    def parties(self) -> list[PartyRecord]:
+        rows = self.conn.execute(select(_party).order_by(_party.c.registered_index)).mappings()
+        return [
+            PartyRecord(r["gln"], r["name"], tuple(r["roles"].split(",")), r["registered_index"])
+            for r in rows
+        ]
+
+    def keys_of(self, gln: str) -> list[KeyRecord]:
+        rows = self.conn.execute(
+            select(_key).where(_key.c.gln == gln).order_by(_key.c.added_index)
+        ).mappings()
+        return [KeyRecord(**r) for r in rows]
+
+
+def upsert_rows(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO UPDATE (SQLite ≥ 3.24 and PostgreSQL), one executemany."""
+    columns = list(rows[0])
+    keys = PRIMARY_KEYS[table]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(conn, len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING")
+    )
+    values = operator.itemgetter(*columns)
+    conn.exec_driver_sql(
+        sql, [values(row) for row in rows] if len(columns) > 1 else [(values(row),) for row in rows]
+    )

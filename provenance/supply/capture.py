@@ -1,0 +1,250 @@
+"""EPCIS 2.0 capture: a signed document's events become custody operations in one log entry."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from provenance.epcis.document import EpcisEvent, epc_gtin_lot_serial, parse_epcis_document
+from provenance.epcis.hash import normalise_epc
+from provenance.errors import BadEpcis, BadJSON, Conflict, Error
+from provenance.gs1 import keys as gs1
+from provenance.log.canonical import parse_json
+from provenance.log.identity import EntryContext, KeyRecord
+from provenance.log.kinds import KindRule, View, register_kind
+from provenance.log.signing import Envelope
+from provenance.log.statements import Statement, format_timestamp
+from provenance.supply import operations as supply
+from provenance.supply.custody import Ledger
+
+KIND = "epcis.capture"
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+_SGLN = re.compile(r"^urn:epc:id:(sgln|pgln):(\d+)\.(\d*)(?:\.[^.]+)?$")
+_DL_GLN = re.compile(r"^https?://[^/]+(?:/.*)?/(414|417)/(\d{13})(?:/.*)?$")
+#: bizStep → custody action; other steps are stored and queryable but move nothing.
+ACTIONS = {
+    "commissioning": "commission",
+    "shipping": "ship",
+    "receiving": "receive",
+    "dispensing": "dispense",
+    "retail_selling": "dispense",
+    "destroying": "destroy",
+    "decommissioning": "destroy",
+}
+_PARTY_TYPES = ("owning_party", "possessing_party", "location")
+
+
+def capture_statement(envelope: Envelope) -> Statement:
+    """The statement an EPCIS envelope makes: the document, signed at its creationDate."""
+    try:
+        doc = parse_json(envelope.payload)
+    except BadJSON as exc:
+        raise BadEpcis(f"the payload is not JSON: {exc.detail}") from None
+    if not isinstance(doc, dict):
+        raise BadEpcis("an EPCIS document is a JSON object")
+    created = doc.get("creationDate")
+    try:
+        moment = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadEpcis(f"creationDate must be an ISO 8601 date-time, got {created!r}") from None
+    if moment.tzinfo is None:
+        raise BadEpcis("creationDate must carry a time zone offset")
+    issued_at = format_timestamp(moment.astimezone(UTC))
+    events = parse_epcis_document(doc)  # validated here, outside the append lock
+    return Statement(KIND, doc, issued_at, envelope.signatures[0].keyid, decoded=events)
+
+
+def party_gln(uri: str) -> str | None:
+    """GLN of an SGLN/PGLN URN or a Digital Link /414/ or /417/ URI."""
+    match = _SGLN.match(uri)
+    if match:
+        digits = match.group(2) + match.group(3)
+        return gs1.with_check_digit(digits) if len(digits) == 12 else None
+    dl = _DL_GLN.match(uri)
+    return dl.group(2) if dl and gs1.is_valid_gln(dl.group(2)) else None
+
+
+def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) -> str:
+    by_type = dict(entries)
+    for kind in _PARTY_TYPES:
+        if kind in by_type and (gln := party_gln(by_type[kind])):
+            return gln
+    raise BadEpcis(
+        f"a {what} needs a GLN (owning_party, possessing_party or location)",
+        event=position,
+    )
+
+
+#: EPC → (GTIN, lot, serial) parses, shared by prefetching and grouping.
+_identify = functools.lru_cache(maxsize=1 << 16)(epc_gtin_lot_serial)
+
+
+def _batch_of(
+    ledger: Ledger, epc: str, event_lot: str | None
+) -> tuple[str, str | None, str | None] | None:
+    """(GTIN, lot, serial) of an EPC; a serial's lot comes from the EPC, its pack, or the ilmd."""
+    ident = _identify(epc)
+    if ident is None:
+        return None
+    gtin, lot, serial = ident
+    if lot is None and serial is not None:
+        pack = ledger.get("pack", gtin, serial)
+        lot = pack["lot"] if pack is not None else event_lot
+    return gtin, lot, serial
+
+
+def _groups(ledger: Ledger, event: EpcisEvent) -> dict[tuple[str, str], tuple[int, list[str]]]:
+    """EPCs and quantities of the event, by batch (GTIN, lot): (quantity, serials)."""
+    groups: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    for epc in event.epcs:
+        found = _batch_of(ledger, epc, event.lot)
+        if found is None:
+            continue
+        gtin, lot, serial = found
+        if lot is None:
+            if event.biz_step == "commissioning":
+                raise BadEpcis(
+                    "commissioning needs ilmd lotNumber",
+                    event=event.position,
+                )
+            raise Conflict(f"EPC {epc} is not a pack commissioned in this log", epc=epc)
+        quantity, serials = groups.get((gtin, lot), (0, []))
+        groups[(gtin, lot)] = (quantity, [*serials, serial] if serial else serials)
+    for epc_class, amount, _uom in event.quantities:
+        ident = epc_gtin_lot_serial(epc_class)
+        if ident is None or ident[1] is None:
+            continue
+        if amount != int(amount) or amount <= 0:
+            raise BadEpcis("quantity must be a whole number of packs", event=event.position)
+        quantity, serials = groups.get((ident[0], ident[1]), (0, []))
+        groups[(ident[0], ident[1])] = (quantity + int(amount), serials)
+    return groups
+
+
+def _shipment_ref(
+    event: EpcisEvent, groups: dict[tuple[str, str], Any], gtin: str, lot: str
+) -> str:
+    refs = dict(event.biz_transactions)
+    ref = refs.get("desadv") or refs.get("bol") or refs.get("po") or event.hash_id[-40:]
+    return ref if len(groups) == 1 else f"{ref}#{gtin}/{lot}"
+
+
+def apply_event(
+    ledger: Ledger,
+    view: View,
+    party: str,
+    event: EpcisEvent,
+    groups: dict[tuple[str, str], tuple[int, list[str]]],
+) -> None:
+    """Run the custody operation an event's bizStep stands for, per batch it names."""
+    action = ACTIONS.get(event.biz_step or "")
+    if action is None or event.type != "ObjectEvent":
+        return
+    for (gtin, lot), (quantity, serials) in groups.items():
+        if action == "commission":
+            if event.action != "ADD" or event.expiry is None:
+                raise BadEpcis("commissioning is ADD with ilmd itemExpirationDate")
+            expiry = event.expiry[2:4] + event.expiry[5:7] + event.expiry[8:10]
+            supply.commission(ledger, party, gtin, lot, expiry, quantity, serials)
+        elif action == "ship":
+            to = _counterparty(event.destinations, "shipping event", event.position)
+            ref = _shipment_ref(event, groups, gtin, lot)
+            refs = dict(event.biz_transactions)
+            supply.ship(
+                ledger,
+                view,
+                party,
+                ref,
+                gtin,
+                lot,
+                to,
+                quantity,
+                serials,
+                refs.get("po"),
+                refs.get("desadv"),
+            )
+        elif action == "receive":
+            sender = _counterparty(event.sources, "receiving event", event.position)
+            ref = _shipment_ref(event, groups, gtin, lot)
+            supply.receive(ledger, party, sender, ref, quantity, serials)
+        elif action == "dispense":
+            supply.dispense(ledger, party, gtin, lot, quantity, serials, ledger.logged_at)
+        else:
+            supply.destroy(ledger, party, gtin, lot, quantity, serials, f"EPCIS {event.biz_step}")
+
+
+def _plan(view: View, key: KeyRecord, statement: Statement, ctx: EntryContext) -> list[object]:
+    events = statement.decoded or parse_epcis_document(statement.body)
+    ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)
+    # Two queries for the whole document instead of one per event and one per pack.
+    ledger.prefetch("epcis_event", [(event.hash_id,) for event in events])
+    idents = (_identify(epc) for event in events for epc in event.epcs)
+    ledger.prefetch("pack", [(i[0], i[2]) for i in idents if i is not None and i[2] is not None])
+    for event in events:
+        if ledger.get("epcis_event", event.hash_id) is not None:
+            continue  # captured before (same Event Hash ID): a duplicate, not a new event
+        try:
+            moves = event.type == "ObjectEvent" and event.biz_step in ACTIONS
+            groups = _groups(ledger, event) if moves else {}
+            apply_event(ledger, view, key.gln, event, groups)
+        except Error as exc:
+            exc.extensions.setdefault("event", event.position)
+            exc.detail = f"event {event.position} ({event.biz_step or event.type}): {exc.detail}"
+            raise
+        first = next(iter(groups), None) or next(
+            filter(None, (_batch_of(ledger, e, event.lot) for e in event.epcs)), None
+        )
+        ledger.put(
+            "epcis_event",
+            {
+                "hash_id": event.hash_id,
+                "idx": ctx.index,
+                "position": event.position,
+                "event_type": event.type,
+                "biz_step": event.biz_step,
+                "event_time": event.event_time,
+                "gtin": first[0] if first else None,
+                "lot": first[1] if first else None,
+                "epcs": " ".join(_epc_keys(event.epcs)),
+                "event": json.dumps(dict(event.raw), separators=(",", ":")),
+            },
+        )
+    return ledger.changes()
+
+
+_canonical_epc = functools.lru_cache(maxsize=1 << 16)(normalise_epc)
+
+
+def _epc_keys(epcs: Iterable[str]) -> list[str]:
+    """Each EPC as given and in canonical Digital Link form, so either form finds the event."""
+    keys = dict.fromkeys(epcs)
+    for epc in list(keys):
+        canonical = _canonical_epc(epc)
+        if canonical:
+            keys.setdefault(canonical)
+    return list(keys)
+
+
+def query_document(events: list[dict[str, Any]], created: str) -> dict[str, Any]:
+    """An EPCIS 2.0 EPCISQueryDocument carrying these events."""
+    return {
+        "@context": [CONTEXT],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created,
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": events},
+            }
+        },
+    }
+
+
+register_kind(
+    KindRule(KIND, supply.SUPPLY_ROLES, _plan, "an EPCIS 2.0 document, signed whole, captured")
+)

@@ -1,0 +1,105 @@
+"""Pack-level statements: EU FMD pack states and undo, signed scans, alert resolution (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from provenance.errors import BadStatement, Conflict, WrongRole
+from provenance.log.statements import parse_timestamp
+from provenance.supply import verdict
+from provenance.supply.custody import (
+    SETTABLE_STATES,
+    Ledger,
+    require_batch,
+    set_pack_state,
+    undo_pack_state,
+)
+
+
+def pack_state(
+    ledger: Ledger, party: str, gtin: str, lot: str, serials: Sequence[str], state: str
+) -> None:
+    """Set an EU FMD state on held packs, or undo one (`state` = "active")."""
+    batch = require_batch(ledger, gtin, lot)
+    if not batch["serialised"]:
+        raise BadStatement("pack states apply to serialised packs")
+    undone: list[str] = []
+    for serial in serials:
+        pack = ledger.get("pack", gtin, serial)
+        if pack is None or pack["lot"] != lot:
+            raise Conflict(f"serial {serial} is not a pack of batch {gtin}/{lot}", serial=serial)
+        if state == "active":
+            undone.append(undo_pack_state(ledger, pack, party))
+            if undone[-1] == "supplied":  # an undone supply returns the pack to stock
+                batch["dispensed"] -= 1
+                ledger.touch("batch", batch)
+                take = ledger.get("holding", gtin, lot, party)
+                assert take is not None
+                take["quantity"] += 1
+                ledger.touch("holding", take)
+            continue
+        if state not in SETTABLE_STATES:
+            raise BadStatement(
+                f"body.state must be active (undo) or one of {sorted(SETTABLE_STATES)}"
+            )
+        if pack["holder"] != party:
+            raise Conflict(f"party {party} does not hold pack {serial}", serial=serial)
+        if pack["state"] != "active":
+            raise Conflict(f"pack {serial} is {pack['state']}, not active", serial=serial)
+        set_pack_state(ledger, pack, state, party)
+    action = "undo " + "/".join(sorted(set(undone))) if state == "active" else state
+    ledger.event(gtin, lot, action, party, quantity=len(serials), serials=serials)
+
+
+def scan(
+    ledger: Ledger,
+    party: str,
+    gtin: str,
+    lot: str | None,
+    serial: str | None,
+    expiry: str | None,
+    today: str,
+) -> verdict.Verdict:
+    """A party's signed scan: judged against the projection; anything wrong becomes an alert."""
+    product = ledger.get("product", gtin)
+    batch = ledger.get("batch", gtin, lot) if lot is not None else None
+    pack = ledger.get("pack", gtin, serial) if serial is not None else None
+    if pack is not None and lot is not None and pack["lot"] != lot:
+        pack = None
+    result = verdict.judge(
+        product=product,
+        batch=batch,
+        pack=pack,
+        serial=serial,
+        scanned_expiry=expiry,
+        today=parse_timestamp(today).date(),
+    )
+    alerts = list(result.alerts)
+    if batch is not None and ledger.get("holding", gtin, lot, party) is None:
+        alerts.append(("never-received", f"party {party} never received batch {gtin}/{lot}"))
+    for kind, detail in alerts:
+        ledger.alert(kind, gtin, lot, serial, party, detail)
+    if batch is not None and lot is not None:
+        ledger.event(
+            gtin, lot, "scan", party, serials=[serial] if serial else [], detail=result.code
+        )
+    return result
+
+
+def resolve_alert(
+    ledger: Ledger, party: str, roles: Sequence[str], alert_id: str, resolution: str
+) -> None:
+    try:
+        idx, seq = (int(part) for part in alert_id.split("-"))
+    except ValueError:
+        raise BadStatement("body.alert must be an alert id like 1234-0") from None
+    alert: dict[str, Any] | None = ledger.get("alert", idx, seq)
+    if alert is None:
+        raise Conflict(f"no alert {alert_id}")
+    if alert["party"] != party and "regulator" not in roles:
+        raise WrongRole("an alert is resolved by the party it was raised at or a regulator")
+    if alert["resolved_index"] is not None:
+        raise Conflict(f"alert {alert_id} was already resolved at entry {alert['resolved_index']}")
+    alert.update(resolved_index=ledger.index, resolved_by=party, resolution=resolution)
+    ledger.touch("alert", alert)

@@ -1,0 +1,151 @@
+"""SQLModel tables of the supply-chain projection: products, batches, custody, alerts, EPCIS."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Integer
+from sqlmodel import Field, SQLModel
+
+from provenance.log.store.columns import bigint, string, text
+
+#: Projection tables in the order a rebuild empties and compares them; each row is keyed by
+#: its primary key only, so `PutRow` is an upsert.
+SUPPLY_TABLES = (
+    "product",
+    "batch",
+    "holding",
+    "shipment",
+    "pack",
+    "custody_event",
+    "alert",
+    "epcis_event",
+)
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "product"
+    gtin: str = Field(sa_column=string(14, primary_key=True))
+    manufacturer: str = Field(sa_column=string(13, nullable=False))
+    name: str = Field(sa_column=string(200, nullable=False))
+    ndc: str | None = Field(default=None, sa_column=string(10))
+    form: str = Field(sa_column=string(100, nullable=False))
+    strength: str = Field(sa_column=string(100, nullable=False))
+    registered_index: int = Field(sa_column=bigint(nullable=False))
+
+
+class Batch(SQLModel, table=True):
+    __tablename__ = "batch"
+    gtin: str = Field(sa_column=string(14, primary_key=True))
+    lot: str = Field(sa_column=string(20, primary_key=True))
+    manufacturer: str = Field(sa_column=string(13, nullable=False))
+    expiry: str = Field(sa_column=string(6, nullable=False))  # YYMMDD as printed on the pack
+    quantity: int = Field(sa_column=bigint(nullable=False))  # commissioned
+    serialised: int = Field(sa_column=Column(Integer, nullable=False))
+    dispensed: int = Field(sa_column=bigint(nullable=False))
+    destroyed: int = Field(sa_column=bigint(nullable=False))
+    status: str = Field(sa_column=string(16, nullable=False))  # active | recalled
+    recall_reason: str | None = Field(default=None, sa_column=text())
+    recall_index: int | None = Field(default=None, sa_column=bigint())
+    commissioned_index: int = Field(sa_column=bigint(nullable=False))
+    commissioned_at: str = Field(sa_column=string(24, nullable=False))
+
+
+class Holding(SQLModel, table=True):
+    """Packs of a batch in a party's custody; a row stays (at 0) once a party has held any."""
+
+    __tablename__ = "holding"
+    gtin: str = Field(sa_column=string(14, primary_key=True))
+    lot: str = Field(sa_column=string(20, primary_key=True))
+    gln: str = Field(sa_column=string(13, primary_key=True))
+    quantity: int = Field(sa_column=bigint(nullable=False))
+    first_index: int = Field(sa_column=bigint(nullable=False))
+
+
+class Shipment(SQLModel, table=True):
+    __tablename__ = "shipment"
+    __table_args__ = (Index("shipment_batch", "gtin", "lot"),)
+    sender: str = Field(sa_column=string(13, primary_key=True))
+    shipment_id: str = Field(sa_column=string(80, primary_key=True))
+    gtin: str = Field(sa_column=string(14, nullable=False))
+    lot: str = Field(sa_column=string(20, nullable=False))
+    recipient: str = Field(sa_column=string(13, nullable=False))
+    quantity: int = Field(sa_column=bigint(nullable=False))
+    received: int = Field(sa_column=bigint(nullable=False))
+    serials: str = Field(sa_column=text(nullable=False))  # JSON list; [] if unserialised
+    status: str = Field(sa_column=string(16, nullable=False))  # in_transit | received | partial
+    po: str | None = Field(default=None, sa_column=string(80))
+    despatch: str | None = Field(default=None, sa_column=string(80))
+    shipped_index: int = Field(sa_column=bigint(nullable=False))
+    shipped_at: str = Field(sa_column=string(24, nullable=False))
+    received_index: int | None = Field(default=None, sa_column=bigint())
+    received_at: str | None = Field(default=None, sa_column=string(24))
+
+
+class Pack(SQLModel, table=True):
+    """One serialised pack and its EU FMD state."""
+
+    __tablename__ = "pack"
+    __table_args__ = (Index("pack_batch", "gtin", "lot"),)
+    gtin: str = Field(sa_column=string(14, primary_key=True))
+    serial: str = Field(sa_column=string(20, primary_key=True))
+    lot: str = Field(sa_column=string(20, nullable=False))
+    holder: str | None = Field(default=None, sa_column=string(13))  # None while in transit
+    state: str = Field(sa_column=string(16, nullable=False))
+    state_by: str = Field(sa_column=string(13, nullable=False))
+    state_index: int = Field(sa_column=bigint(nullable=False))
+    state_at: str = Field(sa_column=string(24, nullable=False))
+    undo_state: str | None = Field(default=None, sa_column=string(16))  # what an undo restores
+
+
+class CustodyEvent(SQLModel, table=True):
+    """The timeline of a batch: one row per change a statement made to it."""
+
+    __tablename__ = "custody_event"
+    __table_args__ = (Index("custody_event_batch", "gtin", "lot", "idx"),)
+    idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
+    seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    gtin: str = Field(sa_column=string(14, nullable=False))
+    lot: str = Field(sa_column=string(20, nullable=False))
+    action: str = Field(sa_column=string(32, nullable=False))
+    party: str = Field(sa_column=string(13, nullable=False))
+    counterparty: str | None = Field(default=None, sa_column=string(13))
+    quantity: int = Field(sa_column=bigint(nullable=False))
+    serials: str = Field(sa_column=text(nullable=False))  # JSON list
+    detail: str = Field(sa_column=text(nullable=False))
+    at: str = Field(sa_column=string(24, nullable=False))
+    key_id: str = Field(sa_column=string(64, nullable=False))
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alert"
+    __table_args__ = (Index("alert_batch", "gtin", "lot"), Index("alert_pack", "gtin", "serial"))
+    idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
+    seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    kind: str = Field(sa_column=string(32, nullable=False))
+    gtin: str = Field(sa_column=string(14, nullable=False))
+    lot: str | None = Field(default=None, sa_column=string(20))
+    serial: str | None = Field(default=None, sa_column=string(20))
+    party: str = Field(sa_column=string(13, nullable=False))  # where it was raised
+    detail: str = Field(sa_column=text(nullable=False))
+    raised_at: str = Field(sa_column=string(24, nullable=False))
+    resolved_index: int | None = Field(default=None, sa_column=bigint())
+    resolved_by: str | None = Field(default=None, sa_column=string(13))
+    resolution: str | None = Field(default=None, sa_column=text())
+
+
+class EpcisEvent(SQLModel, table=True):
+    __tablename__ = "epcis_event"
+    __table_args__ = (
+        Index("epcis_event_batch", "gtin", "lot"),
+        Index("epcis_event_time", "event_time"),
+        Index("epcis_event_entry", "idx"),
+    )
+    hash_id: str = Field(sa_column=string(120, primary_key=True))
+    idx: int = Field(sa_column=bigint(nullable=False))
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+    event_type: str = Field(sa_column=string(32, nullable=False))
+    biz_step: str | None = Field(default=None, sa_column=string(200))
+    event_time: str = Field(sa_column=string(24, nullable=False))
+    gtin: str | None = Field(default=None, sa_column=string(14))
+    lot: str | None = Field(default=None, sa_column=string(20))
+    epcs: str = Field(sa_column=text(nullable=False))  # space-separated, for EPC queries
+    event: str = Field(sa_column=text(nullable=False))  # the event JSON as captured

@@ -1,0 +1,92 @@
+"""What a scan means: the verdict on a pack from its batch, pack state and scanned data (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from provenance.errors import Error
+from provenance.gs1 import keys as gs1
+
+#: Verdict codes, worst first; the page colours and the DSCSA answer derive from them.
+VERDICTS = {
+    "unknown": "Unknown: possible counterfeit",
+    "recalled": "Recalled",
+    "expired": "Expired",
+    "dispensed": "Already dispensed",
+    "suspect": "Suspect",
+    "authentic": "Authentic",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: str
+    reasons: tuple[str, ...] = field(default=())
+    #: Alert kinds a signed scan with this verdict raises.
+    alerts: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def title(self) -> str:
+        return VERDICTS[self.code]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.code, "title": self.title, "reasons": list(self.reasons)}
+
+
+def expiry_date(yymmdd: str) -> date | None:
+    try:
+        return gs1.parse_expiry(yymmdd)
+    except Error:
+        return None
+
+
+def judge(
+    *,
+    product: dict[str, Any] | None,
+    batch: dict[str, Any] | None,
+    pack: dict[str, Any] | None,
+    serial: str | None,
+    scanned_expiry: str | None,
+    today: date,
+    duplicate_alerts: int = 0,
+) -> Verdict:
+    """The verdict on a scanned pack; rows are projection rows (or None when absent)."""
+    if product is None:
+        why = "the GTIN is not registered by any manufacturer in this log"
+        return Verdict("unknown", (why,), (("unknown-product", why),))
+    if batch is None:
+        why = "no such batch (lot) was commissioned for this product"
+        return Verdict("unknown", (why,), (("unknown-batch", why),))
+    if serial is not None and batch["serialised"] and pack is None:
+        why = f"serial {serial} was never commissioned in this batch"
+        return Verdict("unknown", (why,), (("unknown-serial", why),))
+    reasons: list[str] = []
+    alerts: list[tuple[str, str]] = []
+    if scanned_expiry is not None and scanned_expiry != batch["expiry"]:
+        why = (
+            f"the pack says expiry {scanned_expiry}, "
+            f"the batch was commissioned with {batch['expiry']}"
+        )
+        reasons.append(why)
+        alerts.append(("expiry-mismatch", why))
+    if batch["status"] == "recalled":
+        why = f"batch recalled: {batch['recall_reason']}"
+        return Verdict("recalled", (why, *reasons), (("recalled-scan", why), *alerts))
+    expires = expiry_date(batch["expiry"])
+    if expires is not None and expires < today:
+        why = f"batch expired on {expires.isoformat()}"
+        return Verdict("expired", (why, *reasons), (("expired-scan", why), *alerts))
+    if pack is not None:
+        if pack["state"] == "supplied":
+            why = f"pack {serial} was dispensed at {pack['state_at']} by {pack['state_by']}"
+            return Verdict("dispensed", (why, *reasons), (("duplicate-serial", why), *alerts))
+        if pack["state"] != "active":
+            reasons.append(f"pack {serial} is {pack['state']} (set by {pack['state_by']})")
+            alerts.append(("pack-state", reasons[-1]))
+    if duplicate_alerts:
+        reasons.append(f"this serial has {duplicate_alerts} open duplicate-serial alert(s)")
+    if reasons:
+        return Verdict("suspect", tuple(reasons), tuple(alerts))
+    return Verdict("authentic")

@@ -1,0 +1,120 @@
+"""EPCIS 2.0 endpoints: signed capture and the event query, plus detached log payloads."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from flask import Blueprint, Response, request, url_for
+
+from provenance.epcis.document import normalise_cbv
+from provenance.epcis.hash import normalise_epc, utc_millis
+from provenance.errors import BadEnvelope, BadEpcis, NotFound
+from provenance.log.signing import EPCIS_PAYLOAD_TYPE
+from provenance.log.statements import now_timestamp
+from provenance.log.store.engine import query, read_connection
+from provenance.supply import capture as epcis
+from provenance.supply import queries as supply_queries
+from provenance.web import service
+from provenance.web.api import appended_json, json_body, json_response
+
+bp = Blueprint("epcis", __name__)
+
+#: A 10,000-event document, base64 inside its envelope, fits.
+MAX_CAPTURE_BYTES = 32 * 1024 * 1024
+QUERY_LIMIT = 1000
+
+
+@bp.post("/epcis/capture")
+def capture() -> Response:
+    """One DSSE envelope (payloadType application/ld+json) over a whole EPCISDocument."""
+    request.max_content_length = MAX_CAPTURE_BYTES
+    envelope = json_body("the DSSE envelope of the EPCIS document")
+    if not isinstance(envelope, dict) or envelope.get("payloadType") != EPCIS_PAYLOAD_TYPE:
+        raise BadEnvelope(f"an EPCIS capture envelope has payloadType {EPCIS_PAYLOAD_TYPE}")
+    appended = service().log.submit(envelope)
+    with read_connection(service().engine) as conn:
+        ((captured,),) = query(
+            conn, "SELECT count(*) FROM epcis_event WHERE idx = ?", (appended.index,)
+        )
+        ((digest,),) = query(
+            conn, "SELECT payload_digest FROM log_entry WHERE idx = ?", (appended.index,)
+        )
+    body = appended_json(appended)
+    body["events_captured"] = int(captured)
+    body["payload"] = url_for("epcis.payload", digest=bytes(digest).hex())
+    return json_response(body, 200 if appended.duplicate else 201, {"Location": body["entry"]})
+
+
+@bp.get("/epcis/events")
+def events() -> Response:
+    """SimpleEventQuery parameters: MATCH_epc, EQ_bizStep, GE_eventTime, LT_eventTime, and the
+    GS1 batch keys gtin and lot; answered as an EPCISQueryDocument."""
+    args = request.args
+    known = {
+        "MATCH_epc",
+        "MATCH_anyEPC",
+        "EQ_bizStep",
+        "GE_eventTime",
+        "LT_eventTime",
+        "gtin",
+        "lot",
+        "perPage",
+    }
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise BadEpcis("unsupported query parameters", unsupported=unknown, supported=sorted(known))
+    step = args.get("EQ_bizStep")
+    if step is not None:
+        # A value that is neither a CBV step nor another URI matches no stored event.
+        with contextlib.suppress(ValueError):
+            step = normalise_cbv(step, "bizStep")
+    try:
+        limit = min(int(args.get("perPage", QUERY_LIMIT)), QUERY_LIMIT)
+    except ValueError:
+        raise BadEpcis("perPage must be an integer") from None
+    with read_connection(service().engine) as conn:
+        found = supply_queries.epcis_events(
+            conn,
+            epc=_epc(args.get("MATCH_epc") or args.get("MATCH_anyEPC")),
+            gtin=args.get("gtin"),
+            lot=args.get("lot"),
+            biz_step=step,
+            since=_time(args.get("GE_eventTime")),
+            until=_time(args.get("LT_eventTime")),
+            limit=limit,
+        )
+    return json_response(epcis.query_document(found, now_timestamp()))
+
+
+def _epc(value: str | None) -> str | None:
+    return None if value is None else (normalise_epc(value) or value)
+
+
+def _time(value: str | None) -> str | None:
+    """A query time bound, compared as the stored UTC-millisecond form."""
+    if value is None:
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise BadEpcis(f"{value!r} is not an ISO 8601 date-time") from None
+    return utc_millis(value)
+
+
+@bp.get("/log/payload/<digest>")
+def payload(digest: str) -> Response:
+    """The bytes a detached entry names by SHA-256 (an EPCIS document as signed)."""
+    try:
+        key = bytes.fromhex(digest)
+    except ValueError:
+        raise NotFound("a payload is named by its SHA-256 in hex") from None
+    with read_connection(service().engine) as conn:
+        rows = query(conn, "SELECT data FROM log_payload WHERE digest = ?", (key,))
+    if not rows:
+        raise NotFound(f"no payload {digest}")
+    return Response(
+        bytes(rows[0][0]),
+        mimetype=EPCIS_PAYLOAD_TYPE,
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )

@@ -1,0 +1,206 @@
+"""Supply-chain HTTP: the GS1 Digital Link resolver, scan page, QR labels, alerts, DSCSA answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+
+from provenance.errors import BadIdentifier, Error, NotFound
+from provenance.gs1 import keys as gs1
+from provenance.gs1 import qr
+from provenance.gs1 import scanner as barcode
+from provenance.log.statements import now_timestamp
+from provenance.log.store.engine import read_connection
+from provenance.supply import queries as supply_queries
+from provenance.web import service
+from provenance.web.api import json_response
+
+bp = Blueprint("supply", __name__, template_folder="templates")
+
+#: DSCSA verification: a link type the resolver answers with Lightweight Verification Messaging.
+VERIFICATION_LINK_TYPES = {"verificationService", "gs1:verificationService"}
+
+
+def stem() -> str:
+    return request.host_url.rstrip("/")
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _gtin(value: str) -> str:
+    return gs1.normalise_gtin(value)
+
+
+def _checked(value: str | None, valid: bool, what: str) -> str | None:
+    if value is not None and not valid:
+        raise BadIdentifier(f"{what} {value!r} is not 1-20 characters of the GS1 character set 82")
+    return value
+
+
+def _lookup(gtin: str, lot: str | None, serial: str | None) -> supply_queries.Lookup:
+    gtin = _gtin(gtin)
+    _checked(lot, gs1.is_valid_lot(lot), "lot")
+    _checked(serial, gs1.is_valid_serial(serial), "serial")
+    expiry = request.args.get("17")
+    if expiry is not None:
+        gs1.parse_expiry(expiry)
+    with read_connection(service().engine) as conn:
+        return supply_queries.lookup(conn, gtin, lot, serial, expiry)
+
+
+def _verdict_response(
+    found: supply_queries.Lookup, warnings: tuple[str, ...] = ()
+) -> Response | str:
+    body = found.to_json(stem())
+    if warnings:
+        body["scan_warnings"] = list(warnings)
+    if wants_json():
+        return json_response(body)
+    return render_template("batch.html", v=body, now=now_timestamp())
+
+
+@bp.get("/01/<gtin>/10/<lot>")
+def resolve_batch(gtin: str, lot: str) -> Response | str:
+    return _verdict_response(_lookup(gtin, lot, None))
+
+
+@bp.get("/01/<gtin>/10/<lot>/21/<serial>")
+def resolve_pack(gtin: str, lot: str, serial: str) -> Response | str:
+    return _verdict_response(_lookup(gtin, lot, serial))
+
+
+@bp.get("/01/<gtin>/21/<serial>")
+def resolve_serial(gtin: str, serial: str) -> Response | str:
+    if request.args.get("linkType") in VERIFICATION_LINK_TYPES:
+        return dscsa_verification(gtin, serial)
+    return _verdict_response(_lookup(gtin, request.args.get("10"), serial))
+
+
+def dscsa_verification(gtin: str, serial: str) -> Response:
+    """GS1 Lightweight Verification Messaging: `verified` and a failure reason code."""
+    found = _lookup(gtin, None, serial)  # by serial; the lot asked for is compared below
+    lot, expiry = request.args.get("10"), request.args.get("17")
+    data: dict[str, Any] = {"verified": False}
+    batch = found.batch
+    if found.pack is None or batch is None:
+        data["verificationFailureReason"] = "No_match_GTIN_Serial"
+    else:
+        lot_ok = lot is None or lot == batch["lot"]
+        expiry_ok = expiry is None or expiry == batch["expiry"]
+        if not lot_ok and not expiry_ok:
+            data["verificationFailureReason"] = "No_match_GTIN_Serial_Lot_Expiry"
+        elif not lot_ok:
+            data["verificationFailureReason"] = "No_match_GTIN_Serial_Lot"
+        elif not expiry_ok:
+            data["verificationFailureReason"] = "No_match_GTIN_Serial_Expiry"
+        elif found.verdict.code == "authentic":
+            data["verified"] = True
+        else:
+            data["verificationFailureReason"] = "Not_for_re-distribution"
+            data["additionalInfo"] = {
+                "recalled": "Recalled",
+                "expired": "Expired",
+                "unknown": "Illegitimate",
+            }.get(found.verdict.code, "Suspect")
+    body: dict[str, Any] = {
+        "verificationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "responderGLN": service().settings.authority_gln,
+        "data": data,
+    }
+    if request.args.get("corrUUID"):
+        body["corrUUID"] = request.args["corrUUID"]
+    return json_response(body)
+
+
+@bp.get("/scan")
+def scan_page() -> str:
+    """Keyboard-wedge input (any GS1 form) or a camera; the verdict renders server-side too."""
+    code = request.args.get("code")
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    if code:
+        try:
+            result = _scan_json(code)
+        except Error as exc:
+            error = exc.detail
+    return render_template("scan.html", code=code or "", result=result, error=error)
+
+
+def _scan_json(code: str) -> dict[str, Any]:
+    scan = barcode.parse_scan(code)
+    with read_connection(service().engine) as conn:
+        found = supply_queries.lookup(conn, scan.gtin, scan.lot, scan.serial, scan.expiry)
+    body = found.to_json(stem())
+    body["scan"] = {
+        "form": scan.form,
+        "symbology": scan.symbology,
+        "element_string": scan.bracketed(),
+    }
+    body["scan_warnings"] = list(scan.warnings)
+    return body
+
+
+@bp.get("/api/v1/scan")
+def scan_api() -> Response:
+    code = request.args.get("code")
+    if not code:
+        raise BadIdentifier("give the scanned data as ?code=")
+    return json_response(_scan_json(code))
+
+
+@bp.get("/api/v1/batches")
+def list_batches() -> Response:
+    with read_connection(service().engine) as conn:
+        return json_response({"batches": supply_queries.batches(conn)})
+
+
+@bp.get("/api/v1/batches/<gtin>/<lot>")
+def batch_json(gtin: str, lot: str) -> Response:
+    found = _lookup(gtin, lot, None)
+    if found.batch is None:
+        raise NotFound(f"no batch {found.gtin}/{lot}")
+    return json_response(found.to_json(stem()))
+
+
+def _batch_uri(gtin: str, lot: str) -> str:
+    found = _lookup(gtin, lot, None)
+    if found.batch is None:
+        raise NotFound(f"no batch {found.gtin}/{lot}")
+    return gs1.digital_link_uri(stem(), found.gtin, lot)
+
+
+@bp.get("/api/v1/batches/<gtin>/<lot>/qr.png")
+def batch_qr_png(gtin: str, lot: str) -> Response:
+    return Response(qr.qr_png(_batch_uri(gtin, lot)), mimetype="image/png")
+
+
+@bp.get("/api/v1/batches/<gtin>/<lot>/qr.svg")
+def batch_qr_svg(gtin: str, lot: str) -> Response:
+    return Response(qr.qr_svg(_batch_uri(gtin, lot)), mimetype="image/svg+xml")
+
+
+@bp.get("/labels/<gtin>/<lot>")
+def label_sheet(gtin: str, lot: str) -> str:
+    """A printable sheet: one label per serial (or one for the batch), QR plus human text."""
+    found = _lookup(gtin, lot, None)
+    if found.batch is None or found.product is None:
+        raise NotFound(f"no batch {found.gtin}/{lot}")
+    with read_connection(service().engine) as conn:
+        serials: list[str | None] = list(supply_queries.serials_of(conn, found.gtin, lot)) or [None]
+    labels = []
+    for serial in serials:
+        uri = gs1.digital_link_uri(stem(), found.gtin, lot, serial)
+        labels.append({"serial": serial, "uri": uri, "qr": qr.qr_data_uri(uri)})
+    return render_template("labels.html", product=found.product, batch=found.batch, labels=labels)
+
+
+@bp.get("/api/v1/alerts")
+def list_alerts() -> Response:
+    open_only = request.args.get("open") in {"1", "true", "yes"}
+    with read_connection(service().engine) as conn:
+        return json_response({"alerts": supply_queries.alerts(conn, open_only=open_only)})

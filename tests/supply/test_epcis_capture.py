@@ -1,0 +1,247 @@
+"""EPCIS 2.0 capture over HTTP: signed documents move custody, hash IDs dedupe, one bad event
+rejects the whole document, and the query answers an EPCISQueryDocument."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from provenance.epcis.document import parse_epcis_document
+from provenance.epcis.hash import event_hash_id
+from provenance.log.signing import EPCIS_PAYLOAD_TYPE, sign_envelope
+from tests.parties import Authority, PartyKey, register_party
+from tests.paths import VECTORS
+
+VECTORS = VECTORS / "epcis"
+GTIN = "09506000134352"
+LOT = "EP-LOT-1"
+SERIALS = [f"EP{n:04d}" for n in range(6)]
+MAKER, WHOLESALER = "5412345000013", "5412345000020"
+CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+
+
+def epc(serial: str) -> str:
+    return f"https://id.gs1.org/01/{GTIN}/21/{serial}"
+
+
+def document(*events: dict[str, Any], created: str = "2026-11-02T12:00:00.000Z") -> dict[str, Any]:
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created,
+        "epcisBody": {"eventList": list(events)},
+    }
+
+
+def commissioning(serials: list[str], lot: str = LOT) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-01T08:00:00.000+01:00",
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": [epc(s) for s in serials],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "readPoint": {"id": "urn:epc:id:sgln:5412345.00001.0"},
+        "ilmd": {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2029-06-30"},
+    }
+
+
+def shipping(serials: list[str], desadv: str = "urn:desadv:D-1") -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-02T09:00:00.000Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [epc(s) for s in serials],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+        "readPoint": {"id": "urn:epc:id:sgln:5412345.00001.0"},
+        "bizTransactionList": [{"type": "desadv", "bizTransaction": desadv}],
+        "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:5412345.00001"}],
+        "destinationList": [
+            {"type": "owning_party", "destination": "urn:epc:id:pgln:5412345.00002"}
+        ],
+    }
+
+
+def receiving(serials: list[str], desadv: str = "urn:desadv:D-1") -> dict[str, Any]:
+    event = shipping(serials, desadv)
+    event.update(
+        bizStep="receiving", disposition="in_progress", eventTime="2026-11-03T09:00:00.000Z"
+    )
+    return event
+
+
+@pytest.fixture
+def parties(client: FlaskClient, authority: Authority) -> dict[str, PartyKey]:
+    maker = register_party(client, authority, "Acme", MAKER, ["manufacturer"])
+    wholesaler = register_party(client, authority, "MedSupply", WHOLESALER, ["wholesaler"])
+    body = {"gtin": GTIN, "name": "Amoxicillin", "form": "capsule", "strength": "500 mg"}
+    assert (
+        client.post("/api/v1/statements", json=maker.envelope("product.register", body)).status_code
+        == 201
+    )
+    return {"maker": maker, "wholesaler": wholesaler}
+
+
+def capture(client: FlaskClient, party: PartyKey, doc: dict[str, Any] | bytes) -> Any:
+    payload = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    envelope = sign_envelope(party.key, payload, EPCIS_PAYLOAD_TYPE).to_json()
+    return client.post("/epcis/capture", json=envelope)
+
+
+def log_size(client: FlaskClient) -> int:
+    return int(client.get("/api/v1/log").get_json()["size"])
+
+
+def batch(client: FlaskClient, lot: str = LOT) -> Any:
+    return client.get(f"/01/{GTIN}/10/{lot}", headers={"Accept": "application/json"}).get_json()
+
+
+def test_capture_moves_custody_and_stores_hash_ids(
+    client: FlaskClient, parties: dict[str, PartyKey]
+) -> None:
+    doc = document(commissioning(SERIALS), shipping(SERIALS[:4]))
+    response = capture(client, parties["maker"], doc)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["events_captured"] == 2
+    assert batch(client)["batch"]["in_transit"] == 4
+    received = capture(client, parties["wholesaler"], document(receiving(SERIALS[:4])))
+    assert received.status_code == 201, received.get_json()
+    body = batch(client)
+    assert [h["quantity"] for h in body["holdings"]] == [2, 4]
+    assert body["batch"]["conserved"] and body["verdict"] == "authentic"
+    assert [e["action"] for e in body["timeline"]] == ["commission", "ship", "receive"]
+    # Each event is queryable, carrying the CBV 2.0 Event Hash ID it was stored under.
+    query = client.get("/epcis/events", query_string={"MATCH_epc": epc(SERIALS[0])}).get_json()
+    assert query["type"] == "EPCISQueryDocument"
+    events = query["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [e["bizStep"] for e in events] == ["commissioning", "shipping", "receiving"]
+    expected = [
+        event_hash_id(e, CONTEXT) for e in (*doc["epcisBody"]["eventList"], receiving(SERIALS[:4]))
+    ]
+    assert [e["eventID"] for e in events] == expected
+    assert len(parse_epcis_document(query)) == 3  # the answer is itself valid EPCIS 2.0
+    as_urn = f"urn:epc:id:sgtin:9506000.013435.{SERIALS[0]}"  # the same pack as an SGTIN URN
+    urn_query = client.get("/epcis/events", query_string={"MATCH_epc": as_urn}).get_json()
+    assert urn_query["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == events
+    by_step = client.get("/epcis/events", query_string={"EQ_bizStep": "shipping"}).get_json()
+    assert len(by_step["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 1
+    for form in ("https://ref.gs1.org/cbv/BizStep-shipping", "urn:epcglobal:cbv:bizstep:shipping"):
+        same = client.get("/epcis/events", query_string={"EQ_bizStep": form}).get_json()
+        assert same == {**by_step, "creationDate": same["creationDate"]}
+    window = client.get(
+        "/epcis/events",
+        query_string={"GE_eventTime": "2026-11-02T00:00:00Z", "gtin": GTIN, "lot": LOT},
+    ).get_json()
+    assert len(window["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 2
+    assert client.get("/epcis/events", query_string={"EQ_foo": "x"}).status_code == 422
+
+
+def test_the_document_is_in_the_log_and_verify_checks_it(
+    client: FlaskClient, parties: dict[str, PartyKey], app: Any
+) -> None:
+    payload = json.dumps(document(commissioning(SERIALS))).encode()
+    response = capture(client, parties["maker"], payload).get_json()
+    assert client.get(response["payload"]).data == payload
+    entry = client.get(response["entry"]).get_json()["entry"]
+    assert "payload" not in entry["envelope"] and len(entry["envelope"]["payloadSha256"]) == 64
+    result = app.test_cli_runner().invoke(args=["verify", "--quiet", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    rebuilt = app.test_cli_runner().invoke(args=["rebuild", "--quiet"])
+    assert "identical" in rebuilt.output, rebuilt.output
+
+
+def test_recaptured_events_are_duplicates(
+    client: FlaskClient, parties: dict[str, PartyKey]
+) -> None:
+    doc = document(commissioning(SERIALS))
+    assert capture(client, parties["maker"], doc).status_code == 201
+    again = capture(client, parties["maker"], doc)
+    assert again.status_code == 200 and again.get_json()["duplicate"]
+    # The same event in a new document (other creationDate, other time-zone notation): same
+    # hash ID, so it is not applied twice; the new event in it is.
+    event = commissioning(SERIALS)
+    event["eventTime"] = "2026-11-01T07:00:00Z"
+    newer = document(event, shipping(SERIALS[:1]), created="2026-11-02T13:00:00.000Z")
+    response = capture(client, parties["maker"], newer)
+    assert response.status_code == 201 and response.get_json()["events_captured"] == 1
+    assert batch(client)["batch"]["commissioned"] == 6
+
+
+def test_one_bad_event_rejects_the_document(
+    client: FlaskClient, parties: dict[str, PartyKey]
+) -> None:
+    size = log_size(client)
+    doc = document(
+        commissioning(SERIALS), shipping(SERIALS[:2]), shipping(SERIALS[:2], "urn:desadv:D-2")
+    )
+    response = capture(client, parties["maker"], doc)
+    assert response.status_code == 409
+    problem = response.get_json()
+    assert problem["event"] == 2 and "event 2 (shipping)" in problem["detail"]
+    assert log_size(client) == size
+    assert batch(client)["verdict"] == "unknown"  # not even the commissioning was applied
+    events = client.get("/epcis/events").get_json()["epcisBody"]["queryResults"]["resultsBody"]
+    assert events["eventList"] == []
+
+
+def test_wrong_party_and_bad_envelopes(client: FlaskClient, parties: dict[str, PartyKey]) -> None:
+    doc = document(commissioning(SERIALS))
+    assert capture(client, parties["wholesaler"], doc).status_code == 403  # not its product
+    statement_type = parties["maker"].envelope("attestation", {"subject": "x", "claim": {}})
+    assert client.post("/epcis/capture", json=statement_type).status_code == 400
+    assert capture(client, parties["maker"], b"[1, 2]").status_code == 422
+    no_date = document(commissioning(SERIALS))
+    del no_date["creationDate"]
+    assert capture(client, parties["maker"], no_date).status_code == 422
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (VECTORS / "invalid").iterdir()))
+def test_invalid_documents_are_refused(
+    client: FlaskClient, parties: dict[str, PartyKey], name: str
+) -> None:
+    doc = json.loads((VECTORS / "invalid" / name).read_text())
+    doc["creationDate"] = "2026-01-01T00:00:00Z"
+    size = log_size(client)
+    response = capture(client, parties["maker"], doc)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["type"].endswith("/bad-epcis")
+    assert log_size(client) == size
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (VECTORS / "gs1-examples").iterdir()))
+def test_gs1_examples(client: FlaskClient, parties: dict[str, PartyKey], name: str) -> None:
+    """Every example is valid EPCIS: events that move custody of packs this log never
+    commissioned are refused, naming the event; all others are stored under their hash IDs."""
+    doc = json.loads((VECTORS / "gs1-examples" / name).read_text())
+    doc["creationDate"] = "2026-01-01T00:00:00Z"
+    events = parse_epcis_document(copy.deepcopy(doc))
+    custody = [
+        e
+        for e in events
+        if e.type == "ObjectEvent"
+        and e.biz_step
+        in {
+            "commissioning",
+            "shipping",
+            "receiving",
+            "dispensing",
+            "retail_selling",
+            "destroying",
+            "decommissioning",
+        }
+    ]
+    response = capture(client, parties["maker"], doc)
+    if custody:
+        assert response.status_code in (409, 422), response.get_json()
+        assert response.get_json()["event"] == custody[0].position
+    else:
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["events_captured"] == len({e.hash_id for e in events})

@@ -1,0 +1,84 @@
+"""The front page in a real headless Chromium (Debian `chromium`, installed by .ci/run)."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from provenance import demo
+from provenance.supply import demo as demo_supply
+from provenance.web import service
+from tests.chromium import FLAGS, require
+from tests.server import live_server
+
+
+@pytest.fixture
+def chromium() -> str:
+    return require("chromium")[0]
+
+
+def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_path: Path) -> None:
+    with live_server(tmp_path / "data") as (url, app):
+        with app.app_context():
+            demo.seed(service(), 20, stories=("supply",))
+        checkpoint = app.test_client().get("/log/checkpoint").get_data(as_text=True)
+        result = subprocess.run(
+            [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url + "/"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        dom = html.unescape(result.stdout)
+        size = 27 + len(demo_supply.story())
+        assert f"Latest checkpoint · {size} entries" in dom
+        assert checkpoint.strip() in dom
+        assert "Acme Pharmaceuticals" in dom and "Riverside Clinical Site 001" in dom
+        assert "Amoxicillin 500 mg capsules" in dom and "AMX2503R" in dom
+        assert f'href="/log/receipt/{size - 1}"' in dom
+        shot = tmp_path / "front.png"
+        subprocess.run(
+            [
+                chromium,
+                *FLAGS,
+                f"--user-data-dir={tmp_path / 'profile2'}",
+                "--window-size=1200,1400",
+                f"--screenshot={shot}",
+                url + "/",
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        assert shot.stat().st_size > 10_000  # a rendered page, not an empty canvas
+
+
+def test_trial_page_renders_protocols_submissions_and_consent(
+    chromium: str, tmp_path: Path
+) -> None:
+    with live_server(tmp_path / "data") as (url, app):
+        with app.app_context():
+            demo.seed(service(), 0, stories=("trial",))
+        result = subprocess.run(
+            [
+                chromium,
+                *FLAGS,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--dump-dom",
+                url + "/trials/NCT99000001",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        dom = html.unescape(result.stdout)
+        text = re.sub(r"<[^>]+>", "", dom)
+        assert 'id="protocol-v2"' in dom and "O2: type changed from secondary to primary" in text
+        assert "Toxicity grades of three events corrected" in dom
+        assert "1301 enrolled, 1297 consented" in dom
+        assert "Dr. John Doe, Medical Director (approval)" in dom
