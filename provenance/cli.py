@@ -13,7 +13,9 @@ import click
 from provenance import client
 from provenance.errors import Error
 from provenance.log.canonical import parse_json
+from provenance.log.settings import Settings
 from provenance.log.signing import generate_private_key, key_id, load_public_key_pem, public_key_der
+from provenance.plugins import load_plugins
 from provenance.reports.cli import report_command
 
 
@@ -31,7 +33,27 @@ def _emit(value: Any, out: Path | None) -> None:
 
 
 class _Commands(click.Group):
-    """Errors become one line on stderr and exit status 1, never a traceback."""
+    """The core's commands, the plug-ins' commands (imported only when asked for), and errors
+    as one line on stderr with exit status 1, never a traceback."""
+
+    _found: dict[str, click.Command] | None = None
+
+    def _plugin_commands(self) -> dict[str, click.Command]:
+        if self._found is None:
+            installed = load_plugins(Settings.from_config({}).plugins)
+            self._found = {
+                command.name: command
+                for plugin in installed.plugins
+                for command in plugin.commands()
+                if command.name is not None
+            }
+        return self._found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugin_commands().get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -81,7 +103,7 @@ def keygen(out: Path, public_out: Path | None) -> None:
     "roles",
     multiple=True,
     required=True,
-    type=click.Choice(["manufacturer", "wholesaler", "pharmacy", "regulator", "sponsor", "site"]),
+    help="a party role of an installed plug-in (repeatable)",
 )
 @click.option(
     "--public-key",
@@ -109,7 +131,7 @@ def register_party(
         load_public_key_pem(public_key.read_bytes()),
     )
     if url:
-        _report(client.submit(url, envelope))
+        report_result(client.submit(url, envelope))
     else:
         _emit(envelope, out)
 
@@ -129,7 +151,7 @@ def sign(statement: Path, key: Path, out: Path | None) -> None:
     _emit(envelope, out)
 
 
-def _report(result: dict[str, Any]) -> None:
+def report_result(result: dict[str, Any]) -> None:
     note = " (already logged)" if result.get("duplicate") else ""
     click.echo(f"index {result['index']}{note}  leaf {result['leaf_hash']}")
 
@@ -161,47 +183,7 @@ def submit(envelopes: tuple[Path, ...], url: str, receipt_dir: Path | None) -> N
                 target = receipt_dir / f"entry-{result['index']}.tlog-proof"
                 target.write_text(client.fetch_receipt(url, int(result["index"])))
     for result in results:
-        _report(result)
-
-
-@main.command("capture-epcis")
-@click.argument(
-    "documents",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
-@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
-def capture_epcis(documents: tuple[Path, ...], key: Path, url: str) -> None:
-    """Sign EPCIS 2.0 JSON-LD documents (one signature each) and capture them."""
-    private = client.load_private_key(key)
-    with click.progressbar(
-        documents, label="capturing", file=sys.stderr, hidden=len(documents) < 2
-    ) as bar:
-        results = [(path, client.capture_epcis(url, private, path.read_bytes())) for path in bar]
-    for path, result in results:
-        _report(result)
-        click.echo(f"  {path.name}: {result['events_captured']} new events")
-
-
-@main.command()
-@click.argument("code")
-@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
-def scan(code: str, key: Path, url: str) -> None:
-    """Record a signed scan of CODE (any GS1 form a scanner produces); print the verdict.
-
-    Anything wrong with the pack (unknown serial, recalled, expired, already dispensed, never
-    received here) is stored as an alert in the log.
-    """
-    envelope = client.scan_statement(client.load_private_key(key), code)
-    _report(client.submit(url, envelope))
-    body = parse_json(base64.b64decode(envelope["payload"]))["body"]
-    path = f"/01/{body['gtin']}" + (f"/10/{body['lot']}" if "lot" in body else "")
-    path += f"/21/{body['serial']}" if "serial" in body else ""
-    verdict = client.lookup(url, path)
-    click.echo(f"{verdict['title']}" + "".join(f"\n  {r}" for r in verdict["reasons"]))
+        report_result(result)
 
 
 @main.command("verify-receipt")
@@ -233,13 +215,4 @@ def verify_receipt(
     )
 
 
-def _add_trial_commands() -> None:
-    # The trial commands live with the trials package, which builds on this one.
-    from trials.cli import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
-    main.add_command(report_command)
-
-
-_add_trial_commands()
+main.add_command(report_command)

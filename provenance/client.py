@@ -13,14 +13,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from provenance.errors import Error, VerificationError
-from provenance.gs1.scanner import parse_scan
+from provenance.errors import Error
 from provenance.log import merkle
 from provenance.log.canonical import parse_json
+from provenance.log.errors import VerificationError
 from provenance.log.keystore import write_secret
 from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifier_key
 from provenance.log.signing import (
-    EPCIS_PAYLOAD_TYPE,
     key_id,
     load_private_key_pem,
     private_key_pem,
@@ -73,7 +72,7 @@ def party_registration(
     return build_envelope(authority, "party.register", body)
 
 
-def _request(
+def http_request(
     url: str, data: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
     """GET (or POST `data`); an HTTP error becomes a ClientError carrying the problem."""
@@ -98,46 +97,28 @@ def _request(
 
 def submit(server: str, envelope: dict[str, Any]) -> dict[str, Any]:
     """POST one envelope; the answer carries its index (and `duplicate` if already logged)."""
-    _, body = _request(f"{server.rstrip('/')}/api/v1/statements", json.dumps(envelope).encode())
+    _, body = http_request(f"{server.rstrip('/')}/api/v1/statements", json.dumps(envelope).encode())
     result: dict[str, Any] = json.loads(body)
     return result
-
-
-def capture_epcis(server: str, key: ec.EllipticCurvePrivateKey, document: bytes) -> dict[str, Any]:
-    """Sign an EPCIS 2.0 document whole (one DSSE signature) and POST it to /epcis/capture."""
-    envelope = sign_envelope(key, document, EPCIS_PAYLOAD_TYPE).to_json()
-    _, body = _request(f"{server.rstrip('/')}/epcis/capture", json.dumps(envelope).encode())
-    result: dict[str, Any] = json.loads(body)
-    return result
-
-
-def scan_statement(key: ec.EllipticCurvePrivateKey, code: str) -> dict[str, Any]:
-    """A signed `scan.record` of whatever a scanner produced (parsed here, on the party's side)."""
-    scan = parse_scan(code)
-    body: dict[str, Any] = {"gtin": scan.gtin}
-    for field, value in (("lot", scan.lot), ("serial", scan.serial), ("expiry", scan.expiry)):
-        if value is not None:
-            body[field] = value
-    return build_envelope(key, "scan.record", body)
 
 
 def lookup(server: str, path: str) -> dict[str, Any]:
     """The resolver's JSON verdict for a Digital Link path such as /01/<gtin>/10/<lot>."""
     url = f"{server.rstrip('/')}{urllib.parse.quote(path)}"
-    _, body = _request(url, headers={"Accept": "application/json"})
+    _, body = http_request(url, headers={"Accept": "application/json"})
     result: dict[str, Any] = json.loads(body)
     return result
 
 
 def post_bytes(url: str, data: bytes, headers: dict[str, str]) -> dict[str, Any]:
     """POST raw bytes; the JSON answer."""
-    _, body = _request(url, data, headers)
+    _, body = http_request(url, data, headers)
     result: dict[str, Any] = json.loads(body)
     return result
 
 
 def fetch_receipt(server: str, index: int) -> str:
-    _, body = _request(f"{server.rstrip('/')}/log/receipt/{index}")
+    _, body = http_request(f"{server.rstrip('/')}/log/receipt/{index}")
     return body.decode()
 
 

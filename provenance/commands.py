@@ -1,4 +1,4 @@
-"""Admin commands under `flask --app app`: init, seed-demo, verify."""
+"""Admin commands under `flask --app app`: init, seed-demo, verify, rebuild."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from flask.cli import with_appcontext
 
 from provenance import demo
 from provenance.errors import Error
-from provenance.web import service
+from provenance.log.store import logdb
+from provenance.log.store.engine import read_connection
+from provenance.web.context import installed, service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,7 +64,7 @@ def init_command() -> None:
 @click.option("--if-empty", is_flag=True, help="only seed a log that holds nothing but genesis")
 def seed_demo_command(count: int, if_empty: bool) -> None:
     """Register demo parties (keys under data/demo/) and append signed demo statements."""
-    result = demo.seed(service(), count, only_if_empty=if_empty)
+    result = demo.seed(service(), installed().plugins, count, only_if_empty=if_empty)
     click.echo(result.summary())
 
 
@@ -80,10 +82,12 @@ def seed_demo_command(count: int, if_empty: bool) -> None:
 )
 def verify_command(workers: int | None, quiet: bool, checkpoints: tuple[Path, ...]) -> None:
     """Re-check every entry, link, tree hash, checkpoint and signature."""
-    from provenance.log.verify import verify_log
-
+    svc = service()
     external = [path.read_text() for path in checkpoints]
-    report = verify_log(service(), workers=workers, progress=not quiet, external=external)
+    with read_connection(svc.engine) as conn:
+        total = logdb.tree_size(conn)
+    with click.progressbar(length=total, label="verifying", file=sys.stderr, hidden=quiet) as bar:
+        report = svc.verify(workers=workers, progress=bar.update, external=external)
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
 
@@ -95,14 +99,13 @@ def verify_command(workers: int | None, quiet: bool, checkpoints: tuple[Path, ..
 def rebuild_command(quiet: bool) -> None:
     """Drop the projection (parties, keys, batches, custody, alerts, EPCIS events) and replay
     it from the log alone; reports whether the result is identical to what it replaced."""
-    from provenance.log.append import tree_size
     from provenance.log.rebuild import rebuild
-    from provenance.log.store.engine import read_connection
 
-    with read_connection(service().engine) as conn:
-        total = tree_size(conn)
+    svc = service()
+    with read_connection(svc.engine) as conn:
+        total = logdb.tree_size(conn)
     with click.progressbar(length=total, label="replaying entries", hidden=quiet) as bar:
-        report = rebuild(service().engine, bar.update)
+        report = rebuild(svc.engine, svc.registry, bar.update)
     click.echo(f"replayed {report.entries} entries; projection fingerprint {report.after[:16]}…")
     if report.identical:
         click.echo("identical to the projection it replaced")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,21 +12,20 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provenance.client import build_envelope
-from provenance.errors import LogNotInitialised
 from provenance.log import keystore
-from provenance.log.append import Submission, parse_submission, tree_size
+from provenance.log.append import Submission
+from provenance.log.errors import LogNotInitialised
 from provenance.log.service import Service
 from provenance.log.signing import P256_ORDER, load_private_key_pem, private_key_pem, public_key_der
+from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
-from provenance.supply import demo as demo_supply
+from provenance.plugins import Plugin
 
 DEFAULT_ENTRIES = 50
-#: Further demo stories (the trial package adds its demo trial): each appends once and returns
-#: a one-line summary.
-EXTRA_STORIES: dict[str, Callable[[Service], str]] = {}
-ALL_STORIES = ("supply", "trial")
 BATCH = 500
+#: Statements per transaction when a story is appended.
+STORY_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -35,16 +34,6 @@ class DemoParty:
     name: str
     gln: str
     roles: tuple[str, ...]
-
-
-PARTIES = (
-    DemoParty("acme", "Acme Pharmaceuticals", "5412345000013", ("manufacturer",)),
-    DemoParty("medsupply", "MedSupply Wholesale", "5412345000020", ("wholesaler",)),
-    DemoParty("citypharmacy", "City Pharmacy", "5412345000037", ("pharmacy",)),
-    DemoParty("regulator", "National Medicines Regulator", "5412345000044", ("regulator",)),
-    DemoParty("sponsor", "Northwind Trials Sponsor", "5412345000051", ("sponsor",)),
-    DemoParty("site001", "Riverside Clinical Site 001", "5412345000068", ("site",)),
-)
 
 
 def demo_key(data_dir: Path, slug: str) -> ec.EllipticCurvePrivateKey:
@@ -58,9 +47,27 @@ def demo_key(data_dir: Path, slug: str) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def signed(key: ec.EllipticCurvePrivateKey, kind: str, body: dict[str, Any]) -> Submission:
-    """A statement signed on the party's side, ready for `submit_many`."""
-    return parse_submission(build_envelope(key, kind, body))
+def parties(plugins: Sequence[Plugin]) -> tuple[DemoParty, ...]:
+    """The demo parties of these plug-ins, in plug-in order."""
+    return tuple(party for plugin in plugins if plugin.demo for party in plugin.demo.parties)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What a plug-in's demo story works with: the service, and demo keys to sign with."""
+
+    service: Service
+
+    def key(self, slug: str) -> ec.EllipticCurvePrivateKey:
+        return demo_key(self.service.settings.data_dir, slug)
+
+    def sign(self, slug: str, kind: str, body: dict[str, Any]) -> Submission:
+        """A statement signed on the demo party's side, ready for `submit`."""
+        return self.service.log.parse(build_envelope(self.key(slug), kind, body))
+
+    def submit(self, items: Sequence[Submission]) -> None:
+        for start in range(0, len(items), STORY_BATCH):
+            self.service.log.submit_many(items[start : start + STORY_BATCH])
 
 
 @dataclass(frozen=True)
@@ -69,18 +76,15 @@ class SeedResult:
     appended: int
     size: int
     skipped: bool = False
-    story: int = 0
-    extra: tuple[str, ...] = ()
+    stories: tuple[str, ...] = ()
 
     def summary(self) -> str:
         if self.skipped:
             return f"log already holds {self.size} entries: demo seed skipped"
-        story = f" and {self.story} supply-chain demo statements" if self.story else ""
         return "\n".join(
             [
-                f"registered {self.registered} demo parties, appended {self.appended} "
-                f"statements{story}",
-                *self.extra,
+                f"registered {self.registered} demo parties, appended {self.appended} statements",
+                *self.stories,
                 f"log size {self.size}",
             ]
         )
@@ -88,58 +92,52 @@ class SeedResult:
 
 def seed(
     service: Service,
+    plugins: Sequence[Plugin],
     count: int,
     *,
     only_if_empty: bool = False,
-    stories: Collection[str] = ALL_STORIES,
+    stories: Collection[str] | None = None,
 ) -> SeedResult:
-    """Register the demo parties, the demo supply chain (once) and `count` attestations."""
-    log = service.log
-    data_dir = service.settings.data_dir
+    """Register the plug-ins' demo parties, run their stories (those named in `stories`; all if
+    None) once each, and append `count` attestations signed in turn by every demo party."""
+    demo_parties = parties(plugins)
     with read_connection(service.engine) as conn:
-        size = tree_size(conn)
+        size = logdb.tree_size(conn)
         view = DbView(conn)
-        missing = [p for p in PARTIES if view.party(p.gln) is None]
-        has_story = view.row("product", (demo_supply.AMOXICILLIN,)) is not None
+        missing = [p for p in demo_parties if view.party(p.gln) is None]
     if size == 0:
         raise LogNotInitialised("the log has no genesis entry: run `flask --app app init` first")
     if only_if_empty and size > 1:
         return SeedResult(0, 0, size, skipped=True)
     authority = keystore.load_authority_key(service.settings.keys)
+    run = DemoRun(service)
     registrations: list[Submission] = []
     for party in missing:
-        der = public_key_der(demo_key(data_dir, party.slug))
         body: dict[str, object] = {
             "gln": party.gln,
             "name": party.name,
             "roles": list(party.roles),
-            "public_key": base64.b64encode(der).decode(),
+            "public_key": base64.b64encode(public_key_der(run.key(party.slug))).decode(),
         }
-        registrations.append(signed(authority, "party.register", body))
+        registrations.append(service.log.parse(build_envelope(authority, "party.register", body)))
     if registrations:
-        log.submit_many(registrations)
-    keys = [demo_key(data_dir, p.slug) for p in PARTIES]
-    by_slug = dict(zip((p.slug for p in PARTIES), keys, strict=True))
-    story = demo_supply.story() if "supply" in stories and not has_story else []
-    if story:
-        items = []
-        for slug, kind, body in story:
-            key = by_slug[slug]
-            items.append(signed(key, kind, body))
-        log.submit_many(items)
+        service.log.submit_many(registrations)
+    told = []
+    for plugin in plugins:
+        if plugin.demo and plugin.demo.story and (stories is None or plugin.name in stories):
+            told.append(plugin.demo.story(run))
+    slugs = [p.slug for p in demo_parties]
     appended = 0
-    while appended < count:
+    while appended < count and slugs:
         batch: list[Submission] = []
         for n in range(appended, min(count, appended + BATCH)):
-            key = keys[n % len(keys)]
             body = {
                 "subject": f"demo/{size + n}",
                 "claim": {"sequence": size + n, "note": "demonstration statement"},
             }
-            batch.append(signed(key, "attestation", body))
-        log.submit_many(batch)
+            batch.append(run.sign(slugs[n % len(slugs)], "attestation", body))
+        service.log.submit_many(batch)
         appended += len(batch)
-    extra = tuple(add(service) for name, add in EXTRA_STORIES.items() if name in stories)
     with read_connection(service.engine) as conn:
-        final = tree_size(conn)
-    return SeedResult(len(registrations), appended, final, story=len(story), extra=extra)
+        final = logdb.tree_size(conn)
+    return SeedResult(len(registrations), appended, final, stories=tuple(filter(None, told)))

@@ -15,7 +15,11 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from provenance import demo
-from provenance.web import service as _service
+from provenance.reports.catalog import catalog, report_kind
+from provenance.reports.model import Params, Report
+from provenance.reports.run import run_report
+from provenance.web.context import installed as _installed
+from provenance.web.context import service as _service
 from tests.chromium import FLAGS, require
 from tests.parties import Authority, PartyKey, register_party
 
@@ -38,11 +42,21 @@ def seeded_demo_app(directory: Path, count: int, stories: tuple[str, ...]) -> It
     app = make_app(directory / "data")
     try:
         with app.app_context():
-            demo.seed(_service(), count, stories=stories)
+            demo.seed(_service(), _installed().plugins, count, stories=stories)
         yield app
     finally:
         with app.app_context():
             _service().close()
+
+
+def run_named_report(app: Flask, name: str, params: Params) -> Report:
+    """Run report `name` as the CLI and /reports do; it ticks once per step it declares."""
+    steps: list[str] = []
+    with app.app_context():
+        kind = report_kind(catalog(_installed()), name)
+        report = run_report(_service(), kind, params, steps.append)
+    assert len(steps) == kind.steps
+    return report
 
 
 @pytest.fixture

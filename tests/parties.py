@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from provenance.log import keystore
 from provenance.log.signing import generate_private_key, key_id, public_key_der, sign_envelope
 from provenance.log.statements import make_statement
-from provenance.web import service
+from provenance.web.context import service
 
 
 @dataclass

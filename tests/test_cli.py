@@ -156,12 +156,12 @@ def test_scan_and_epcis_capture_from_the_command_line(
 ) -> None:
     from provenance import demo
     from provenance.supply import demo as demo_supply
-    from provenance.web import service
+    from provenance.web.context import installed, service
     from tests.supply.test_epcis_capture import commissioning, document, shipping
 
     url, app, data_dir = server
     with app.app_context():
-        demo.seed(service(), 0, stories=("supply",))
+        demo.seed(service(), installed().plugins, 0, stories=("supply",))
     city = data_dir / "demo" / "citypharmacy.pem"
     gtin, lot, serial = demo_supply.SHOWCASE["unknown"]
     scanned = run("scan", f"]d201{gtin}10{lot}\x1d21{serial}", "--key", city, "--url", url)
@@ -192,11 +192,11 @@ def test_scan_and_epcis_capture_from_the_command_line(
 
 def test_trial_commands_sign_locally(server: tuple[str, Flask, Path], tmp_path: Path) -> None:
     from provenance import demo
-    from provenance.web import service
+    from provenance.web.context import installed, service
 
     url, app, data_dir = server
     with app.app_context():
-        demo.seed(service(), 0, stories=())
+        demo.seed(service(), installed().plugins, 0, stories=())
     sponsor = data_dir / "demo" / "sponsor.pem"
     sign = ["--key", sponsor, "--url", url, "--printed-name", "Dr. A. Sponsor", "--meaning"]
     registration = tmp_path / "trial.json"

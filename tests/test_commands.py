@@ -36,7 +36,7 @@ def test_seed_demo_twice_appends_more_from_the_same_parties(app: Flask) -> None:
     assert first.exit_code == 0, first.output
     story = len(demo_supply.story())
     assert (
-        f"registered 6 demo parties, appended 12 statements and {story} supply-chain demo "
+        f"registered 6 demo parties, appended 12 statements\nsupply chain: {story} demo "
         "statements\ndemo trial NCT99000001: "
     ) in first.output
     size = app.test_client().get("/api/v1/log").get_json()["size"]

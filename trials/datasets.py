@@ -14,8 +14,9 @@ from typing import Any
 
 import pyreadstat
 
-from provenance.errors import BadDataset, BadJSON
+from provenance.errors import BadJSON
 from provenance.log.canonical import canonical_bytes, parse_json, sha256_hex
+from trials.errors import BadDataset
 
 FORMATS = ("csv", "xpt", "dataset-json")
 

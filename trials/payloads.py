@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from provenance.errors import BadStatement, TooLarge
+from provenance.errors import TooLarge
+from provenance.log.errors import BadStatement
 from provenance.log.statements import now_timestamp
 from provenance.log.store.engine import query, write_transaction
 

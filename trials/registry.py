@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provenance.errors import BadStatement, Conflict
 from provenance.log import body as f
-from provenance.log.kinds import LedgerOperation, View, ledger_kind
-from provenance.supply.custody import Ledger, SetColumns
+from provenance.log.errors import BadStatement, Conflict
+from provenance.log.kinds import KindRule, Op, Operation, ledger_kind
+from provenance.log.ledger import SetColumns
 from trials.rules import (
     PHASES,
     REGISTRIES,
@@ -23,9 +23,8 @@ from trials.rules import (
 
 
 @ledger_kind("trial.register", frozenset({"sponsor"}), "a sponsor registers a trial")
-def register(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def register(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.members(
         b,
         {
@@ -108,9 +107,8 @@ def outcomes(b: dict[str, Any]) -> list[dict[str, str]]:
 
 
 @ledger_kind("protocol.commit", frozenset({"sponsor"}), "commit a protocol version (bytes off-log)")
-def commit_protocol(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def commit_protocol(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.members(
         b,
         {"trial", "version", "document", "payload", "outcomes", "reconsent", "signature"},
@@ -150,10 +148,9 @@ def commit_protocol(
     audit(ledger, b, trial["trial_id"], "protocol", f"protocol v{version}", party, why)
 
 
-def _lock(locked: int) -> LedgerOperation:
-    def operation(
-        ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-    ) -> None:
+def _lock(locked: int) -> Operation:
+    def operation(op: Op) -> None:
+        ledger, party, b = op.ledger, op.party, op.body
         f.exact_members(b, "trial", "reason", "signature")
         trial = require_trial(ledger, b.get("trial"))
         require_sponsor(trial, party)
@@ -167,10 +164,10 @@ def _lock(locked: int) -> LedgerOperation:
     return operation
 
 
-ledger_kind("trial.lock", frozenset({"sponsor"}), "lock the trial database")(_lock(1))
-ledger_kind("trial.unlock", frozenset({"sponsor"}), "unlock the trial database, with a reason")(
-    _lock(0)
-)
+lock = ledger_kind("trial.lock", frozenset({"sponsor"}), "lock the trial database")(_lock(1))
+unlock = ledger_kind(
+    "trial.unlock", frozenset({"sponsor"}), "unlock the trial database, with a reason"
+)(_lock(0))
 
 
 REPORTED_FIELDS = frozenset({"id", "summary", "type", "time_frame"})
@@ -178,9 +175,8 @@ REPORTED_TYPES = ("primary", "secondary", "other")
 
 
 @ledger_kind("results.report", frozenset({"sponsor"}), "report results by outcome id")
-def report(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def report(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.exact_members(b, "trial", "outcomes", "signature")
     trial = require_trial(ledger, b.get("trial"))
     require_sponsor(trial, party)
@@ -213,9 +209,8 @@ def report(
 
 
 @ledger_kind("payload.erase", frozenset({"sponsor"}), "erase an off-log payload (who, why)")
-def erase(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def erase(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.exact_members(b, "trial", "payload", "reason", "signature")
     trial = require_trial(ledger, b.get("trial"))
     require_sponsor(trial, party)
@@ -236,7 +231,7 @@ def erase(
             "erased_at": ledger.logged_at,
         },
     )
-    ledger.extra.append(
+    ledger.also(
         SetColumns(
             "trial_payload",
             ("commitment",),
@@ -246,3 +241,7 @@ def erase(
         )
     )
     audit(ledger, b, trial["trial_id"], "erase", f"payload {payload[:16]}…", party, why)
+
+
+#: The registry's statement kinds, in the order a trial uses them.
+KINDS: tuple[KindRule, ...] = (register, commit_protocol, lock, unlock, report, erase)

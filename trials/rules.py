@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from provenance.errors import BadStatement, Conflict, WrongRole
 from provenance.log import body as f
-from provenance.supply.custody import Ledger
-from trials import tables  # noqa: F401  (registers the trial tables)
+from provenance.log.errors import BadStatement, Conflict, WrongRole
+from provenance.log.ledger import Ledger
 
 #: 21 CFR 11.50(a)(3): the meaning of a signature.
 MEANINGS = frozenset({"authorship", "review", "approval", "responsibility"})

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from provenance.errors import BadDataset, BadStatement, Conflict
 from provenance.log import body as f
-from provenance.log.kinds import View, ledger_kind
-from provenance.supply.custody import Ledger
+from provenance.log.errors import BadStatement, Conflict
+from provenance.log.kinds import KindRule, Op, ledger_kind
+from provenance.log.ledger import Ledger
 from trials.datasets import FORMATS, content_hash, parse_dataset
+from trials.errors import BadDataset
 from trials.payloads import content_commitment
 from trials.rules import (
     audit,
@@ -98,9 +99,8 @@ def _put_version(
 
 
 @ledger_kind("dataset.submit", DATA_ROLES, "submit a dataset (bytes off-log, salted commitments)")
-def submit(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def submit(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.members(b, DATASET_FIELDS)
     trial = open_trial(ledger, b)
     _check_dataset(ledger, b)
@@ -113,9 +113,8 @@ def submit(
 
 
 @ledger_kind("dataset.amend", DATA_ROLES, "a new version of a dataset, with a reason")
-def amend(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def amend(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.members(b, DATASET_FIELDS | {"supersedes", "reason"})
     why = reason(b)
     trial = open_trial(ledger, b)
@@ -152,9 +151,8 @@ def _site(ledger: Ledger, trial_id: str, b: dict[str, Any]) -> str:
 
 
 @ledger_kind("subject.enrol", DATA_ROLES, "a subject (pseudonymous) is enrolled at a site")
-def enrol(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def enrol(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.exact_members(b, "trial", "subject", "site", "enrolled", "signature")
     trial = open_trial(ledger, b)
     subject = _subject(b)
@@ -190,9 +188,8 @@ def _consent_row(ledger: Ledger, trial_id: str, subject: str, **values: Any) -> 
 @ledger_kind(
     "consent.record", DATA_ROLES, "a subject's consent, bound to the protocol version in force"
 )
-def consent(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def consent(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.exact_members(b, "trial", "subject", "site", "consented", "protocol_version", "signature")
     trial = open_trial(ledger, b)
     in_force = latest_protocol(ledger, trial["trial_id"])
@@ -217,9 +214,8 @@ def consent(
 
 
 @ledger_kind("consent.withdraw", DATA_ROLES, "a subject withdraws consent (a new record)")
-def withdraw(
-    ledger: Ledger, view: View, party: str, roles: tuple[str, ...], b: dict[str, Any]
-) -> None:
+def withdraw(op: Op) -> None:
+    ledger, party, b = op.ledger, op.party, op.body
     f.exact_members(b, "trial", "subject", "withdrawn", "signature")
     trial = require_trial(ledger, b.get("trial"))
     subject = _subject(b)
@@ -233,3 +229,7 @@ def withdraw(
         dated=date(b, "withdrawn"),
     )
     audit(ledger, b, trial["trial_id"], "withdraw", f"subject {subject}", party)
+
+
+#: The data statement kinds.
+KINDS: tuple[KindRule, ...] = (submit, amend, enrol, consent, withdraw)

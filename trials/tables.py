@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, LargeBinary
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from provenance.log.store.columns import bigint, string, text
-from provenance.supply.custody import PRIMARY_KEYS
+
+#: The trials' schema.
+METADATA = MetaData()
 
 #: Projection tables (rebuilt from the log) and their keys.
 TRIAL_KEYS: dict[str, tuple[str, ...]] = {
@@ -20,11 +23,15 @@ TRIAL_KEYS: dict[str, tuple[str, ...]] = {
     "trial_event": ("idx", "seq"),
     "erasure": ("payload",),
 }
-PRIMARY_KEYS.update(TRIAL_KEYS)
-PRIMARY_KEYS["trial_payload"] = ("commitment",)  # read like a row; never rebuilt
+#: Off-log tables read like rows (payload bytes come from uploads, not from the log).
+OFF_LOG_KEYS: dict[str, tuple[str, ...]] = {"trial_payload": ("commitment",)}
 
 
-class Trial(SQLModel, table=True):
+class TrialTable(SQLModel, registry=registry(metadata=METADATA)):
+    """Base of the trials' tables."""
+
+
+class Trial(TrialTable, table=True):
     __tablename__ = "trial"
     trial_id: str = Field(sa_column=string(40, primary_key=True))
     registry_name: str = Field(sa_column=string(16, nullable=False))
@@ -38,7 +45,7 @@ class Trial(SQLModel, table=True):
     locked: int = Field(sa_column=Column(Integer, nullable=False))
 
 
-class TrialSite(SQLModel, table=True):
+class TrialSite(TrialTable, table=True):
     __tablename__ = "trial_site"
     trial_id: str = Field(sa_column=string(40, primary_key=True))
     site: str = Field(sa_column=string(40, primary_key=True))
@@ -46,7 +53,7 @@ class TrialSite(SQLModel, table=True):
     activated: str | None = Field(default=None, sa_column=string(10))
 
 
-class ProtocolVersion(SQLModel, table=True):
+class ProtocolVersion(TrialTable, table=True):
     __tablename__ = "protocol_version"
     trial_id: str = Field(sa_column=string(40, primary_key=True))
     version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
@@ -59,7 +66,7 @@ class ProtocolVersion(SQLModel, table=True):
     committed_at: str = Field(sa_column=string(24, nullable=False))
 
 
-class DatasetVersion(SQLModel, table=True):
+class DatasetVersion(TrialTable, table=True):
     __tablename__ = "dataset_version"
     trial_id: str = Field(sa_column=string(40, primary_key=True))
     dataset: str = Field(sa_column=string(80, primary_key=True))
@@ -76,7 +83,7 @@ class DatasetVersion(SQLModel, table=True):
     submitted_at: str = Field(sa_column=string(24, nullable=False))
 
 
-class Enrolment(SQLModel, table=True):
+class Enrolment(TrialTable, table=True):
     __tablename__ = "enrolment"
     trial_id: str = Field(sa_column=string(40, primary_key=True))
     subject: str = Field(sa_column=string(40, primary_key=True))
@@ -85,7 +92,7 @@ class Enrolment(SQLModel, table=True):
     enrolled_index: int = Field(sa_column=bigint(nullable=False))
 
 
-class ConsentRecord(SQLModel, table=True):
+class ConsentRecord(TrialTable, table=True):
     """Consents and withdrawals in log order; a subject's status is its latest record."""
 
     __tablename__ = "consent_record"
@@ -100,7 +107,7 @@ class ConsentRecord(SQLModel, table=True):
     dated: str = Field(sa_column=string(10, nullable=False))
 
 
-class ResultsReport(SQLModel, table=True):
+class ResultsReport(TrialTable, table=True):
     __tablename__ = "results_report"
     idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
     trial_id: str = Field(sa_column=string(40, nullable=False, index=True))
@@ -109,7 +116,7 @@ class ResultsReport(SQLModel, table=True):
     reported_at: str = Field(sa_column=string(24, nullable=False))
 
 
-class TrialEvent(SQLModel, table=True):
+class TrialEvent(TrialTable, table=True):
     """The audit trail of a trial (21 CFR 11.10(e)): who did what, when, why, and the signature
     manifestation (11.50): printed name, time and meaning."""
 
@@ -128,7 +135,7 @@ class TrialEvent(SQLModel, table=True):
     at: str = Field(sa_column=string(24, nullable=False))
 
 
-class Erasure(SQLModel, table=True):
+class Erasure(TrialTable, table=True):
     __tablename__ = "erasure"
     payload: str = Field(sa_column=string(64, primary_key=True))
     trial_id: str = Field(sa_column=string(40, nullable=False))
@@ -138,7 +145,7 @@ class Erasure(SQLModel, table=True):
     erased_at: str = Field(sa_column=string(24, nullable=False))
 
 
-class TrialPayload(SQLModel, table=True):
+class TrialPayload(TrialTable, table=True):
     """Off-log payload store: bytes and the salt of their commitment (deleted on erasure)."""
 
     __tablename__ = "trial_payload"

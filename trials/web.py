@@ -10,8 +10,8 @@ from flask import Blueprint, Flask, Response, render_template, request
 
 from provenance.errors import Gone, NotFound
 from provenance.log.store.engine import read_connection
-from provenance.web import service
 from provenance.web.api import json_response
+from provenance.web.context import service
 from trials import queries
 from trials.payloads import MAX_PAYLOAD, parse_salt, store_payload
 

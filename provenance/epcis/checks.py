@@ -12,8 +12,8 @@ from typing import Any
 # jsonschema ships no type information
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
 
+from provenance.epcis.errors import BadEpcis
 from provenance.epcis.vocab import DISPOSITION, URI, Cbv, cbv_value, event_validator
-from provenance.errors import BadEpcis
 
 __all__ = [
     "TZ_OFFSET",

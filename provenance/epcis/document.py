@@ -28,6 +28,7 @@ from provenance.epcis.checks import (
     pointer_token,
     schema_errors,
 )
+from provenance.epcis.errors import BadEpcis
 from provenance.epcis.fields import (
     ALLOWED,
     FIELDS,
@@ -54,7 +55,6 @@ from provenance.epcis.vocab import (
     document_validator,
     normalise_cbv,
 )
-from provenance.errors import BadEpcis
 from provenance.gs1.epc_uri import epc_gtin_lot_serial
 
 __all__ = [

@@ -6,8 +6,8 @@ import calendar
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from provenance.errors import BadIdentifier
 from provenance.gs1.ai_table import TABLE
+from provenance.gs1.errors import BadIdentifier
 from provenance.gs1.keys import CSET82, has_valid_check_digit
 
 _CSETS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from provenance.errors import BadIdentifier
 from provenance.gs1.ai import AI_TABLE, validate
+from provenance.gs1.errors import BadIdentifier
 from provenance.gs1.keys import percent_encode
 
 _URI_CHARS = frozenset(

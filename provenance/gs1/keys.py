@@ -7,7 +7,7 @@ import datetime
 import re
 from collections.abc import Iterable, Mapping
 
-from provenance.errors import BadIdentifier
+from provenance.gs1.errors import BadIdentifier
 
 _DIGITS = re.compile(r"^\d+$")
 

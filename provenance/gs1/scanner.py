@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from biip import ParseError
 from biip.symbology import SymbologyIdentifier
 
-from provenance.errors import BadIdentifier
 from provenance.gs1.ai import lookup_prefix, parse_bracketed, unbracketed, validate
 from provenance.gs1.digital_link import digital_link_from_ais, parse_digital_link
+from provenance.gs1.errors import BadIdentifier
 from provenance.gs1.keys import element_string, has_valid_check_digit, parse_expiry
 
 __all__ = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,27 +9,22 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from provenance.errors import BadEnvelope, BadSignature, Error, TooLarge, UnknownKey
-from provenance.log import kinds as rules
-from provenance.log import merkle  # noqa: F401  (supply_rules registers kinds)
+from provenance.errors import Error, TooLarge
+from provenance.log import merkle
 from provenance.log.batching import GroupCommit
-from provenance.log.canonical import canonical_bytes, parse_json, sha256
+from provenance.log.canonical import sha256
+from provenance.log.entries import ZERO_HASH_HEX, entry_bytes
+from provenance.log.errors import BadEnvelope, BadSignature, UnknownKey
 from provenance.log.identity import EntryContext
+from provenance.log.kinds import GENESIS, signing_key_der
 from provenance.log.note import Checkpoint, Signer, format_checkpoint
-from provenance.log.signing import EPCIS_PAYLOAD_TYPE, Envelope, parse_envelope, verify_p256
-from provenance.log.statements import Statement, now_timestamp, parse_statement
-from provenance.log.store.engine import marks, query, read_connection, write_transaction
+from provenance.log.personality import Registry
+from provenance.log.signing import Envelope, parse_envelope, verify_p256
+from provenance.log.statements import Statement, now_timestamp
+from provenance.log.store import logdb
+from provenance.log.store.engine import read_connection, write_transaction
 from provenance.log.store.projection import DbView
-from provenance.log.store.tables import LogCheckpoint, LogEntry, LogNode, LogPayload
 from provenance.log.tiles import MAX_ENTRY_SIZE
-from provenance.supply import capture as epcis
-from provenance.supply import kinds as supply_rules  # noqa: F401  (registers the supply kinds)
-
-ENTRY_TABLE = LogEntry.__table__  # type: ignore[attr-defined]
-NODE_TABLE = LogNode.__table__  # type: ignore[attr-defined]
-CHECKPOINT_TABLE = LogCheckpoint.__table__  # type: ignore[attr-defined]
-PAYLOAD_TABLE = LogPayload.__table__  # type: ignore[attr-defined]
-ZERO_HASH_HEX = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -40,11 +34,8 @@ class Submission:
     envelope: Envelope
     statement: Statement
     digest: bytes  # SHA-256 of the payload: the identity of a statement for deduplication
-
-    @property
-    def detached(self) -> bool:
-        """EPCIS documents outgrow a tile entry: the entry names them by digest instead."""
-        return self.envelope.payload_type == EPCIS_PAYLOAD_TYPE
+    #: The payload outgrows a tile entry (an EPCIS document): the entry names it by digest.
+    detached: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,122 +45,32 @@ class Appended:
     duplicate: bool = False
 
 
-def parse_submission(envelope_json: Any) -> Submission:
+def parse_submission(envelope_json: Any, registry: Registry) -> Submission:
     """Envelope → statement, with every structural check that needs no database."""
-    envelope = parse_envelope(envelope_json)
-    statement = envelope_statement(envelope)
+    envelope = parse_envelope(envelope_json, payload_types=registry.payload_types)
+    statement = registry.statement(envelope)
     if envelope.signatures[0].keyid != statement.signer:
         raise BadEnvelope("the signature's keyid differs from the statement's signer")
-    return Submission(envelope, statement, sha256(envelope.payload))
+    detached = registry.is_detached(envelope.payload_type)
+    return Submission(envelope, statement, sha256(envelope.payload), detached)
 
 
-def envelope_statement(envelope: Envelope) -> Statement:
-    if envelope.payload_type == EPCIS_PAYLOAD_TYPE:
-        return epcis.capture_statement(envelope)
-    return parse_statement(envelope.payload)
-
-
-def entry_bytes(
-    index: int, logged_at: str, prev_hex: str, envelope: Envelope, *, detached: bool = False
-) -> bytes:
-    """The bytes the tiles carry and the leaf hash covers."""
-    return canonical_bytes(
-        {
-            "index": index,
-            "logged_at": logged_at,
-            "prev": prev_hex,
-            "envelope": envelope.to_json(detached=detached),
-        }
-    )
-
-
-def open_entry(conn: Connection, entry: dict[str, Any]) -> tuple[Envelope, Statement]:
-    """The envelope and statement of a decoded entry, fetching a detached payload."""
-    envelope_json = entry["envelope"]
-    payload = None
-    if isinstance(envelope_json, dict) and "payloadSha256" in envelope_json:
-        rows = query(
-            conn,
-            "SELECT data FROM log_payload WHERE digest = ?",
-            (bytes.fromhex(str(envelope_json["payloadSha256"])),),
-        )
-        if not rows:
-            raise BadEnvelope("the entry's detached payload is missing from the payload store")
-        payload = bytes(rows[0][0])
-    envelope = parse_envelope(envelope_json, detached_payload=payload)
-    return envelope, envelope_statement(envelope)
-
-
-def tree_size(conn: Connection) -> int:
-    ((last,),) = query(conn, "SELECT max(idx) FROM log_entry")
-    return 0 if last is None else int(last) + 1
-
-
-def fetch_nodes(conn: Connection, addrs: Sequence[merkle.NodeAddr]) -> dict[merkle.NodeAddr, bytes]:
-    """Stored node hashes by (level, index), in one indexed query per 250 addresses."""
-    wanted = sorted(set(addrs))
-    found: dict[merkle.NodeAddr, bytes] = {}
-    for start in range(0, len(wanted), 250):
-        chunk = wanted[start : start + 250]
-        # OR of (level, idx) pairs: both SQLite and PostgreSQL answer it from the primary key,
-        # where a row-value IN list makes SQLite scan the table.
-        where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
-        params = tuple(value for addr in chunk for value in addr)
-        for level, idx, digest in query(
-            conn, f"SELECT level, idx, hash FROM log_node WHERE {where}", params
-        ):
-            found[(int(level), int(idx))] = bytes(digest)
-    return found
-
-
-def find_duplicates(conn: Connection, digests: Sequence[bytes]) -> dict[bytes, Appended]:
-    """The already-logged entries among these payload digests, in bounded IN queries."""
-    found: dict[bytes, Appended] = {}
-    wanted = sorted(set(digests))
-    for start in range(0, len(wanted), 500):
-        chunk = tuple(wanted[start : start + 500])
-        rows = query(
-            conn,
-            "SELECT payload_digest, idx, leaf_hash FROM log_entry "
-            f"WHERE payload_digest IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        )
-        for digest, idx, leaf in rows:
-            found[bytes(digest)] = Appended(int(idx), bytes(leaf), duplicate=True)
-    return found
-
-
-def store_rows(
-    conn: Connection, entries: Sequence[dict[str, Any]], nodes: Sequence[dict[str, Any]]
-) -> None:
-    """Insert entry rows and the tree nodes they complete (append-only; one executemany each)."""
-    _insert_many(conn, ENTRY_TABLE, entries)
-    _insert_many(conn, NODE_TABLE, nodes)
-
-
-def _insert_many(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-    # The driver's executemany with plain tuples: the ORM-level type processing costs more
-    # than SQLite's own work for these narrow, append-only rows.
-    if not rows:
-        return
-    columns = list(rows[0])
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks(conn, len(columns))})"
-    conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+def _appended(found: tuple[int, bytes]) -> Appended:
+    return Appended(found[0], found[1], duplicate=True)
 
 
 def _at_item(error: Error, position: int, count: int) -> Error:
     """Name the failing item of a multi-statement batch in its problem details."""
-    if count > 1:
-        error.extensions.setdefault("item", position)
-    return error
+    return error.with_context(item=position) if count > 1 else error
 
 
 class TransparencyLog:
     """Appends statements and signs checkpoints; one instance per process and database."""
 
-    def __init__(self, engine: Engine, signer: Signer) -> None:
+    def __init__(self, engine: Engine, signer: Signer, registry: Registry) -> None:
         self.engine = engine
         self.signer = signer
+        self.registry = registry
         self.origin = signer.name
         self._lock = threading.Lock()
         # Right edge of the tree as of the last append by this process; reloaded when another
@@ -183,6 +84,13 @@ class TransparencyLog:
             lambda batch: self._commit(batch, isolate=True)
         )
 
+    def parse(self, envelope_json: Any) -> Submission:
+        """An envelope as this log reads it (its payload types and kinds)."""
+        return parse_submission(envelope_json, self.registry)
+
+    def _view(self, conn: Connection) -> DbView:
+        return DbView(conn, self.registry.key_columns)
+
     # --- writing -------------------------------------------------------------------------
 
     def submit(self, envelope_json: Any, *, verify: bool = True) -> Appended:
@@ -191,9 +99,9 @@ class TransparencyLog:
         Concurrent callers in one process share a transaction and a checkpoint (group commit);
         each still gets its own result or its own error.
         """
-        item = parse_submission(envelope_json)
+        item = self.parse(envelope_json)
         der = self._keys.get(item.statement.signer)
-        if not verify or der is None or item.statement.kind == rules.GENESIS:
+        if not verify or der is None or item.statement.kind == GENESIS:
             dup = self._precheck([item], verify)[0]
             if dup is not None:
                 return dup
@@ -220,10 +128,10 @@ class TransparencyLog:
     def _precheck(self, items: Sequence[Submission], verify: bool) -> list[Appended | None]:
         """Duplicates are answered at once; signatures are checked before the write lock."""
         with read_connection(self.engine) as conn:
-            logged = find_duplicates(conn, [item.digest for item in items])
-            known = [logged.get(item.digest) for item in items]
+            logged = logdb.find_duplicates(conn, [item.digest for item in items])
+            known = [_appended(logged[i.digest]) if i.digest in logged else None for i in items]
             if verify:
-                view = DbView(conn)
+                view = self._view(conn)
                 # The expensive check runs outside the write lock so appenders verify in
                 # parallel; key validity is checked again under the lock.
                 for position, (item, dup) in enumerate(zip(items, known, strict=True)):
@@ -241,11 +149,11 @@ class TransparencyLog:
         return outcomes
 
     def _key_der(self, view: DbView, statement: Statement) -> bytes | None:
-        if statement.kind == rules.GENESIS:  # genesis names its own key
-            return rules.signing_key_der(view, statement)
+        if statement.kind == GENESIS:  # genesis names its own key
+            return signing_key_der(view, statement)
         der = self._keys.get(statement.signer)
         if der is None:
-            der = rules.signing_key_der(view, statement)
+            der = signing_key_der(view, statement)
             if der is not None:
                 self._keys[statement.signer] = der
         return der
@@ -261,21 +169,24 @@ class TransparencyLog:
         if self._frontier.size == size:
             return merkle.Frontier(size, self._frontier.hashes()), self._last_leaf
         addrs = merkle.frontier_addrs(size)
-        nodes = fetch_nodes(conn, [*addrs, (0, size - 1)] if size else [])
+        nodes = logdb.fetch_nodes(conn, [*addrs, (0, size - 1)] if size else [])
         frontier = merkle.Frontier(size, [nodes[a] for a in addrs])
         return frontier, nodes[(0, size - 1)] if size else bytes(32)
 
     def _append_locked(
         self, conn: Connection, items: Sequence[Submission], isolate: bool
     ) -> tuple[merkle.Frontier, bytes, list[Appended | Error]]:
-        size = tree_size(conn)
+        size = logdb.tree_size(conn)
         frontier, last_leaf = self._current_frontier(conn, size)
-        view = DbView(conn)
+        view = self._view(conn)
         results: list[Appended | Error] = []
         entries: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
         payloads: list[dict[str, Any]] = []
-        seen = find_duplicates(conn, [item.digest for item in items])
+        seen = {
+            digest: _appended(found)
+            for digest, found in logdb.find_duplicates(conn, [i.digest for i in items]).items()
+        }
         for position, item in enumerate(items):
             dup = seen.get(item.digest)
             if dup is not None:
@@ -284,7 +195,8 @@ class TransparencyLog:
             index, logged_at = frontier.size, now_timestamp()
             prev = last_leaf.hex() if index else ZERO_HASH_HEX
             try:
-                changes = rules.evaluate(view, item.statement, EntryContext(index, logged_at))
+                ctx = EntryContext(index, logged_at)
+                changes = self.registry.evaluate(view, item.statement, ctx)
                 data = entry_bytes(index, logged_at, prev, item.envelope, detached=item.detached)
                 if len(data) > MAX_ENTRY_SIZE:
                     raise TooLarge(
@@ -319,8 +231,9 @@ class TransparencyLog:
             seen[item.digest] = Appended(index, leaf, duplicate=True)
             results.append(appended)
         if entries:
-            store_rows(conn, entries, nodes)
-            _insert_many(conn, PAYLOAD_TABLE, payloads)
+            logdb.insert_rows(conn, "log_entry", entries)
+            logdb.insert_rows(conn, "log_node", nodes)
+            logdb.insert_rows(conn, "log_payload", payloads)
             self._publish_checkpoint(conn, frontier)
         return frontier, last_leaf, results
 
@@ -333,15 +246,4 @@ class TransparencyLog:
             "note": note,
             "created_at": now_timestamp(),
         }
-        _insert_many(conn, CHECKPOINT_TABLE, [row])
-
-
-def decode_entry(data: bytes) -> dict[str, Any]:
-    """An entry's JSON with its statement decoded, for display."""
-    entry: dict[str, Any] = parse_json(data)
-    envelope = entry["envelope"]
-    if "payloadSha256" in envelope:  # an EPCIS document, served at /log/payload/<sha256>
-        entry["statement"] = {"kind": "epcis.capture", "payloadSha256": envelope["payloadSha256"]}
-    else:
-        entry["statement"] = parse_json(base64.b64decode(envelope["payload"]))
-    return entry
+        logdb.insert_rows(conn, "log_checkpoint", [row])

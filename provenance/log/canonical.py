@@ -8,7 +8,8 @@ from typing import Any
 
 import rfc8785
 
-from provenance.errors import BadJSON, BadStatement
+from provenance.errors import BadJSON
+from provenance.log.errors import BadStatement
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -7,15 +7,16 @@ import binascii
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from provenance.errors import BadKey, BadStatement, Conflict, RevokedKey, UnknownKey, WrongRole
 from provenance.log.body import exact_members as _exact_members
 from provenance.log.body import gln as _gln
 from provenance.log.body import text as _text
+from provenance.log.errors import BadKey, BadStatement, Conflict, RevokedKey, UnknownKey, WrongRole
 from provenance.log.signing import key_id as compute_key_id
 from provenance.log.signing import parse_public_key
 from provenance.log.statements import Statement, is_key_id, parse_timestamp
 
-PARTY_ROLES = frozenset({"manufacturer", "wholesaler", "pharmacy", "regulator", "sponsor", "site"})
+#: The role of the registry authority named by the genesis entry; party roles come from the
+#: log's personalities.
 AUTHORITY = "authority"
 
 
@@ -144,8 +145,9 @@ def plan_genesis(statement: Statement, ctx: EntryContext) -> list[IdentityChange
 
 
 def plan_register(
-    view: IdentityView, statement: Statement, ctx: EntryContext
+    view: IdentityView, statement: Statement, ctx: EntryContext, known_roles: frozenset[str]
 ) -> list[IdentityChange]:
+    """A party and its first key, registered by the authority with roles the log knows."""
     body = statement.body
     _exact_members(body, "gln", "name", "roles", "public_key")
     gln, name = _gln(body), _text(body, "name")
@@ -153,10 +155,10 @@ def plan_register(
     if (
         not isinstance(roles, list)
         or not roles
-        or not all(isinstance(r, str) and r in PARTY_ROLES for r in roles)
+        or not all(isinstance(r, str) and r in known_roles for r in roles)
         or len(set(roles)) != len(roles)
     ):
-        raise BadStatement(f"body.roles must be a non-empty list of distinct {sorted(PARTY_ROLES)}")
+        raise BadStatement(f"body.roles must be a non-empty list of distinct {sorted(known_roles)}")
     der = _public_key(body, "public_key")
     if view.party(gln) is not None:
         raise Conflict(f"party {gln} is already registered", gln=gln)

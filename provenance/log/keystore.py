@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from provenance.errors import LogNotInitialised
+from provenance.log.errors import LogNotInitialised
 from provenance.log.note import Signer
 from provenance.log.signing import load_private_key_pem, private_key_pem
 

@@ -1,4 +1,4 @@
-"""The statement kinds the log accepts: who may sign each one and what it changes."""
+"""Statement kinds: what a kind declares, what its rule sees, and the core kinds of every log."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from provenance.errors import BadStatement, Conflict
 from provenance.log import identity
-from provenance.log.identity import AUTHORITY, PARTY_ROLES, EntryContext, KeyRecord
+from provenance.log.errors import BadStatement
+from provenance.log.identity import AUTHORITY, EntryContext, KeyRecord
+from provenance.log.ledger import Ledger, RowView
 from provenance.log.statements import MAX_CLOCK_SKEW, Statement, parse_timestamp
-from provenance.supply.custody import Ledger, RowView
+
+GENESIS = "log.genesis"
+#: Stands for every party role the log knows (the roles its personalities declare).
+ANY_PARTY = "*"
 
 
 class View(identity.IdentityView, RowView, Protocol):
@@ -19,72 +23,76 @@ class View(identity.IdentityView, RowView, Protocol):
     def apply(self, changes: Sequence[object]) -> None: ...
 
 
-Planner = Callable[[View, KeyRecord, Statement, EntryContext], list[object]]
+@dataclass(frozen=True)
+class Pending:
+    """A signed statement about to become an entry: everything its kind's rule may look at."""
+
+    view: View
+    key: KeyRecord  # the signer's key, valid at the entry's logging time
+    statement: Statement
+    entry: EntryContext
+    roles: frozenset[str]  # every party role this log knows
+
+
+Planner = Callable[[Pending], list[object]]
 
 
 @dataclass(frozen=True)
 class KindRule:
+    """One statement kind: who may sign it, and the changes appending it makes."""
+
     kind: str
-    roles: frozenset[str]  # the signer's party needs one of these
+    roles: frozenset[str]  # the signer's party needs one of these (ANY_PARTY: any party role)
     plan: Planner
     summary: str
+    #: Changes who may sign: replayed when the log is verified with public keys only.
+    identity: bool = False
+
+    def allowed_roles(self, known: frozenset[str]) -> frozenset[str]:
+        if ANY_PARTY not in self.roles:
+            return self.roles
+        return (self.roles - {ANY_PARTY}) | known
 
 
-RULES: dict[str, KindRule] = {}
-GENESIS = "log.genesis"
-#: Kinds that change who may sign: replayed when the log is verified.
-IDENTITY_KINDS = frozenset({GENESIS, "party.register", "key.rotate", "key.revoke"})
+@dataclass(frozen=True)
+class Op:
+    """What a ledger kind's operation works on: the entry's working copy, the projection it
+    reads parties from, the signer's party (GLN) and roles, and the statement body."""
+
+    ledger: Ledger
+    view: View
+    party: str
+    roles: tuple[str, ...]
+    body: dict[str, Any]
 
 
-def register_kind(rule: KindRule) -> KindRule:
-    RULES[rule.kind] = rule
-    return rule
+Operation = Callable[[Op], object]
 
 
-#: An operation on a ledger: (ledger, view, signer's GLN, signer's roles, statement body).
-LedgerOperation = Callable[[Ledger, View, str, tuple[str, ...], dict[str, Any]], object]
-
-
-def ledger_kind(
-    kind: str, roles: frozenset[str], summary: str
-) -> Callable[[LedgerOperation], LedgerOperation]:
-    """Register `kind` as an operation on a ledger over the projection: whatever it writes
+def ledger_kind(kind: str, roles: frozenset[str], summary: str) -> Callable[[Operation], KindRule]:
+    """Declare `kind` as an operation on a ledger over the projection: whatever it writes
     there becomes the entry's changes, and a refusal leaves the projection untouched."""
 
-    def wrap(operation: LedgerOperation) -> LedgerOperation:
-        def plan(view: View, key: KeyRecord, st: Statement, ctx: EntryContext) -> list[object]:
-            ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)
-            party = view.party(key.gln)
-            operation(ledger, view, key.gln, party.roles if party else (), st.body)
+    def declare(operation: Operation) -> KindRule:
+        def plan(pending: Pending) -> list[object]:
+            entry, key = pending.entry, pending.key
+            ledger = Ledger(pending.view, entry.index, entry.logged_at, key.key_id)
+            party = pending.view.party(key.gln)
+            roles = party.roles if party else ()
+            operation(Op(ledger, pending.view, key.gln, roles, pending.statement.body))
             return ledger.changes()
 
-        register_kind(KindRule(kind, roles, plan, summary))
-        return operation
+        return KindRule(kind, roles, plan, summary)
 
-    return wrap
+    return declare
 
 
-def signing_key_der(view: View, statement: Statement) -> bytes | None:
+def signing_key_der(view: identity.IdentityView, statement: Statement) -> bytes | None:
     """The public key a statement claims to be signed with, if the log knows it."""
-    if statement.kind == GENESIS:
-        authority = statement.body.get("authority")
-        der = identity.genesis_public_key(authority)
-        return der
+    if statement.kind == GENESIS:  # genesis names its own key
+        return identity.genesis_public_key(statement.body.get("authority"))
     key = view.key(statement.signer)
     return key.public_key if key else None
-
-
-def evaluate(view: View, statement: Statement, ctx: EntryContext) -> list[object]:
-    """Check a statement against the projection; return the changes appending it makes."""
-    check_issued_at(statement, ctx)
-    if ctx.index == 0:
-        if statement.kind != GENESIS:
-            raise BadStatement("the first entry of a log must be its log.genesis statement")
-        return list(identity.plan_genesis(statement, ctx))
-    if statement.kind == GENESIS:
-        raise Conflict("this log already has its genesis entry (index 0)")
-    rule, key = check_signer(view, statement, ctx)
-    return rule.plan(view, key, statement, ctx)
 
 
 def check_issued_at(statement: Statement, ctx: EntryContext) -> None:
@@ -96,22 +104,8 @@ def check_issued_at(statement: Statement, ctx: EntryContext) -> None:
         )
 
 
-def check_signer(
-    view: identity.IdentityView, statement: Statement, ctx: EntryContext
-) -> tuple[KindRule, KeyRecord]:
-    """The kind is known and the signer's key may sign it at the entry's time."""
-    rule = RULES.get(statement.kind)
-    if rule is None:
-        raise BadStatement(f"unknown statement kind {statement.kind!r}", known=sorted(RULES))
-    key = identity.signer_key(view, statement, ctx)
-    identity.require_role(view, key, statement.kind, rule.roles)
-    return rule, key
-
-
-def _plan_attestation(
-    view: View, key: KeyRecord, statement: Statement, ctx: EntryContext
-) -> list[object]:
-    body = statement.body
+def _plan_attestation(pending: Pending) -> list[object]:
+    body = pending.statement.body
     if set(body) != {"subject", "claim"}:
         raise BadStatement("body must have exactly the members claim and subject")
     subject = body["subject"]
@@ -122,35 +116,32 @@ def _plan_attestation(
     return []
 
 
-register_kind(
-    KindRule(
-        "party.register",
-        frozenset({AUTHORITY}),
-        lambda view, key, st, ctx: list(identity.plan_register(view, st, ctx)),
-        "register a party (GLN, name, roles) and its first public key",
-    )
+PARTY_REGISTER = KindRule(
+    "party.register",
+    frozenset({AUTHORITY}),
+    lambda p: list(identity.plan_register(p.view, p.statement, p.entry, p.roles)),
+    "register a party (GLN, name, roles) and its first public key",
+    identity=True,
 )
-register_kind(
-    KindRule(
-        "key.rotate",
-        PARTY_ROLES | {AUTHORITY},
-        lambda view, key, st, ctx: list(identity.plan_rotate(view, key, st, ctx)),
-        "replace a party's key; signed by the old key or the authority",
-    )
+KEY_ROTATE = KindRule(
+    "key.rotate",
+    frozenset({ANY_PARTY, AUTHORITY}),
+    lambda p: list(identity.plan_rotate(p.view, p.key, p.statement, p.entry)),
+    "replace a party's key; signed by the old key or the authority",
+    identity=True,
 )
-register_kind(
-    KindRule(
-        "key.revoke",
-        frozenset({AUTHORITY}),
-        lambda view, key, st, ctx: list(identity.plan_revoke(view, st, ctx)),
-        "revoke a key from an effective time",
-    )
+KEY_REVOKE = KindRule(
+    "key.revoke",
+    frozenset({AUTHORITY}),
+    lambda p: list(identity.plan_revoke(p.view, p.statement, p.entry)),
+    "revoke a key from an effective time",
+    identity=True,
 )
-register_kind(
-    KindRule(
-        "attestation",
-        PARTY_ROLES,
-        _plan_attestation,
-        "a signed claim about a subject by any registered party",
-    )
+ATTESTATION = KindRule(
+    "attestation",
+    frozenset({ANY_PARTY}),
+    _plan_attestation,
+    "a signed claim about a subject by any registered party",
 )
+#: The kinds every log accepts besides its genesis entry, whatever its personalities.
+CORE_KINDS = (PARTY_REGISTER, KEY_ROTATE, KEY_REVOKE, ATTESTATION)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
-from provenance.errors import IntegrityError, InvalidProof
+from provenance.log.errors import IntegrityError, InvalidProof
 
 HASH_SIZE = 32
 _sha256 = hashlib.sha256

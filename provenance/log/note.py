@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ecdsa.util import sigdecode_der
 
-from provenance.errors import InvalidNote, MalformedNote
+from provenance.log.errors import InvalidNote, MalformedNote
 
 ALG_ED25519 = 0x01
 ALG_ECDSA_P256 = 0x02

@@ -9,26 +9,23 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from provenance.errors import Error, IntegrityError
-from provenance.log import kinds as rules
-from provenance.log.append import open_entry
+from provenance.errors import Error
 from provenance.log.canonical import parse_json
+from provenance.log.entries import open_entry
+from provenance.log.errors import IntegrityError
 from provenance.log.identity import EntryContext
-from provenance.log.store.engine import query, query_dicts, write_transaction
+from provenance.log.personality import IDENTITY_TABLES, Registry
+from provenance.log.store import logdb
+from provenance.log.store.engine import query_dicts, write_transaction
 from provenance.log.store.projection import DbView
-from provenance.supply.custody import PRIMARY_KEYS
 
-
-def projection_tables() -> dict[str, tuple[str, ...]]:
-    """Every projection table with the columns that order it (kinds registered so far); the
-    log tables and off-log payloads are never touched."""
-    kept = {t: k for t, k in PRIMARY_KEYS.items() if t not in OFF_LOG_TABLES}
-    return {"party": ("gln",), "party_key": ("key_id",), **kept}
-
-
-#: Tables keyed like projection rows whose contents do not come from the log (payload bytes).
-OFF_LOG_TABLES = frozenset({"trial_payload"})
 PAGE = 2000
+
+
+def projection_tables(registry: Registry) -> dict[str, tuple[str, ...]]:
+    """Every projection table with the columns that order it: the identity tables, then each
+    personality's; the log tables and off-log tables are never touched."""
+    return {**IDENTITY_TABLES, **registry.projection}
 
 
 @dataclass(frozen=True)
@@ -42,10 +39,10 @@ class RebuildReport:
         return self.before == self.after
 
 
-def projection_digest(conn: Connection) -> str:
+def projection_digest(conn: Connection, registry: Registry) -> str:
     """SHA-256 over every projection row in key order (bytes as hex, so both databases agree)."""
     digest = hashlib.sha256()
-    for table, order in projection_tables().items():
+    for table, order in projection_tables(registry).items():
         for row in query_dicts(conn, f"SELECT * FROM {table} ORDER BY {', '.join(order)}"):
             values = {
                 k: v.hex() if isinstance(v, bytes | memoryview) else v
@@ -55,35 +52,29 @@ def projection_digest(conn: Connection) -> str:
     return digest.hexdigest()
 
 
-def rebuild(engine: Engine, progress: Callable[[int], None] | None = None) -> RebuildReport:
+def rebuild(
+    engine: Engine, registry: Registry, progress: Callable[[int], None] | None = None
+) -> RebuildReport:
     """Empty the projection and replay every entry through the rules, in one transaction."""
     with write_transaction(engine) as conn:
-        before = projection_digest(conn)
-        for table in reversed(projection_tables()):
+        before = projection_digest(conn, registry)
+        for table in reversed(projection_tables(registry)):
             conn.exec_driver_sql(f"DELETE FROM {table}")
-        view = DbView(conn)
-        done, last = 0, -1
-        while True:
-            rows = query(
-                conn,
-                f"SELECT idx, data FROM log_entry WHERE idx > ? ORDER BY idx LIMIT {PAGE}",
-                (last,),
-            )
-            if not rows:
-                break
-            for idx, data in rows:
-                entry = parse_json(bytes(data))
-                _, statement = open_entry(conn, entry)
-                ctx = EntryContext(int(idx), str(entry["logged_at"]))
+        view = DbView(conn, registry.key_columns)
+        done = 0
+        for page in logdb.entry_pages(conn, PAGE):
+            for idx, _leaf, data in page:
+                entry = parse_json(data)
+                _, statement = open_entry(conn, entry, registry)
+                ctx = EntryContext(idx, str(entry["logged_at"]))
                 try:
-                    view.apply(rules.evaluate(view, statement, ctx))
+                    view.apply(registry.evaluate(view, statement, ctx))
                 except Error as exc:
                     raise IntegrityError(
-                        f"entry {idx} no longer applies on replay: {exc.detail}", index=int(idx)
+                        f"entry {idx} no longer applies on replay: {exc.detail}", index=idx
                     ) from exc
-                last = int(idx)
-            done += len(rows)
+            done += len(page)
             if progress is not None:
-                progress(len(rows))
-        after = projection_digest(conn)
+                progress(len(page))
+        after = projection_digest(conn, registry)
     return RebuildReport(done, before, after)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -20,12 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from ecdsa.util import sigdecode_der, sigdecode_string
 
-from provenance.errors import BadEnvelope, BadKey, BadSignature
+from provenance.log.errors import BadEnvelope, BadKey, BadSignature
 
+#: The payload type of a statement; a personality's payload codecs may accept others.
 PAYLOAD_TYPE = "application/vnd.provenance.statement+json"
-#: An EPCIS 2.0 JSON-LD document signed whole (IANA media type of JSON-LD).
-EPCIS_PAYLOAD_TYPE = "application/ld+json"
-PAYLOAD_TYPES = (PAYLOAD_TYPE, EPCIS_PAYLOAD_TYPE)
 P256_ORDER: int = int(ecdsa.NIST256p.order)
 HALF_ORDER = P256_ORDER // 2
 _KEY_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -155,15 +154,21 @@ def _b64(value: object, field: str) -> bytes:
         raise BadEnvelope(f"{field} is not valid base64") from exc
 
 
-def parse_envelope(obj: Any, *, detached_payload: bytes | None = None) -> Envelope:
-    """A DSSE envelope; a detached one (`payloadSha256`) is completed with its stored payload."""
+def parse_envelope(
+    obj: Any,
+    *,
+    payload_types: Collection[str] = (PAYLOAD_TYPE,),
+    detached_payload: bytes | None = None,
+) -> Envelope:
+    """A DSSE envelope of one of `payload_types`; a detached one (`payloadSha256`) is completed
+    with its stored payload."""
     if not isinstance(obj, dict):
         raise BadEnvelope("a DSSE envelope is a JSON object")
     carried = "payloadSha256" if detached_payload is not None else "payload"
     if set(obj) != {carried, "payloadType", "signatures"}:
         raise BadEnvelope(f"a DSSE envelope has exactly {carried}, payloadType and signatures")
-    if obj["payloadType"] not in PAYLOAD_TYPES:
-        raise BadEnvelope(f"payloadType must be one of {', '.join(PAYLOAD_TYPES)}")
+    if obj["payloadType"] not in payload_types:
+        raise BadEnvelope(f"payloadType must be one of {', '.join(sorted(payload_types))}")
     if detached_payload is not None:
         if hashlib.sha256(detached_payload).hexdigest() != obj["payloadSha256"]:
             raise BadEnvelope("the stored payload does not match payloadSha256")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from provenance.errors import BadStatement
 from provenance.log.canonical import canonical_bytes, parse_json
+from provenance.log.errors import BadStatement
 
 REQUIRED_FIELDS = frozenset({"kind", "body", "issued_at", "signer"})
 _KIND = re.compile(r"^[a-z][a-z0-9]*(?:[.-][a-z][a-z0-9]*)*$")

@@ -24,7 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from provenance.errors import NotFound, VerificationError
+from provenance.errors import NotFound
+from provenance.log.errors import VerificationError
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT

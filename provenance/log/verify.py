@@ -5,37 +5,27 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine
 
 from provenance.errors import Error
 from provenance.log import identity, merkle
-from provenance.log import kinds as rules
-from provenance.log.append import (
-    CHECKPOINT_TABLE,
-    ENTRY_TABLE,
-    NODE_TABLE,
-    ZERO_HASH_HEX,
-    open_entry,
-)
 from provenance.log.canonical import canonical_bytes, parse_json
+from provenance.log.entries import ZERO_HASH_HEX, open_entry
 from provenance.log.identity import EntryContext
-from provenance.log.note import Checkpoint, open_checkpoint
-from provenance.log.service import Service
+from provenance.log.kinds import signing_key_der
+from provenance.log.note import Checkpoint, Verifier, open_checkpoint
+from provenance.log.personality import Registry
 from provenance.log.sigcheck import SignatureChecks
 from provenance.log.signing import Envelope
 from provenance.log.statements import Statement
+from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import MemoryView
-
-PAGE = 5000
-
 
 #: When several problems start at one index, the one named first explains the others.
 KINDS_OF_DAMAGE = (
@@ -94,21 +84,6 @@ class VerifyReport:
         )
 
 
-def _pages(conn: Connection) -> Iterator[list[Any]]:
-    last = -1
-    while True:
-        rows = conn.execute(
-            select(ENTRY_TABLE.c.idx, ENTRY_TABLE.c.leaf_hash, ENTRY_TABLE.c.data)
-            .where(ENTRY_TABLE.c.idx > last)
-            .order_by(ENTRY_TABLE.c.idx)
-            .limit(PAGE)
-        ).all()
-        if not rows:
-            return
-        yield list(rows)
-        last = int(rows[-1][0])
-
-
 class _Replay:
     """Walks entries in order, keeping the chain, the tree and who may sign."""
 
@@ -117,13 +92,15 @@ class _Replay:
         report: VerifyReport,
         checkpoints: dict[int, bytes],
         sigs: SignatureChecks,
+        registry: Registry,
         opener: Callable[[dict[str, Any]], tuple[Envelope, Statement]],
     ):
+        self.registry = registry
         self.opener = opener  # decodes an entry, fetching a detached payload
         self.report = report
         self.checkpoints = checkpoints
         self.sigs = sigs
-        self.view = MemoryView()
+        self.view = MemoryView(registry.key_columns)
         self.frontier = merkle.Frontier()
         self.levels: list[list[bytes]] = []
         self.prev = ZERO_HASH_HEX
@@ -177,15 +154,11 @@ class _Replay:
             ctx = EntryContext(idx, str(entry["logged_at"]))
             if idx == 0:
                 changes: list[object] = list(identity.plan_genesis(statement, ctx))
-                der = rules.signing_key_der(self.view, statement)
+                der = signing_key_der(self.view, statement)
             else:
-                rule, key = rules.check_signer(self.view, statement, ctx)
+                rule, key = self.registry.check_signer(self.view, statement, ctx)
                 der = key.public_key
-                changes = (
-                    rule.plan(self.view, key, statement, ctx)
-                    if statement.kind in rules.IDENTITY_KINDS
-                    else []
-                )
+                changes = self.registry.replay_identity(self.view, rule, key, statement, ctx)
             if der is None:
                 raise ValueError("no key to check the genesis signature with")
             self.sigs.add((idx, der, envelope.pae(), envelope.signatures[0].sig))
@@ -197,26 +170,20 @@ class _Replay:
 
 
 def _check_checkpoints(
-    conn: Connection, service: Service, report: VerifyReport
+    conn: Connection, verifier: Verifier, origin: str, report: VerifyReport
 ) -> dict[int, bytes]:
-    verifier = service.log.signer.verifier
     roots: dict[int, bytes] = {}
-    rows = conn.execute(
-        select(
-            CHECKPOINT_TABLE.c.size, CHECKPOINT_TABLE.c.root_hash, CHECKPOINT_TABLE.c.note
-        ).order_by(CHECKPOINT_TABLE.c.size)
-    )
-    for size, root_hash, note in rows:
+    for size, root_hash, note in logdb.checkpoints(conn):
         report.checkpoints += 1
         try:
-            checkpoint: Checkpoint = open_checkpoint(note, verifier, service.settings.origin)
+            checkpoint: Checkpoint = open_checkpoint(note, verifier, origin)
         except Error as exc:
-            report.problems.append(Problem(max(int(size) - 1, 0), "bad checkpoint", exc.detail))
+            report.problems.append(Problem(max(size - 1, 0), "bad checkpoint", exc.detail))
             continue
-        if checkpoint.size != size or checkpoint.root_hash != bytes(root_hash):
+        if checkpoint.size != size or checkpoint.root_hash != root_hash:
             report.problems.append(
                 Problem(
-                    max(int(size) - 1, 0),
+                    max(size - 1, 0),
                     "bad checkpoint",
                     "stored size/root differ from the signed note",
                 )
@@ -233,16 +200,12 @@ def _check_nodes(conn: Connection, replay: _Replay, report: VerifyReport) -> Non
     """
     below: set[int] = set()
     for level, hashes in enumerate(replay.levels):
-        stored: dict[int, bytes] = dict(
-            conn.execute(
-                select(NODE_TABLE.c.idx, NODE_TABLE.c.hash).where(NODE_TABLE.c.level == level)
-            ).all()
-        )
+        stored = logdb.nodes_at_level(conn, level)
         report.nodes += len(stored)
         differing: set[int] = set()
         for idx, digest in enumerate(hashes):
             found = stored.get(idx)
-            if found is not None and bytes(found) == digest:
+            if found is not None and found == digest:
                 continue
             differing.add(idx)
             if level == 0 or not ({2 * idx, 2 * idx + 1} & below):
@@ -268,19 +231,24 @@ def _check_nodes(conn: Connection, replay: _Replay, report: VerifyReport) -> Non
 
 
 def verify_log(
-    service: Service,
+    engine: Engine,
+    registry: Registry,
+    verifier: Verifier,
+    origin: str,
     *,
     workers: int | None = None,
-    progress: bool = False,
+    progress: Callable[[int], None] | None = None,
     external: Sequence[str] = (),
     conn: Connection | None = None,
 ) -> VerifyReport:
     """Check everything the log claims; every problem names the entry index it starts at.
 
+    Only public keys are needed: the checkpoints' `verifier` (with the log's `origin`) and the
+    party keys the log itself registers. `registry` names the kinds the log may hold.
     `external` are signed checkpoints kept outside the database (by an auditor or a witness):
     the log must still contain and agree with them, even if stored checkpoints were removed.
     `conn`, if given, is a read transaction to verify in, so a caller's other reads describe the
-    same snapshot.
+    same snapshot. `progress` is told how many more entries were checked, a page at a time.
     """
     started = time.perf_counter()
     report = VerifyReport()
@@ -289,12 +257,10 @@ def verify_log(
     try:
         with contextlib.ExitStack() as stack:
             if conn is None:
-                conn = stack.enter_context(read_connection(service.engine))
-            roots = _check_checkpoints(conn, service, report)
+                conn = stack.enter_context(read_connection(engine))
+            roots = _check_checkpoints(conn, verifier, origin, report)
             for note in external:
-                checkpoint = open_checkpoint(
-                    note, service.log.signer.verifier, service.settings.origin
-                )
+                checkpoint = open_checkpoint(note, verifier, origin)
                 report.checkpoints += 1
                 roots.setdefault(checkpoint.size, checkpoint.root_hash)
                 if roots[checkpoint.size] != checkpoint.root_hash:
@@ -305,16 +271,14 @@ def verify_log(
                             f"a checkpoint kept outside disagrees at size {checkpoint.size}",
                         )
                     )
-            replay = _Replay(report, roots, sigs, functools.partial(open_entry, conn))
-            total = max(roots) if roots else 0
-            with click.progressbar(
-                length=total, label="verifying", file=sys.stderr, hidden=not progress
-            ) as bar:
-                for page in _pages(conn):
-                    for idx, stored_leaf, data in page:
-                        replay.entry(int(idx), bytes(stored_leaf), bytes(data))
-                    report.entries += len(page)
-                    bar.update(len(page))
+            opener = functools.partial(open_entry, conn, registry=registry)
+            replay = _Replay(report, roots, sigs, registry, opener)
+            for page in logdb.entry_pages(conn):
+                for idx, stored_leaf, data in page:
+                    replay.entry(idx, stored_leaf, data)
+                report.entries += len(page)
+                if progress is not None:
+                    progress(len(page))
             bad = sigs.finish()
             for index in bad:
                 report.problems.append(

@@ -1,26 +1,25 @@
-"""Every report kind, registered by importing the modules that define them."""
+"""The report kinds of an installation: the ledger report and those of its plug-ins."""
 
 from __future__ import annotations
 
-import importlib
-
-from provenance.reports.model import REPORTS, ReportKind
-
-_MODULES = (
-    "provenance.reports.ledger",
-    "provenance.supply.reports.report",
-    # The trial reports live with the trials package, which builds on this one.
-    "trials.checks.report",
-    "trials.monitoring.report",
-)
+from provenance.errors import NotFound
+from provenance.plugins import Installed
+from provenance.reports.ledger import ledger_report
+from provenance.reports.model import ReportKind
 
 
-#: A report run outside the web application (the `provenance report` command) must know every
-#: statement kind the application knows, or verification would call trial entries unknown.
-_STATEMENT_KINDS = ("trials.registry", "trials.submissions")
+def catalog(installed: Installed) -> dict[str, ReportKind]:
+    kinds = [ledger_report, *(kind for plugin in installed.plugins for kind in plugin.reports())]
+    found: dict[str, ReportKind] = {}
+    for kind in kinds:
+        if kind.name in found:
+            raise ValueError(f"two reports are named {kind.name!r}")
+        found[kind.name] = kind
+    return found
 
 
-def all_reports() -> dict[str, ReportKind]:
-    for module in (*_STATEMENT_KINDS, *_MODULES):
-        importlib.import_module(module)
-    return REPORTS
+def report_kind(kinds: dict[str, ReportKind], name: str) -> ReportKind:
+    kind = kinds.get(name)
+    if kind is None:
+        raise NotFound(f"no report {name!r}; reports are: {', '.join(sorted(kinds))}")
+    return kind

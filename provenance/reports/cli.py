@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from provenance.log.service import Service, Settings
+from provenance.log.service import Service
+from provenance.log.settings import Settings
+from provenance.plugins import load_plugins
 
 
 @click.command("report")
@@ -34,17 +36,20 @@ def report_command(
     """Run report NAME (ledger, supply-chain, trial-checks, monitoring) into folder OUT:
     index.html with charts, report.json, and a CSV and a JSON file per table."""
     # pandas and matplotlib load only when a report is run, not for every `provenance` command.
+    from provenance.reports.catalog import catalog, report_kind
     from provenance.reports.render import write_report
-    from provenance.reports.run import parse_params, report_kind, run_report
+    from provenance.reports.run import parse_params, run_report
 
-    kind = report_kind(name)
+    settings = Settings.from_config({"DATA_DIR": data_dir, "DATABASE_URL": database})
+    installed = load_plugins(settings.plugins)
+    kind = report_kind(catalog(installed), name)
     params = parse_params({"as_of": as_of, "days": days, "trial": trial})
-    service = Service(Settings.from_config({"DATA_DIR": data_dir, "DATABASE_URL": database}))
+    service = Service(settings, installed.registry)
     try:
         with click.progressbar(
             length=kind.steps + 1, label=kind.title, file=sys.stderr, hidden=quiet
         ) as bar:
-            report = run_report(service, name, params, lambda _label: bar.update(1))
+            report = run_report(service, kind, params, lambda _label: bar.update(1))
             written = write_report(report, out)
             bar.update(1)
     finally:

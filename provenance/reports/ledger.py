@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from provenance.log.verify import VerifyReport, verify_log
+from provenance.log.store import logdb
+from provenance.log.verify import VerifyReport
 from provenance.reports.charts import ranked_bars
 from provenance.reports.model import (
     Chart,
@@ -184,9 +185,9 @@ def _per_day_chart(days: pd.DataFrame) -> Chart:
     "per kind, party and day, and lists party registrations and key changes.",
     steps=3,
 )
-def build(source: Source, params: Params, step: Step) -> Report:
+def ledger_report(source: Source, params: Params, step: Step) -> Report:
     workers = 1 if source.size < PARALLEL_FROM else None
-    verified = verify_log(source.service, workers=workers, conn=source.conn)
+    verified = source.service.verify(workers=workers, conn=source.conn)
     problems = problems_frame(verified)
     integrity = Section(
         "Verification",
@@ -197,9 +198,8 @@ def build(source: Source, params: Params, step: Step) -> Report:
     )
     step("verified the log")
 
-    counts = source.frame(
-        "SELECT kind, signer, substr(logged_at, 1, 10) AS day, count(*) AS entries "
-        "FROM log_entry GROUP BY kind, signer, substr(logged_at, 1, 10)"
+    counts = pd.DataFrame.from_records(
+        logdb.entry_counts(source.conn), columns=["kind", "signer", "day", "entries"]
     )
     keys = source.frame(
         "SELECT key_id, gln, added_index, added_at, retired_index, retired_at, revoked_from, "
@@ -240,9 +240,10 @@ def build(source: Source, params: Params, step: Step) -> Report:
     )
     step("counted entries")
 
-    logged = source.frame(
-        "SELECT idx, logged_at FROM log_entry WHERE idx IN "
-        "(SELECT revoked_index FROM party_key WHERE revoked_index IS NOT NULL)"
+    revoked = keys["revoked_index"].dropna().astype(int)
+    logged = pd.DataFrame.from_records(
+        [(idx, at) for idx, (_, _, at) in logdb.entry_facts(source.conn, revoked).items()],
+        columns=["idx", "logged_at"],
     )
     events = key_events(parties, keys, logged)
     counted = events["event"].value_counts()

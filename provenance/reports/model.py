@@ -1,4 +1,4 @@
-"""What a report is made of (figures, tables, charts) and the registry of report kinds."""
+"""What a report is made of (figures, tables, charts), and what declares a kind of report."""
 
 from __future__ import annotations
 
@@ -110,14 +110,13 @@ class ReportKind:
     build: Build
 
 
-REPORTS: dict[str, ReportKind] = {}
+def report_kind(
+    name: str, title: str, description: str, steps: int
+) -> Callable[[Build], ReportKind]:
+    """Declare a report builder as the report `name` (for the CLI and `/reports/<name>`); a
+    plug-in lists its report kinds in its `Plugin`."""
 
+    def declare(build: Build) -> ReportKind:
+        return ReportKind(name, title, description, steps, build)
 
-def report_kind(name: str, title: str, description: str, steps: int) -> Callable[[Build], Build]:
-    """Register a report builder under `name` (used by the CLI and `/reports/<name>`)."""
-
-    def register(build: Build) -> Build:
-        REPORTS[name] = ReportKind(name, title, description, steps, build)
-        return build
-
-    return register
+    return declare

@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from provenance.errors import BadParameter, NotFound
+from provenance.errors import BadParameter
 from provenance.log.service import Service
-from provenance.reports.catalog import all_reports
 from provenance.reports.model import Params, Report, ReportKind, Step
 
 MAX_DAYS = 3650
-
-
-def report_kind(name: str) -> ReportKind:
-    kind = all_reports().get(name)
-    if kind is None:
-        raise NotFound(f"no report {name!r}; reports are: {', '.join(sorted(all_reports()))}")
-    return kind
 
 
 def parse_params(values: Mapping[str, str | None]) -> Params:
@@ -39,11 +31,12 @@ def parse_params(values: Mapping[str, str | None]) -> Params:
     return Params(as_of=out.as_of, days=number, trial=trial.strip() if trial else None)
 
 
-def run_report(service: Service, name: str, params: Params, step: Step | None = None) -> Report:
-    """Build report `name` over one consistent read snapshot of the projection."""
+def run_report(
+    service: Service, kind: ReportKind, params: Params, step: Step | None = None
+) -> Report:
+    """Build a report over one consistent read snapshot of the projection."""
     from provenance.reports.source import open_source
 
-    kind = report_kind(name)
     with open_source(service) as source:
         report = kind.build(source, params, step or (lambda _label: None))
         report.log_size = source.size

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection
 
-from provenance.log.append import tree_size
 from provenance.log.service import Service
+from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 
 
@@ -20,7 +20,7 @@ class Source:
     def __init__(self, service: Service, conn: Connection) -> None:
         self.service = service
         self.conn = conn
-        self.size = tree_size(conn)
+        self.size = logdb.tree_size(conn)
 
     def frame(
         self, sql: str, params: tuple[Any, ...] = (), columns: Sequence[str] | None = None

@@ -10,19 +10,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provenance.epcis.document import EpcisEvent, epc_gtin_lot_serial, parse_epcis_document
+from provenance.epcis.errors import BadEpcis
 from provenance.epcis.hash import normalise_epc
-from provenance.errors import BadEpcis, BadJSON, Conflict, Error
+from provenance.epcis.query import EPCIS_PAYLOAD_TYPE
+from provenance.errors import BadJSON, Error
 from provenance.gs1 import keys as gs1
 from provenance.log.canonical import parse_json
-from provenance.log.identity import EntryContext, KeyRecord
-from provenance.log.kinds import KindRule, View, register_kind
+from provenance.log.errors import Conflict
+from provenance.log.kinds import KindRule, Pending, View
+from provenance.log.ledger import Ledger
+from provenance.log.personality import PayloadCodec
 from provenance.log.signing import Envelope
 from provenance.log.statements import Statement, format_timestamp
-from provenance.supply import operations as supply
-from provenance.supply.custody import Ledger
+from provenance.supply import operations
 
 KIND = "epcis.capture"
-CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 _SGLN = re.compile(r"^urn:epc:id:(sgln|pgln):(\d+)\.(\d*)(?:\.[^.]+)?$")
 _DL_GLN = re.compile(r"^https?://[^/]+(?:/.*)?/(414|417)/(\d{13})(?:/.*)?$")
 #: bizStep → custody action; other steps are stored and queryable but move nothing.
@@ -149,35 +151,67 @@ def apply_event(
             if event.action != "ADD" or event.expiry is None:
                 raise BadEpcis("commissioning is ADD with ilmd itemExpirationDate")
             expiry = event.expiry[2:4] + event.expiry[5:7] + event.expiry[8:10]
-            supply.commission(ledger, party, gtin, lot, expiry, quantity, serials)
+            operations.commission(
+                ledger,
+                party=party,
+                gtin=gtin,
+                lot=lot,
+                expiry=expiry,
+                quantity=quantity,
+                serials=serials,
+            )
         elif action == "ship":
             to = _counterparty(event.destinations, "shipping event", event.position)
             ref = _shipment_ref(event, groups, gtin, lot)
             refs = dict(event.biz_transactions)
-            supply.ship(
+            operations.ship(
                 ledger,
                 view,
-                party,
-                ref,
-                gtin,
-                lot,
-                to,
-                quantity,
-                serials,
-                refs.get("po"),
-                refs.get("desadv"),
+                party=party,
+                shipment_id=ref,
+                gtin=gtin,
+                lot=lot,
+                to=to,
+                quantity=quantity,
+                serials=serials,
+                po=refs.get("po"),
+                despatch=refs.get("desadv"),
             )
         elif action == "receive":
             sender = _counterparty(event.sources, "receiving event", event.position)
             ref = _shipment_ref(event, groups, gtin, lot)
-            supply.receive(ledger, party, sender, ref, quantity, serials)
+            operations.receive(
+                ledger,
+                party=party,
+                sender=sender,
+                shipment_id=ref,
+                quantity=quantity,
+                serials=serials,
+            )
         elif action == "dispense":
-            supply.dispense(ledger, party, gtin, lot, quantity, serials, ledger.logged_at)
+            operations.dispense(
+                ledger,
+                party=party,
+                gtin=gtin,
+                lot=lot,
+                quantity=quantity,
+                serials=serials,
+                today=ledger.logged_at,
+            )
         else:
-            supply.destroy(ledger, party, gtin, lot, quantity, serials, f"EPCIS {event.biz_step}")
+            operations.destroy(
+                ledger,
+                party=party,
+                gtin=gtin,
+                lot=lot,
+                quantity=quantity,
+                serials=serials,
+                reason=f"EPCIS {event.biz_step}",
+            )
 
 
-def _plan(view: View, key: KeyRecord, statement: Statement, ctx: EntryContext) -> list[object]:
+def _plan(pending: Pending) -> list[object]:
+    statement, view, key, ctx = pending.statement, pending.view, pending.key, pending.entry
     events = statement.decoded or parse_epcis_document(statement.body)
     ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)
     # Two queries for the whole document instead of one per event and one per pack.
@@ -192,9 +226,8 @@ def _plan(view: View, key: KeyRecord, statement: Statement, ctx: EntryContext) -
             groups = _groups(ledger, event) if moves else {}
             apply_event(ledger, view, key.gln, event, groups)
         except Error as exc:
-            exc.extensions.setdefault("event", event.position)
-            exc.detail = f"event {event.position} ({event.biz_step or event.type}): {exc.detail}"
-            raise
+            where = f"event {event.position} ({event.biz_step or event.type})"
+            raise exc.with_context(f"{where}: {exc.detail}", event=event.position) from exc
         first = next(iter(groups), None) or next(
             filter(None, (_batch_of(ledger, e, event.lot) for e in event.epcs)), None
         )
@@ -229,22 +262,8 @@ def _epc_keys(epcs: Iterable[str]) -> list[str]:
     return list(keys)
 
 
-def query_document(events: list[dict[str, Any]], created: str) -> dict[str, Any]:
-    """An EPCIS 2.0 EPCISQueryDocument carrying these events."""
-    return {
-        "@context": [CONTEXT],
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": created,
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": {"eventList": events},
-            }
-        },
-    }
-
-
-register_kind(
-    KindRule(KIND, supply.SUPPLY_ROLES, _plan, "an EPCIS 2.0 document, signed whole, captured")
+CAPTURE = KindRule(
+    KIND, operations.SUPPLY_ROLES, _plan, "an EPCIS 2.0 document, signed whole, captured"
 )
+#: EPCIS documents are signed whole, as JSON-LD, and outgrow a tile entry.
+CODEC = PayloadCodec(EPCIS_PAYLOAD_TYPE, KIND, capture_statement, detached=True)

@@ -1,26 +1,15 @@
-"""Custody of drug batches and packs: holdings, shipments, pack states and conservation (pure)."""
+"""Custody of drug batches and packs: timeline rows, alerts, holdings, pack states (pure)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
-from provenance.errors import BadStatement, Conflict
+from provenance.log.errors import BadStatement, Conflict
+from provenance.log.ledger import Ledger
 from provenance.log.statements import parse_timestamp
-
-#: Primary-key columns of each projection table (the database schema declares the same).
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "product": ("gtin",),
-    "batch": ("gtin", "lot"),
-    "holding": ("gtin", "lot", "gln"),
-    "shipment": ("sender", "shipment_id"),
-    "pack": ("gtin", "serial"),
-    "custody_event": ("idx", "seq"),
-    "alert": ("idx", "seq"),
-    "epcis_event": ("hash_id",),
-}
 
 #: EU FMD pack states a holder may set, and whether the same location may undo them.
 SETTABLE_STATES = frozenset({"stolen", "locked", "sample", "exported", "checked-out", "withdrawn"})
@@ -28,140 +17,68 @@ UNDOABLE_STATES = frozenset({"supplied", "locked", "sample", "exported", "checke
 UNDO_WINDOW = timedelta(days=10)
 
 
-class PutRow(NamedTuple):
-    """Insert or replace one projection row, keyed by its table's primary key."""
+def event(
+    ledger: Ledger,
+    gtin: str,
+    lot: str,
+    action: str,
+    party: str,
+    *,
+    counterparty: str | None = None,
+    quantity: int = 0,
+    serials: Sequence[str] = (),
+    detail: str = "",
+) -> None:
+    """One row of the batch's custody timeline, numbered within the entry."""
+    seq = ledger.next_seq("custody_event")
+    ledger.put(
+        "custody_event",
+        {
+            "idx": ledger.index,
+            "seq": seq,
+            "gtin": gtin,
+            "lot": lot,
+            "action": action,
+            "party": party,
+            "counterparty": counterparty,
+            "quantity": quantity,
+            "serials": json.dumps(list(serials)),
+            "detail": detail,
+            "at": ledger.logged_at,
+            "key_id": ledger.key_id,
+        },
+    )
 
-    table: str
-    values: dict[str, Any]
 
-    def key(self) -> tuple[Any, ...]:
-        return tuple(self.values[c] for c in PRIMARY_KEYS[self.table])
-
-
-class SetColumns(NamedTuple):
-    """Overwrite columns of one row that is not in the projection (an erased off-log payload);
-    only rows where `unless_set` is still NULL change, so a replay changes nothing again."""
-
-    table: str
-    key_columns: tuple[str, ...]
-    key: tuple[Any, ...]
-    values: dict[str, Any]
-    unless_set: str
-
-
-class RowView(Protocol):
-    def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None: ...
-
-    def rows(self, table: str, keys: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]: ...
-
-
-class Ledger:
-    """Working copy of the rows one entry reads and changes; `changes()` is what it wrote.
-
-    Several operations in one entry (an EPCIS document) see each other's effects here before
-    anything reaches the projection, so a failure part-way leaves the projection untouched.
-    """
-
-    def __init__(self, view: RowView, index: int, logged_at: str, key_id: str) -> None:
-        self.view = view
-        self.index = index
-        self.logged_at = logged_at
-        self.key_id = key_id
-        self._rows: dict[tuple[str, tuple[Any, ...]], dict[str, Any] | None] = {}
-        self._dirty: dict[tuple[str, tuple[Any, ...]], None] = {}
-        self._seq: dict[str, int] = {}
-        #: Changes beyond projection rows (e.g. erasing an off-log payload), applied last.
-        self.extra: list[object] = []
-
-    def get(self, table: str, *key: Any) -> dict[str, Any] | None:
-        slot = (table, key)
-        if slot not in self._rows:
-            found = self.view.row(table, key)
-            self._rows[slot] = dict(found) if found is not None else None
-        return self._rows[slot]
-
-    def prefetch(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
-        """Read many rows in a few queries ahead of per-row `get`s (absent ones cached too)."""
-        wanted = [key for key in dict.fromkeys(keys) if (table, key) not in self._rows]
-        for key in wanted:
-            self._rows[(table, key)] = None
-        for found in self.view.rows(table, wanted):
-            self._rows[(table, tuple(found[c] for c in PRIMARY_KEYS[table]))] = dict(found)
-
-    def put(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
-        slot = (table, tuple(values[c] for c in PRIMARY_KEYS[table]))
-        self._rows[slot] = values
-        self._dirty[slot] = None
-        return values
-
-    def touch(self, table: str, row: dict[str, Any]) -> None:
-        """Mark a row returned by `get` and edited in place as changed."""
-        self.put(table, row)
-
-    def changes(self) -> list[object]:
-        """The rows written, each once in its final state (the ledger is done with them)."""
-        rows = self._rows
-        return [*(PutRow(slot[0], rows[slot] or {}) for slot in self._dirty), *self.extra]
-
-    def event(
-        self,
-        gtin: str,
-        lot: str,
-        action: str,
-        party: str,
-        *,
-        counterparty: str | None = None,
-        quantity: int = 0,
-        serials: Sequence[str] = (),
-        detail: str = "",
-    ) -> None:
-        seq = self.next_seq("custody_event")
-        self.put(
-            "custody_event",
-            {
-                "idx": self.index,
-                "seq": seq,
-                "gtin": gtin,
-                "lot": lot,
-                "action": action,
-                "party": party,
-                "counterparty": counterparty,
-                "quantity": quantity,
-                "serials": json.dumps(list(serials)),
-                "detail": detail,
-                "at": self.logged_at,
-                "key_id": self.key_id,
-            },
-        )
-
-    def alert(
-        self, kind: str, gtin: str, lot: str | None, serial: str | None, party: str, detail: str
-    ) -> str:
-        seq = self.next_seq("alert")
-        self.put(
-            "alert",
-            {
-                "idx": self.index,
-                "seq": seq,
-                "kind": kind,
-                "gtin": gtin,
-                "lot": lot,
-                "serial": serial,
-                "party": party,
-                "detail": detail,
-                "raised_at": self.logged_at,
-                "resolved_index": None,
-                "resolved_by": None,
-                "resolution": None,
-            },
-        )
-        return f"{self.index}-{seq}"
-
-    def next_seq(self, table: str) -> int:
-        """Rows keyed (entry index, seq) are numbered 0, 1, … within the entry."""
-        seq = self._seq.get(table, 0)
-        self._seq[table] = seq + 1
-        return seq
+def alert(
+    ledger: Ledger,
+    kind: str,
+    gtin: str,
+    lot: str | None,
+    serial: str | None,
+    party: str,
+    detail: str,
+) -> str:
+    """An alert raised by this entry; returns its id (entry index-seq)."""
+    seq = ledger.next_seq("alert")
+    ledger.put(
+        "alert",
+        {
+            "idx": ledger.index,
+            "seq": seq,
+            "kind": kind,
+            "gtin": gtin,
+            "lot": lot,
+            "serial": serial,
+            "party": party,
+            "detail": detail,
+            "raised_at": ledger.logged_at,
+            "resolved_index": None,
+            "resolved_by": None,
+            "resolution": None,
+        },
+    )
+    return f"{ledger.index}-{seq}"
 
 
 # --- operations ---------------------------------------------------------------------------------

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from provenance.demo import DemoParty, DemoRun
+from provenance.log.store.engine import read_connection
+from provenance.log.store.projection import DbView
+from provenance.supply.tables import KEYS
+
 AMOXICILLIN = "09506000134352"
 LISINOPRIL = "00307773105025"  # NDC 0777-3105-02
 ACME, MEDSUPPLY, CITY, REGULATOR = "acme", "medsupply", "citypharmacy", "regulator"
@@ -141,3 +146,22 @@ def story() -> list[tuple[str, str, dict[str, Any]]]:
         ),
         (MEDSUPPLY, "custody.receive", {"from": GLNS[ACME], "shipment": "D1003", "quantity": 196}),
     ]
+
+
+def parties() -> tuple[DemoParty, ...]:
+    return (
+        DemoParty(ACME, "Acme Pharmaceuticals", GLNS[ACME], ("manufacturer",)),
+        DemoParty(MEDSUPPLY, "MedSupply Wholesale", GLNS[MEDSUPPLY], ("wholesaler",)),
+        DemoParty(CITY, "City Pharmacy", GLNS[CITY], ("pharmacy",)),
+        DemoParty(REGULATOR, "National Medicines Regulator", "5412345000044", ("regulator",)),
+    )
+
+
+def tell(run: DemoRun) -> str:
+    """Append the story once; a one-line summary (empty if it was there already)."""
+    with read_connection(run.service.engine) as conn:
+        if DbView(conn, KEYS).row("product", (AMOXICILLIN,)) is not None:
+            return ""
+    items = [run.sign(slug, kind, body) for slug, kind, body in story()]
+    run.submit(items)
+    return f"supply chain: {len(items)} demo statements"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from provenance.errors import BadStatement, Conflict, WrongRole
 from provenance.gs1 import keys as gs1
+from provenance.log.errors import BadStatement, Conflict, WrongRole
 from provenance.log.identity import IdentityView
+from provenance.log.ledger import Ledger
 from provenance.log.statements import parse_timestamp
-from provenance.supply import verdict
+from provenance.supply import custody, verdict
 from provenance.supply.custody import (
-    Ledger,
     check_quantity_form,
     give_to_holding,
     require_batch,
@@ -22,7 +22,14 @@ SUPPLY_ROLES = frozenset({"manufacturer", "wholesaler", "pharmacy"})
 
 
 def register_product(
-    ledger: Ledger, party: str, gtin: str, name: str, ndc: str | None, form: str, strength: str
+    ledger: Ledger,
+    *,
+    party: str,
+    gtin: str,
+    name: str,
+    ndc: str | None,
+    form: str,
+    strength: str,
 ) -> None:
     if ledger.get("product", gtin) is not None:
         raise Conflict(f"product {gtin} is already registered", gtin=gtin)
@@ -44,6 +51,7 @@ def register_product(
 
 def commission(
     ledger: Ledger,
+    *,
     party: str,
     gtin: str,
     lot: str,
@@ -98,12 +106,13 @@ def commission(
             },
         )
     give_to_holding(ledger, gtin, lot, party, batch["quantity"], ())
-    ledger.event(gtin, lot, "commission", party, quantity=count, detail=f"expiry {expiry}")
+    custody.event(ledger, gtin, lot, "commission", party, quantity=count, detail=f"expiry {expiry}")
 
 
 def ship(
     ledger: Ledger,
     view: IdentityView,
+    *,
     party: str,
     shipment_id: str,
     gtin: str,
@@ -153,13 +162,27 @@ def ship(
     )
     refs = ", ".join(f"{k} {v}" for k, v in (("PO", po), ("despatch", despatch)) if v)
     detail = f"shipment {shipment_id}" + (f" ({refs})" if refs else "")
-    ledger.event(
-        gtin, lot, action, party, counterparty=to, quantity=count, serials=serials, detail=detail
+    custody.event(
+        ledger,
+        gtin,
+        lot,
+        action,
+        party,
+        counterparty=to,
+        quantity=count,
+        serials=serials,
+        detail=detail,
     )
 
 
 def receive(
-    ledger: Ledger, party: str, sender: str, shipment_id: str, quantity: int, serials: Sequence[str]
+    ledger: Ledger,
+    *,
+    party: str,
+    sender: str,
+    shipment_id: str,
+    quantity: int,
+    serials: Sequence[str],
 ) -> None:
     """Custody moves on receipt; a short receipt leaves the rest in transit and raises an alert."""
     shipment = ledger.get("shipment", sender, shipment_id)
@@ -197,8 +220,9 @@ def receive(
     if short:
         missing = sorted(set(shipped) - set(serials))
         detail += f"; {short} short" + (f": {', '.join(missing)}" if missing else "")
-        ledger.alert("receipt-discrepancy", gtin, lot, None, party, detail)
-    ledger.event(
+        custody.alert(ledger, "receipt-discrepancy", gtin, lot, None, party, detail)
+    custody.event(
+        ledger,
         gtin,
         lot,
         "receive",
@@ -212,6 +236,7 @@ def receive(
 
 def dispense(
     ledger: Ledger,
+    *,
     party: str,
     gtin: str,
     lot: str,
@@ -231,7 +256,8 @@ def dispense(
     supplied = [pack for pack in packs if pack is not None and pack["state"] == "supplied"]
     if supplied:
         for pack in supplied:
-            ledger.alert(
+            custody.alert(
+                ledger,
                 "duplicate-serial",
                 gtin,
                 lot,
@@ -244,11 +270,12 @@ def dispense(
     take_from_holding(ledger, batch, party, count, serials, "dispense", leaves_as="supplied")
     batch["dispensed"] += count
     ledger.touch("batch", batch)
-    ledger.event(gtin, lot, "dispense", party, quantity=count, serials=serials)
+    custody.event(ledger, gtin, lot, "dispense", party, quantity=count, serials=serials)
 
 
 def destroy(
     ledger: Ledger,
+    *,
     party: str,
     gtin: str,
     lot: str,
@@ -261,11 +288,13 @@ def destroy(
     take_from_holding(ledger, batch, party, count, serials, "destroy", leaves_as="destroyed")
     batch["destroyed"] += count
     ledger.touch("batch", batch)
-    ledger.event(gtin, lot, "destroy", party, quantity=count, serials=serials, detail=reason)
+    custody.event(
+        ledger, gtin, lot, "destroy", party, quantity=count, serials=serials, detail=reason
+    )
 
 
 def recall(
-    ledger: Ledger, party: str, roles: Sequence[str], gtin: str, lot: str, reason: str
+    ledger: Ledger, *, party: str, roles: Sequence[str], gtin: str, lot: str, reason: str
 ) -> None:
     """Batch-wide; by the batch's manufacturer or a regulator."""
     batch = require_batch(ledger, gtin, lot)
@@ -275,4 +304,4 @@ def recall(
         raise Conflict(f"batch {gtin}/{lot} is already recalled")
     batch.update(status="recalled", recall_reason=reason, recall_index=ledger.index)
     ledger.touch("batch", batch)
-    ledger.event(gtin, lot, "recall", party, detail=reason)
+    custody.event(ledger, gtin, lot, "recall", party, detail=reason)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from provenance.errors import BadStatement, Conflict, WrongRole
+from provenance.log.errors import BadStatement, Conflict, WrongRole
+from provenance.log.ledger import Ledger
 from provenance.log.statements import parse_timestamp
-from provenance.supply import verdict
+from provenance.supply import custody, verdict
 from provenance.supply.custody import (
     SETTABLE_STATES,
-    Ledger,
     require_batch,
     set_pack_state,
     undo_pack_state,
@@ -18,7 +18,7 @@ from provenance.supply.custody import (
 
 
 def pack_state(
-    ledger: Ledger, party: str, gtin: str, lot: str, serials: Sequence[str], state: str
+    ledger: Ledger, *, party: str, gtin: str, lot: str, serials: Sequence[str], state: str
 ) -> None:
     """Set an EU FMD state on held packs, or undo one (`state` = "active")."""
     batch = require_batch(ledger, gtin, lot)
@@ -49,11 +49,12 @@ def pack_state(
             raise Conflict(f"pack {serial} is {pack['state']}, not active", serial=serial)
         set_pack_state(ledger, pack, state, party)
     action = "undo " + "/".join(sorted(set(undone))) if state == "active" else state
-    ledger.event(gtin, lot, action, party, quantity=len(serials), serials=serials)
+    custody.event(ledger, gtin, lot, action, party, quantity=len(serials), serials=serials)
 
 
 def scan(
     ledger: Ledger,
+    *,
     party: str,
     gtin: str,
     lot: str | None,
@@ -79,16 +80,16 @@ def scan(
     if batch is not None and ledger.get("holding", gtin, lot, party) is None:
         alerts.append(("never-received", f"party {party} never received batch {gtin}/{lot}"))
     for kind, detail in alerts:
-        ledger.alert(kind, gtin, lot, serial, party, detail)
+        custody.alert(ledger, kind, gtin, lot, serial, party, detail)
     if batch is not None and lot is not None:
-        ledger.event(
-            gtin, lot, "scan", party, serials=[serial] if serial else [], detail=result.code
+        custody.event(
+            ledger, gtin, lot, "scan", party, serials=[serial] if serial else [], detail=result.code
         )
     return result
 
 
 def resolve_alert(
-    ledger: Ledger, party: str, roles: Sequence[str], alert_id: str, resolution: str
+    ledger: Ledger, *, party: str, roles: Sequence[str], alert_id: str, resolution: str
 ) -> None:
     try:
         idx, seq = (int(part) for part in alert_id.split("-"))

@@ -13,6 +13,7 @@ from provenance.gs1 import keys as gs1
 from provenance.log.store.engine import query, query_dicts
 from provenance.log.store.projection import DbView
 from provenance.supply import custody, verdict
+from provenance.supply.tables import KEYS
 
 
 def party_names(conn: Connection) -> dict[str, str]:
@@ -79,7 +80,7 @@ def lookup(
     today: datetime | None = None,
 ) -> Lookup:
     """The verdict and custody timeline for a GTIN, batch and optional serial (read-only)."""
-    view = DbView(conn)
+    view = DbView(conn, KEYS)
     product = view.row("product", (gtin,))
     pack = view.row("pack", (gtin, serial)) if serial is not None else None
     if lot is None and pack is not None:
@@ -229,3 +230,9 @@ def epcis_events(
         event.setdefault("eventID", hash_id)
         events.append(event)
     return events
+
+
+def events_captured(conn: Connection, index: int) -> int:
+    """How many EPCIS events the entry at `index` captured (duplicates are not counted)."""
+    ((count,),) = query(conn, "SELECT count(*) FROM epcis_event WHERE idx = ?", (index,))
+    return int(count)

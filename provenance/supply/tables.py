@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer
+from sqlalchemy import Column, Index, Integer, MetaData
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from provenance.log.store.columns import bigint, string, text
 
-#: Projection tables in the order a rebuild empties and compares them; each row is keyed by
-#: its primary key only, so `PutRow` is an upsert.
-SUPPLY_TABLES = (
-    "product",
-    "batch",
-    "holding",
-    "shipment",
-    "pack",
-    "custody_event",
-    "alert",
-    "epcis_event",
-)
+#: The supply chain's schema.
+METADATA = MetaData()
+
+#: Projection tables and their primary keys, in the order a rebuild empties and compares them;
+#: each row is keyed by its primary key only, so `PutRow` is an upsert.
+KEYS: dict[str, tuple[str, ...]] = {
+    "product": ("gtin",),
+    "batch": ("gtin", "lot"),
+    "holding": ("gtin", "lot", "gln"),
+    "shipment": ("sender", "shipment_id"),
+    "pack": ("gtin", "serial"),
+    "custody_event": ("idx", "seq"),
+    "alert": ("idx", "seq"),
+    "epcis_event": ("hash_id",),
+}
 
 
-class Product(SQLModel, table=True):
+class SupplyTable(SQLModel, registry=registry(metadata=METADATA)):
+    """Base of the supply chain's tables."""
+
+
+class Product(SupplyTable, table=True):
     __tablename__ = "product"
     gtin: str = Field(sa_column=string(14, primary_key=True))
     manufacturer: str = Field(sa_column=string(13, nullable=False))
@@ -32,7 +40,7 @@ class Product(SQLModel, table=True):
     registered_index: int = Field(sa_column=bigint(nullable=False))
 
 
-class Batch(SQLModel, table=True):
+class Batch(SupplyTable, table=True):
     __tablename__ = "batch"
     gtin: str = Field(sa_column=string(14, primary_key=True))
     lot: str = Field(sa_column=string(20, primary_key=True))
@@ -49,7 +57,7 @@ class Batch(SQLModel, table=True):
     commissioned_at: str = Field(sa_column=string(24, nullable=False))
 
 
-class Holding(SQLModel, table=True):
+class Holding(SupplyTable, table=True):
     """Packs of a batch in a party's custody; a row stays (at 0) once a party has held any."""
 
     __tablename__ = "holding"
@@ -60,7 +68,7 @@ class Holding(SQLModel, table=True):
     first_index: int = Field(sa_column=bigint(nullable=False))
 
 
-class Shipment(SQLModel, table=True):
+class Shipment(SupplyTable, table=True):
     __tablename__ = "shipment"
     __table_args__ = (Index("shipment_batch", "gtin", "lot"),)
     sender: str = Field(sa_column=string(13, primary_key=True))
@@ -80,7 +88,7 @@ class Shipment(SQLModel, table=True):
     received_at: str | None = Field(default=None, sa_column=string(24))
 
 
-class Pack(SQLModel, table=True):
+class Pack(SupplyTable, table=True):
     """One serialised pack and its EU FMD state."""
 
     __tablename__ = "pack"
@@ -96,7 +104,7 @@ class Pack(SQLModel, table=True):
     undo_state: str | None = Field(default=None, sa_column=string(16))  # what an undo restores
 
 
-class CustodyEvent(SQLModel, table=True):
+class CustodyEvent(SupplyTable, table=True):
     """The timeline of a batch: one row per change a statement made to it."""
 
     __tablename__ = "custody_event"
@@ -115,7 +123,7 @@ class CustodyEvent(SQLModel, table=True):
     key_id: str = Field(sa_column=string(64, nullable=False))
 
 
-class Alert(SQLModel, table=True):
+class Alert(SupplyTable, table=True):
     __tablename__ = "alert"
     __table_args__ = (Index("alert_batch", "gtin", "lot"), Index("alert_pack", "gtin", "serial"))
     idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
@@ -132,7 +140,7 @@ class Alert(SQLModel, table=True):
     resolution: str | None = Field(default=None, sa_column=text())
 
 
-class EpcisEvent(SQLModel, table=True):
+class EpcisEvent(SupplyTable, table=True):
     __tablename__ = "epcis_event"
     __table_args__ = (
         Index("epcis_event_batch", "gtin", "lot"),

@@ -6,13 +6,15 @@ from typing import Any
 
 from flask import Blueprint, Response, json, request, url_for
 
-from provenance.errors import BadEnvelope, Error, NotFound, UnsupportedMediaType
+from provenance.errors import Error, NotFound, UnsupportedMediaType
 from provenance.log import reader
-from provenance.log.append import Appended, parse_submission, tree_size
+from provenance.log.append import Appended
 from provenance.log.canonical import parse_json
+from provenance.log.errors import BadEnvelope
+from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
-from provenance.web import service
+from provenance.web.context import service
 from provenance.web.log_http import checked_index
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -61,14 +63,14 @@ def submit_batch() -> Response:
     envelopes = json_body("a JSON array of DSSE envelopes")
     if not isinstance(envelopes, list) or not 0 < len(envelopes) <= MAX_BATCH:
         raise BadEnvelope(f"a batch is a JSON array of 1 to {MAX_BATCH} DSSE envelopes")
+    log = service().log
     items = []
     for position, envelope in enumerate(envelopes):
         try:
-            items.append(parse_submission(envelope))
+            items.append(log.parse(envelope))
         except Error as exc:
-            exc.extensions["item"] = position
-            raise
-    results = service().log.submit_many(items)
+            raise exc.with_context(item=position) from exc
+    results = log.submit_many(items)
     created = any(not r.duplicate for r in results)
     return json_response([appended_json(r) for r in results], 201 if created else 200)
 
@@ -91,7 +93,8 @@ def log_state() -> Response:
 @bp.get("/log/entries/<int:index>")
 def entry(index: int) -> Response:
     with read_connection(service().engine) as conn:
-        body = reader.entry_json(conn, checked_index(index), tree_size(conn))
+        size = logdb.tree_size(conn)
+        body = reader.entry_json(conn, checked_index(index), size, service().registry)
     return json_response(body, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 

@@ -1,4 +1,4 @@
-"""C2SP endpoints: checkpoint, verifier key, hash tiles, entry bundles and tlog-proof receipts."""
+"""C2SP endpoints: checkpoint, verifier key, tiles, entry bundles, receipts, detached payloads."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from flask import Blueprint, Response
 
 from provenance.errors import NotFound
 from provenance.log import reader, tiles
+from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
-from provenance.web import service
+from provenance.web.context import service
 
 bp = Blueprint("log", __name__, url_prefix="/log")
 
@@ -75,4 +76,24 @@ def receipt(index: int) -> Response:
             "Cache-Control": MUTABLE,
             "Content-Disposition": f'inline; filename="entry-{index}.tlog-proof"',
         },
+    )
+
+
+@bp.get("/payload/<digest>")
+def payload(digest: str) -> Response:
+    """The bytes a detached entry names by SHA-256 (an EPCIS document as signed), served as the
+    payload type its envelope was signed with."""
+    try:
+        key = bytes.fromhex(digest)
+    except ValueError:
+        raise NotFound("a payload is named by its SHA-256 in hex") from None
+    with read_connection(service().engine) as conn:
+        data = logdb.payload_data(conn, key)
+        payload_type = logdb.payload_type(conn, key)
+    if data is None:
+        raise NotFound(f"no payload {digest}")
+    return Response(
+        data,
+        mimetype=payload_type or "application/octet-stream",
+        headers={"Cache-Control": IMMUTABLE},
     )

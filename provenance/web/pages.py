@@ -1,16 +1,16 @@
-"""HTML pages: the log's front page with its checkpoint, parties and latest entries."""
+"""HTML pages: the log's front page (checkpoint, parties, latest entries, plug-in panels)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any
 
-from provenance.log import reader
-from provenance.log.append import ENTRY_TABLE
+from flask import Blueprint, Flask, render_template
+
+from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
-from provenance.supply import queries as supply_queries
-from provenance.web import service
+from provenance.web.context import installed, service
 
 bp = Blueprint("pages", __name__, template_folder="templates")
 LATEST = 25
@@ -19,32 +19,25 @@ LATEST = 25
 @bp.get("/")
 def index() -> str:
     with read_connection(service().engine) as conn:
-        latest = reader.latest_checkpoint(conn)
+        latest = logdb.latest_checkpoint(conn)
         view = DbView(conn)
         parties = view.parties()
         names = {k.key_id: p.name for p in parties for k in view.keys_of(p.gln)}
-        batches = supply_queries.batches(conn, limit=LATEST)
-        open_alerts = supply_queries.open_alert_count(conn)
-        rows = conn.execute(
-            select(
-                ENTRY_TABLE.c.idx,
-                ENTRY_TABLE.c.kind,
-                ENTRY_TABLE.c.signer,
-                ENTRY_TABLE.c.logged_at,
-                ENTRY_TABLE.c.leaf_hash,
-            )
-            .order_by(ENTRY_TABLE.c.idx.desc())
-            .limit(LATEST)
-        ).all()
+        rows = logdb.latest_entries(conn, LATEST)
+        panels = [
+            (panel.template, panel.data(conn))
+            for plugin in installed().plugins
+            for panel in plugin.panels
+        ]
     entries = [
         {
-            "index": r[0],
-            "kind": r[1],
-            "signer": names.get(r[2], r[2][:16]),
-            "logged_at": r[3],
-            "leaf_hash": bytes(r[4]).hex(),
+            "index": index,
+            "kind": kind,
+            "signer": names.get(signer, signer[:16]),
+            "logged_at": logged_at,
+            "leaf_hash": leaf.hex(),
         }
-        for r in rows
+        for index, kind, signer, logged_at, leaf in rows
     ]
     return render_template(
         "index.html",
@@ -53,6 +46,14 @@ def index() -> str:
         verifier_key=service().verifier_key() if latest else None,
         parties=parties,
         entries=entries,
-        batches=batches,
-        open_alerts=open_alerts,
+        panels=panels,
     )
+
+
+def install_navigation(app: Flask, links: Sequence[tuple[str, str]]) -> None:
+    """Every page's navigation: the log, the plug-ins' pages, and the reports."""
+    nav = [("Log", "/"), *links, ("Reports", "/reports")]
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        return {"nav_links": nav}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from provenance.errors import ALL_ERRORS, PROBLEM_BASE, Error
+from provenance.errors import PROBLEM_BASE, PROBLEMS, Error
+from provenance.log.errors import PROBLEMS as LOG_PROBLEMS
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -63,7 +65,10 @@ def handle_unexpected(error: Exception) -> Response:
     return problem_response(body, 500)
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, extra: Sequence[type[Error]] = ()) -> None:
+    """Map errors to problem+json, and list every problem type (the core's and `extra`, the
+    plug-ins') at /problems."""
+    documented = (*PROBLEMS, *LOG_PROBLEMS, *extra)
     app.register_error_handler(Error, handle_error)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(Exception, handle_unexpected)
@@ -71,6 +76,6 @@ def register(app: Flask) -> None:
     @app.get("/problems")
     def problem_types() -> Response:
         types = [
-            {"type": cls.type_uri(), "status": cls.status, "title": cls.title} for cls in ALL_ERRORS
+            {"type": cls.type_uri(), "status": cls.status, "title": cls.title} for cls in documented
         ]
         return Response(json.dumps(types), mimetype="application/json")

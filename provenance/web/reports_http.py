@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from provenance.errors import NotFound
-from provenance.log.append import tree_size
+from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
-from provenance.reports.catalog import all_reports
+from provenance.reports.catalog import catalog, report_kind
 from provenance.reports.model import Report
 from provenance.reports.render import chart_png, report_html, report_json, table_csv, table_records
-from provenance.reports.run import parse_params, report_kind, run_report
-from provenance.web import service
+from provenance.reports.run import parse_params, run_report
+from provenance.web.context import installed, service
 
 bp = Blueprint("reports", __name__, template_folder="templates")
 
@@ -54,15 +54,15 @@ _cache = _Cache()
 
 
 def _built(name: str) -> _Built:
-    report_kind(name)  # 404 before any work for an unknown name
+    kind = report_kind(catalog(installed()), name)  # 404 before any work for an unknown name
     params = parse_params({k: request.args.get(k) for k in ("as_of", "days", "trial")})
     svc = service()
     with read_connection(svc.engine) as conn:
-        size = tree_size(conn)
+        size = logdb.tree_size(conn)
     key = (name, params, size, svc.settings.database_url)
     built = _cache.get(key)
     if built is None:
-        report = run_report(svc, name, params)
+        report = run_report(svc, kind, params)
         built = _Built(report, {chart.name: chart_png(chart) for chart in report.charts()})
         # Keyed by the size seen by the report's own snapshot, which may be newer than `size`.
         _cache.put((name, params, report.log_size, svc.settings.database_url), built)
@@ -76,7 +76,7 @@ def _link(path: str) -> str:
 
 @bp.get("/reports")
 def index() -> str:
-    kinds = sorted(all_reports().values(), key=lambda kind: kind.name)
+    kinds = sorted(catalog(installed()).values(), key=lambda kind: kind.name)
     return render_template("reports.html", kinds=kinds, params=parse_params({}).to_json())
 
 

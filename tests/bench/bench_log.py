@@ -45,7 +45,6 @@ from provenance.log.store.engine import (  # noqa: E402
     read_connection,
     write_transaction,
 )
-from provenance.log.verify import verify_log  # noqa: E402
 
 BATCH = 10_000
 APPEND_BATCH = 1_000
@@ -311,7 +310,7 @@ def bench_ingest(workdir: Path, count: int, workers: int) -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    report = verify_log(service, workers=workers)
+    report = service.verify(workers=workers)
     assert report.ok, report.summary()
     RESULTS["ingest"] = {
         "statements": count,
@@ -357,7 +356,7 @@ def bench_verify(workdir: Path, n: int, workers: int) -> None:
             bar.update(len(items))
     sample = signed_envelopes(data_dir, 2000, "sample")
     one, many = bare_verify_rates(service, sample, workers)
-    report = verify_log(service, workers=workers, progress=True)
+    report = service.verify(workers=workers, progress=True)
     assert report.ok, report.summary()
     rate = report.entries / report.seconds
     RESULTS["verify"] = {

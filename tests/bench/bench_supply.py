@@ -34,9 +34,10 @@ from bench_log import percentile, say, start_server  # noqa: E402
 
 from provenance import demo  # noqa: E402
 from provenance.epcis.document import parse_epcis_document  # noqa: E402
+from provenance.epcis.query import EPCIS_PAYLOAD_TYPE  # noqa: E402
 from provenance.gs1 import keys as gs1  # noqa: E402
 from provenance.log.service import Service  # noqa: E402
-from provenance.log.signing import EPCIS_PAYLOAD_TYPE, sign_envelope  # noqa: E402
+from provenance.log.signing import sign_envelope  # noqa: E402
 from provenance.log.store.engine import read_connection, write_transaction  # noqa: E402
 from provenance.log.store.projection import DbView  # noqa: E402
 from provenance.supply import demo as demo_supply  # noqa: E402

@@ -18,8 +18,8 @@ from provenance.epcis.document import (
     normalise_cbv,
     parse_epcis_document,
 )
+from provenance.epcis.errors import BadEpcis
 from provenance.epcis.hash import event_hash_id
-from provenance.errors import BadEpcis
 from tests.paths import VECTORS
 
 VECTORS = VECTORS / "epcis"

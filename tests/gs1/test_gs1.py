@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from biip.gtin import Gtin
 
-from provenance.errors import BadIdentifier
 from provenance.gs1.ai import AI_TABLE, lookup_prefix, unbracketed, validate
+from provenance.gs1.errors import BadIdentifier
 from provenance.gs1.keys import (
     check_digit,
     digital_link_uri,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from provenance.errors import BadIdentifier
 from provenance.gs1.ai import unbracketed
 from provenance.gs1.digital_link import digital_link_from_ais
+from provenance.gs1.errors import BadIdentifier
 from provenance.gs1.keys import element_string
 from provenance.gs1.scanner import (
     Scan,

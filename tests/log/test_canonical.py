@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from provenance.errors import BadJSON, BadStatement
+from provenance.errors import BadJSON
 from provenance.log.canonical import canonical_bytes, parse_json
+from provenance.log.errors import BadStatement
 from tests.paths import VECTORS
 
 JCS = VECTORS / "jcs"

@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from provenance.client import save_private_key
-from provenance.log.append import CHECKPOINT_TABLE, ENTRY_TABLE
 from provenance.log.merkle import leaf_hash
-from provenance.log.service import Service, Settings
+from provenance.log.service import Service
+from provenance.log.settings import Settings
 from provenance.log.signing import generate_private_key
+from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
-from provenance.log.verify import verify_log
+from tests.log.members import MEMBER, core_registry
 from tests.parties import Authority, PartyKey
 from tests.paths import PROJECT, TESTS
 
@@ -26,7 +26,8 @@ GLNS = ["5412345000013", "5412345000020", "5412345000037", "5412345000044"]
 
 
 def prepare(tmp_path: Path, url: str) -> tuple[Service, list[Path]]:
-    service = Service(Settings.from_config({"DATA_DIR": str(tmp_path), "DATABASE_URL": url}))
+    settings = Settings.from_config({"DATA_DIR": str(tmp_path), "DATABASE_URL": url})
+    service = Service(settings, core_registry())
     service.initialise()
     from provenance.log import keystore
 
@@ -37,7 +38,7 @@ def prepare(tmp_path: Path, url: str) -> tuple[Service, list[Path]]:
         body = {
             "gln": gln,
             "name": f"P{n}",
-            "roles": ["wholesaler"],
+            "roles": [MEMBER],
             "public_key": party.public_b64,
         }
         service.log.submit(authority.envelope("party.register", body))
@@ -68,10 +69,8 @@ def run_workers(
 
 def check_log(service: Service, expected_size: int) -> None:
     with read_connection(service.engine) as conn:
-        rows = conn.execute(
-            select(ENTRY_TABLE.c.idx, ENTRY_TABLE.c.data).order_by(ENTRY_TABLE.c.idx)
-        ).all()
-        checkpoints = conn.execute(select(CHECKPOINT_TABLE.c.size)).scalars().all()
+        rows = [(e.idx, e.data) for page in logdb.entry_pages(conn) for e in page]
+        checkpoints = [c.size for c in logdb.checkpoints(conn)]
     assert [r[0] for r in rows] == list(range(expected_size))
     prev = "0" * 64
     for idx, data in rows:
@@ -79,7 +78,7 @@ def check_log(service: Service, expected_size: int) -> None:
         assert entry["index"] == idx and entry["prev"] == prev
         prev = leaf_hash(bytes(data)).hex()
     assert max(checkpoints) == expected_size
-    report = verify_log(service, workers=2)
+    report = service.verify(workers=2)
     assert report.ok, report.summary()
     assert report.entries == expected_size and report.checkpoints == len(checkpoints)
 
@@ -125,8 +124,10 @@ def test_same_statement_from_four_processes_is_logged_once(
     )
     script = (
         "import json,sys; sys.path.insert(0, sys.argv[3]);"
-        "from provenance.log.service import Service, Settings;"
-        "s = Service(Settings.from_config({'DATA_DIR': sys.argv[1], 'DATABASE_URL': sys.argv[2]}));"
+        "from provenance.log.service import Service; from provenance.log.settings import Settings;"
+        "from tests.log.members import core_registry;"
+        "s = Service(Settings.from_config({'DATA_DIR': sys.argv[1], 'DATABASE_URL': sys.argv[2]}),"
+        " core_registry());"
         "print(s.log.submit(json.loads(sys.argv[4])).index)"
     )
     root = str(PROJECT)

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from provenance.log.append import tree_size
 from provenance.log.store.engine import read_connection
-from provenance.log.verify import verify_log
+from provenance.log.store.logdb import tree_size
 from tests.log.test_concurrency import WORKER, prepare
 
 
@@ -37,7 +36,9 @@ def crash_and_recover(tmp_path: Path, url: str) -> None:
             size = tree_size(conn)
         assert size >= committed[-1]
         assert (size - committed[0]) % 500 == 0, "a partial batch is visible"
-        report = verify_log(service, workers=2)
+        report = service.verify(
+            workers=2,
+        )
         assert report.ok, report.summary()
         assert report.entries == size
 
@@ -50,7 +51,7 @@ def crash_and_recover(tmp_path: Path, url: str) -> None:
             check=True,
         )
         assert [int(i) for i in after.stdout.split()] == list(range(size, size + 50))
-        assert verify_log(service, workers=2).ok
+        assert service.verify(workers=2).ok
     finally:
         service.close()
 
@@ -81,6 +82,6 @@ def test_stale_writer_cache_is_reloaded(tmp_path: Path, when: str) -> None:
         party = PartyKey(load_private_key(keys[1]))
         appended = service.log.submit(attestation(party, f"{when}/here"))
         assert appended.index == 1 + 4 + 7
-        assert verify_log(service, workers=1).ok
+        assert service.verify(workers=1).ok
     finally:
         service.close()

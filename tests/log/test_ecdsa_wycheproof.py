@@ -87,7 +87,7 @@ def test_totals(encoding: str) -> None:
 
 def test_point_at_infinity_vectors_are_invalid_not_errors() -> None:
     """python-ecdsa raises TypeError on these; the boundary must turn that into BadSignature."""
-    from provenance.errors import BadSignature
+    from provenance.log.errors import BadSignature
 
     wanted = {392, 428, 431, 445, 446}
     seen = 0

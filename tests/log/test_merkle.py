@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from provenance.errors import IntegrityError, InvalidProof
 from provenance.log import merkle
+from provenance.log.errors import IntegrityError, InvalidProof
 from provenance.log.merkle import NodeAddr
 from tests.paths import VECTORS
 

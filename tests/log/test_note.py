@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from provenance.errors import InvalidNote, MalformedNote
+from provenance.log.errors import InvalidNote, MalformedNote
 from provenance.log.note import (
     ALG_ED25519,
     Checkpoint,

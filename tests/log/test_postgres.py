@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from provenance import demo
 from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifier_key
 from provenance.log.store.engine import normalise_url
-from provenance.web import service
+from provenance.web.context import installed, service
 from tests.conftest import make_app
 from tests.parties import Authority, PartyKey, attestation, post, register_party
 
@@ -44,7 +44,7 @@ def test_api_flow_on_postgres(pg_app: Flask) -> None:
 
 def seeded(app: Flask) -> str:
     with app.app_context():
-        demo.seed(service(), 120, stories=("supply",))
+        demo.seed(service(), installed().plugins, 120, stories=("supply",))
         service().close()
         return service().settings.database_url
 
@@ -106,7 +106,7 @@ def test_supply_chain_epcis_and_rebuild_on_postgres(pg_app: Flask) -> None:
 
     runner = pg_app.test_cli_runner()
     with pg_app.app_context():
-        demo.seed(service(), 0, stories=("supply",))
+        demo.seed(service(), installed().plugins, 0, stories=("supply",))
     client = pg_app.test_client()
     for verdict, (gtin, lot, serial) in demo_supply.SHOWCASE.items():
         answer = client.get(

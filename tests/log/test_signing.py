@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from provenance.errors import BadEnvelope, BadKey, BadSignature
+from provenance.log.errors import BadEnvelope, BadKey, BadSignature
 from provenance.log.signing import (
     HALF_ORDER,
     P256_ORDER,

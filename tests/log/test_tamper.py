@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from provenance import demo
-from provenance.web import service
+from provenance.web.context import installed, service
 from tests.conftest import make_app
 
 ENTRIES = 300
@@ -23,7 +23,7 @@ def seeded(tmp_path: Path) -> Flask:
     with app.app_context():
         # Several batches so there are several checkpoints to check against.
         for _ in range(3):
-            demo.seed(service(), ENTRIES // 3, stories=())
+            demo.seed(service(), installed().plugins, ENTRIES // 3, stories=())
     return app
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from provenance.errors import NotFound, VerificationError
+from provenance.errors import NotFound
 from provenance.log import merkle, tiles
+from provenance.log.errors import VerificationError
 from provenance.log.tiles import TileRef
 from tests.paths import VECTORS
 

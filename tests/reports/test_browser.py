@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from provenance import demo
-from provenance.web import service
+from provenance.web.context import installed, service
 from tests.server import live_server
 
 
@@ -15,7 +15,7 @@ def test_report_runs_from_the_form_and_shows_charts(browser: object, tmp_path: P
 
     with live_server(tmp_path / "data") as (url, app):
         with app.app_context():
-            demo.seed(service(), 0, stories=("supply",))
+            demo.seed(service(), installed().plugins, 0, stories=("supply",))
         browser.get(f"{url}/reports")  # type: ignore[attr-defined]
         field = browser.find_element(By.NAME, "days")  # type: ignore[attr-defined]
         field.clear()

@@ -16,23 +16,19 @@ from sqlalchemy import text
 from provenance import demo
 from provenance.log.signing import generate_private_key
 from provenance.log.store.engine import read_connection
+from provenance.plugins import load_plugins
 from provenance.reports import ledger
-from provenance.reports.model import REPORTS, Metric, Params, Report
-from provenance.reports.run import run_report
+from provenance.reports.model import Metric, Params, Report
 from provenance.supply import demo as demo_supply
-from provenance.web import service
-from tests.conftest import make_app, seeded_demo_app
+from provenance.web.context import installed, service
+from tests.conftest import make_app, run_named_report, seeded_demo_app
 from tests.parties import Authority, PartyKey, attestation, post
 
 AUTHORITY = "0000000000000"  # the genesis authority's GLN in test and demo logs
 
 
 def build(app: Flask) -> Report:
-    steps: list[str] = []
-    with app.app_context():
-        report = run_report(service(), "ledger", Params(), steps.append)
-    assert len(steps) == REPORTS["ledger"].steps == 3
-    return report
+    return run_named_report(app, "ledger", Params())
 
 
 def column(report: Report, table: str, *names: str) -> list[tuple[Any, ...]]:
@@ -87,7 +83,7 @@ def test_demo_key_events_are_the_registrations(demo_app: Flask) -> None:
     events = report.table("key_events").frame
     assert events["index"].tolist() == list(range(7))
     assert set(events["event"]) == {"party registered"}
-    assert events["party"].tolist()[1:] == [p.name for p in demo.PARTIES]
+    assert events["party"].tolist()[1:] == [p.name for p in demo.parties(load_plugins().plugins)]
     assert events["detail"].tolist()[1] == "roles manufacturer"
     assert report.metric("Parties registered").value == "7"
     assert report.metric("Keys revoked").value == "0"
@@ -136,7 +132,7 @@ def test_rotation_and_revocation_on_the_timeline(
 def test_tampered_log_shows_the_first_failure(tmp_path: Path) -> None:
     app = make_app(tmp_path / "data")
     with app.app_context():
-        demo.seed(service(), 20, stories=())
+        demo.seed(service(), installed().plugins, 20, stories=())
         service().engine.dispose()
     # An attacker with file access drops the append-only guards and edits one entry.
     conn = sqlite3.connect(Path(app.config["DATA_DIR"]) / "provenance.db", isolation_level=None)

@@ -19,12 +19,13 @@ from matplotlib.figure import Figure
 from provenance import demo
 from provenance.cli import main
 from provenance.errors import BadParameter, NotFound
-from provenance.reports.catalog import all_reports
+from provenance.plugins import load_plugins
+from provenance.reports.catalog import catalog, report_kind
 from provenance.reports.model import Chart, Metric, Params, Report, Section, Table
 from provenance.reports.render import report_json, write_report
-from provenance.reports.run import parse_params, report_kind, run_report
-from provenance.web import service
-from tests.conftest import make_app
+from provenance.reports.run import parse_params, run_report
+from provenance.web.context import installed, service
+from tests.conftest import make_app, run_named_report
 
 NAMES = ("ledger", "supply-chain", "trial-checks", "monitoring")
 
@@ -78,12 +79,12 @@ def test_parse_params_reads_text_and_refuses_nonsense() -> None:
 
 
 def test_every_report_kind_is_registered() -> None:
-    kinds = all_reports()
+    kinds = catalog(load_plugins())
     assert set(NAMES) <= set(kinds)
     for name in NAMES:
         assert kinds[name].steps >= 1 and kinds[name].description
     with pytest.raises(NotFound, match="ledger"):
-        report_kind("no-such-report")
+        report_kind(kinds, "no-such-report")
 
 
 def test_written_files_hold_every_row_and_escape_html(tmp_path: Path) -> None:
@@ -200,7 +201,7 @@ def test_web_report_follows_the_log(app: Flask) -> None:
     before = client.get("/reports/ledger/report.json").get_json()["log_size"]
     assert client.get("/reports/ledger/report.json").get_json()["log_size"] == before
     with app.app_context():
-        demo.seed(service(), 3, stories=())
+        demo.seed(service(), installed().plugins, 3, stories=())
     after = client.get("/reports/ledger/report.json").get_json()["log_size"]
     assert after > before
 
@@ -240,10 +241,8 @@ def test_reports_agree_on_postgresql(seeded: Flask, postgres_database: str, tmp_
         assert result.exit_code == 0, result.output
         params = Params(as_of=date(2026, 11, 25))
         for name in NAMES:
-            with seeded.app_context():
-                lite = run_report(service(), name, params)
-            with app.app_context():
-                pg = run_report(service(), name, params)
+            lite = run_named_report(seeded, name, params)
+            pg = run_named_report(app, name, params)
             assert pg.log_size == lite.log_size
             figures = {(m.label, m.value) for s in pg.sections for m in s.metrics}
             # Timings and the generation time differ; every counted figure must not.
@@ -260,6 +259,7 @@ def test_reports_agree_on_postgresql(seeded: Flask, postgres_database: str, tmp_
 def test_progress_steps_match_what_each_report_declares(seeded: Flask, name: str) -> None:
     labels: list[str] = []
     with seeded.app_context():
-        run_report(service(), name, Params(as_of=date(2026, 11, 25)), labels.append)
-    assert len(labels) == report_kind(name).steps
+        kind = report_kind(catalog(installed()), name)
+        run_report(service(), kind, Params(as_of=date(2026, 11, 25)), labels.append)
+    assert len(labels) == kind.steps
     assert all(label for label in labels)

@@ -9,7 +9,7 @@ import pytest
 
 from provenance import demo
 from provenance.supply import demo as demo_supply
-from provenance.web import service
+from provenance.web.context import installed, service
 from tests.server import live_server
 
 
@@ -17,7 +17,7 @@ from tests.server import live_server
 def demo_server(tmp_path: Path) -> Iterator[str]:
     with live_server(tmp_path / "data") as (url, app):
         with app.app_context():
-            demo.seed(service(), 0, stories=("supply",))
+            demo.seed(service(), installed().plugins, 0, stories=("supply",))
         yield url
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 
 import pytest
 
 from provenance.errors import Error
 from provenance.log.identity import PartyRecord
+from provenance.log.ledger import Ledger
 from provenance.log.store.projection import MemoryView
 from provenance.supply import operations as supply
 from provenance.supply import pack_events
-from provenance.supply.custody import PRIMARY_KEYS, Ledger
-from provenance.supply.tables import SUPPLY_TABLES
+from provenance.supply.tables import KEYS as SUPPLY_KEYS
+from provenance.supply.tables import METADATA
 
 GTIN = "09506000134352"
 MAKER, WHOLESALER, PHARMACY = "5412345000013", "5412345000020", "5412345000037"
@@ -21,11 +23,10 @@ PARTIES = [MAKER, WHOLESALER, PHARMACY]
 
 
 def test_primary_keys_match_the_schema() -> None:
-    from sqlmodel import SQLModel
-
-    for table in SUPPLY_TABLES:
-        columns = tuple(c.name for c in SQLModel.metadata.tables[table].primary_key.columns)
-        assert columns == PRIMARY_KEYS[table], table
+    assert set(SUPPLY_KEYS) == set(METADATA.tables)
+    for table, keys in SUPPLY_KEYS.items():
+        columns = tuple(c.name for c in METADATA.tables[table].primary_key.columns)
+        assert columns == keys, table
 
 
 def independent_totals(view: MemoryView, lot: str) -> tuple[int, int, int, int, int]:
@@ -51,26 +52,42 @@ def independent_totals(view: MemoryView, lot: str) -> tuple[int, int, int, int, 
 @pytest.mark.parametrize("seed", range(8))
 def test_conservation_under_random_operations(seed: int) -> None:
     rng = random.Random(seed)
-    view = MemoryView()
+    view = MemoryView(SUPPLY_KEYS)
     for gln, role in zip(PARTIES, ["manufacturer", "wholesaler", "pharmacy"], strict=True):
         view.parties[gln] = PartyRecord(gln, gln, (role,), 1)
     index = 10
     at = "2026-11-01T00:00:00.000Z"
 
-    def run(op: object, *args: object) -> bool:
+    def run(op: Callable[..., object], **args: object) -> bool:
         nonlocal index
         ledger = Ledger(view, index, at, "k" * 64)
         try:
-            op(ledger, *args)  # type: ignore[operator]
+            op(ledger, **args)
         except Error:
             return False  # refused: nothing of it may reach the view
         view.apply(ledger.changes())
         index += 1
         return True
 
-    run(supply.register_product, MAKER, GTIN, "X", None, "tablet", "1 mg")
+    run(
+        supply.register_product,
+        party=MAKER,
+        gtin=GTIN,
+        name="X",
+        ndc=None,
+        form="tablet",
+        strength="1 mg",
+    )
     serials = [f"S{n}" for n in range(30)]
-    assert run(supply.commission, MAKER, GTIN, "L1", "301231", 0, serials)
+    assert run(
+        supply.commission,
+        party=MAKER,
+        gtin=GTIN,
+        lot="L1",
+        expiry="301231",
+        quantity=0,
+        serials=serials,
+    )
     refused = 0
     for step in range(300):
         holder = rng.choice(PARTIES)
@@ -79,7 +96,16 @@ def test_conservation_under_random_operations(seed: int) -> None:
         choice = rng.random()
         if choice < 0.35:
             to = rng.choice([p for p in PARTIES if p != holder])
-            ok = run(supply.ship, view, holder, f"X{step}", GTIN, "L1", to, 0, pick)
+            ok = run(
+                lambda ledger, **a: supply.ship(ledger, view, **a),
+                party=holder,
+                shipment_id=f"X{step}",
+                gtin=GTIN,
+                lot="L1",
+                to=to,
+                quantity=0,
+                serials=pick,
+            )
         elif choice < 0.6:
             open_ = [
                 s for s in view.tables.get("shipment", {}).values() if s["status"] == "in_transit"
@@ -91,18 +117,41 @@ def test_conservation_under_random_operations(seed: int) -> None:
             got = got[: rng.randint(1, len(got))]
             ok = run(
                 supply.receive,
-                shipment["recipient"],
-                shipment["sender"],
-                shipment["shipment_id"],
-                0,
-                got,
+                party=shipment["recipient"],
+                sender=shipment["sender"],
+                shipment_id=shipment["shipment_id"],
+                quantity=0,
+                serials=got,
             )
         elif choice < 0.75:
-            ok = run(supply.dispense, PHARMACY, GTIN, "L1", 0, pick[:1], at)
+            ok = run(
+                supply.dispense,
+                party=PHARMACY,
+                gtin=GTIN,
+                lot="L1",
+                quantity=0,
+                serials=pick[:1],
+                today=at,
+            )
         elif choice < 0.85:
-            ok = run(supply.destroy, holder, GTIN, "L1", 0, held[:1] or pick, "test")
+            ok = run(
+                supply.destroy,
+                party=holder,
+                gtin=GTIN,
+                lot="L1",
+                quantity=0,
+                serials=held[:1] or pick,
+                reason="test",
+            )
         else:
-            ok = run(pack_events.pack_state, PHARMACY, GTIN, "L1", pick[:1], "active")
+            ok = run(
+                pack_events.pack_state,
+                party=PHARMACY,
+                gtin=GTIN,
+                lot="L1",
+                serials=pick[:1],
+                state="active",
+            )
         refused += not ok
         commissioned, held_n, transit, dispensed, destroyed = independent_totals(view, "L1")
         assert commissioned == held_n + transit + dispensed + destroyed, step

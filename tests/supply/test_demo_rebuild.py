@@ -11,7 +11,7 @@ from sqlalchemy import text
 from provenance.log.rebuild import projection_digest
 from provenance.log.store.engine import read_connection, write_transaction
 from provenance.supply import demo as demo_supply
-from provenance.web import service
+from provenance.web.context import service
 from tests.conftest import make_app
 
 
@@ -53,14 +53,14 @@ def test_demo_full_chain_reaches_the_patient(seeded: Flask) -> None:
 
 def test_rebuild_gives_identical_projection(seeded: Flask) -> None:
     with seeded.app_context(), read_connection(service().engine) as conn:
-        before = projection_digest(conn)
+        before = projection_digest(conn, service().registry)
         ((batches,),) = conn.execute(text("SELECT count(*) FROM batch")).all()
     assert batches == 4
     result = seeded.test_cli_runner().invoke(args=["rebuild", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "identical to the projection it replaced" in result.output
     with seeded.app_context(), read_connection(service().engine) as conn:
-        assert projection_digest(conn) == before
+        assert projection_digest(conn, service().registry) == before
 
 
 def test_rebuild_reports_a_projection_that_drifted(seeded: Flask) -> None:

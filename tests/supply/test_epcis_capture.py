@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 
 from provenance.epcis.document import parse_epcis_document
 from provenance.epcis.hash import event_hash_id
-from provenance.log.signing import EPCIS_PAYLOAD_TYPE, sign_envelope
+from provenance.epcis.query import EPCIS_PAYLOAD_TYPE
+from provenance.log.signing import sign_envelope
 from tests.parties import Authority, PartyKey, register_party
 from tests.paths import VECTORS
 

@@ -16,11 +16,10 @@ from sqlalchemy import text
 
 from provenance.log.store.engine import read_connection, write_transaction
 from provenance.reports.model import Metric, Params, Report
-from provenance.reports.run import run_report
 from provenance.supply import demo as demo_supply
 from provenance.supply.reports import exceptions as sx
-from provenance.web import service
-from tests.conftest import seeded_demo_app
+from provenance.web.context import service
+from tests.conftest import run_named_report, seeded_demo_app
 from tests.parties import Authority, PartyKey, register_party, send
 
 ACME, MEDSUPPLY, CITY = (demo_supply.GLNS[p] for p in ("acme", "medsupply", "citypharmacy"))
@@ -29,11 +28,7 @@ GTIN = "09506000134352"
 
 
 def build(app: Flask, params: Params) -> Report:
-    steps: list[str] = []
-    with app.app_context():
-        report = run_report(service(), "supply-chain", params, steps.append)
-    assert len(steps) == 6  # the progress bar's length, as registered
-    return report
+    return run_named_report(app, "supply-chain", params)
 
 
 def rows(report: Report, table: str, *columns: str) -> list[tuple[Any, ...]]:

@@ -401,11 +401,13 @@ def test_pack_states_and_undo_rules(chain: Chain) -> None:
 
 
 def test_undo_after_ten_days_is_refused(chain: Chain, app: Flask) -> None:
-    from provenance.errors import Conflict
+    from provenance.log.errors import Conflict
+    from provenance.log.ledger import Ledger
     from provenance.log.store.projection import MemoryView
-    from provenance.supply.custody import Ledger, set_pack_state, undo_pack_state
+    from provenance.supply.custody import set_pack_state, undo_pack_state
+    from provenance.supply.tables import KEYS
 
-    view = MemoryView()
+    view = MemoryView(KEYS)
     ledger = Ledger(view, 5, "2026-01-01T00:00:00.000Z", "k")
     pack = {"serial": "S", "state": "active", "undo_state": None, "state_by": "A", "state_at": ""}
     ledger.put("pack", {"gtin": GTIN, **pack})

@@ -16,10 +16,9 @@ from matplotlib.figure import Figure
 from sqlalchemy import text
 
 from provenance.log.store.engine import read_connection, write_transaction
-from provenance.reports.model import REPORTS, Params, Report
-from provenance.reports.run import run_report
-from provenance.web import service
-from tests.conftest import seeded_demo_app
+from provenance.reports.model import Params, Report
+from provenance.web.context import service
+from tests.conftest import run_named_report, seeded_demo_app
 from tests.parties import Authority, register_party, send
 from trials import checks
 from trials.demo import clindata
@@ -410,16 +409,12 @@ def test_clindata_consent_and_activation_findings_equal_the_published_facts() ->
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with seeded_demo_app(tmp_path_factory.mktemp("checks"), 0, ("trial",)) as app:
+    with seeded_demo_app(tmp_path_factory.mktemp("checks"), 0, ("trials",)) as app:
         yield app
 
 
 def run(app: Flask, **params: Any) -> Report:
-    steps: list[str] = []
-    with app.app_context():
-        report = run_report(service(), "trial-checks", Params(**params), steps.append)
-    assert len(steps) == REPORTS["trial-checks"].steps
-    return report
+    return run_named_report(app, "trial-checks", Params(**params))
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from provenance.errors import BadDataset
 from provenance.log.canonical import canonical_bytes, sha256_hex
 from trials import datasets
 from trials.datasets import FORMATS, Dataset, content_hash, detect_format, parse_dataset, raw_hash
+from trials.errors import BadDataset
 
 COLUMNS = ("STUDYID", "USUBJID", "AGE", "HEIGHT", "SEX", "RFSTDTC", "BRTHDT")
 EXPECTED_ROWS = (

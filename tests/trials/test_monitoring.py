@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from provenance.reports.model import REPORTS, Params, Report
+from provenance.reports.model import Params, Report
 from provenance.reports.render import write_report
-from provenance.reports.run import run_report
-from provenance.web import service
-from tests.conftest import make_app, seeded_demo_app
+from provenance.web.context import service
+from tests.conftest import make_app, run_named_report, seeded_demo_app
 from trials import monitoring as mon
 from trials.demo import clindata
 from trials.demo.story import TRIAL_ID
@@ -300,12 +299,8 @@ def test_clindata_checks_do_not_flag_every_site(clin: mon.TrialData) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
-    with seeded_demo_app(tmp_path_factory.mktemp("monitoring"), 0, ("trial",)) as app:
-        with app.app_context():
-            steps: list[str] = []
-            built = run_report(service(), "monitoring", Params(trial=TRIAL_ID), steps.append)
-        assert len(steps) == REPORTS["monitoring"].steps
-        yield built
+    with seeded_demo_app(tmp_path_factory.mktemp("monitoring"), 0, ("trials",)) as app:
+        yield run_named_report(app, "monitoring", Params(trial=TRIAL_ID))
 
 
 def test_demo_report_has_every_section(report: Report, tmp_path: Path) -> None:
@@ -320,12 +315,12 @@ def test_demo_report_has_every_section(report: Report, tmp_path: Path) -> None:
 
 def test_report_without_datasets_still_builds(tmp_path: Path) -> None:
     app = make_app(tmp_path / "data")
+    for params in (Params(), Params(trial="NCT00000000")):
+        report = run_named_report(app, "monitoring", params)
+        assert [s.title for s in report.sections] == SECTIONS
+        assert report.metric("Sites").value == "0"
+        write_report(report, tmp_path / (params.trial or "all"))
     with app.app_context():
-        for params in (Params(), Params(trial="NCT00000000")):
-            report = run_report(service(), "monitoring", params)
-            assert [s.title for s in report.sections] == SECTIONS
-            assert report.metric("Sites").value == "0"
-            write_report(report, tmp_path / (params.trial or "all"))
         service().close()
 
 

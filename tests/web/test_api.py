@@ -359,7 +359,7 @@ def test_concurrent_single_submissions_share_commits(app: Any, manufacturer: Par
     """Group commit: threads submitting at once all get distinct, contiguous indices."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from provenance.web import service
+    from provenance.web.context import service
 
     envelopes = [attestation(manufacturer, f"t/{i}") for i in range(60)]
     bad = high_s(attestation(manufacturer, "bad"))

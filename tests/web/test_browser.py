@@ -11,7 +11,7 @@ import pytest
 
 from provenance import demo
 from provenance.supply import demo as demo_supply
-from provenance.web import service
+from provenance.web.context import installed, service
 from tests.chromium import FLAGS, require
 from tests.server import live_server
 
@@ -24,7 +24,7 @@ def chromium() -> str:
 def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_path: Path) -> None:
     with live_server(tmp_path / "data") as (url, app):
         with app.app_context():
-            demo.seed(service(), 20, stories=("supply",))
+            demo.seed(service(), installed().plugins, 20, stories=("supply",))
         checkpoint = app.test_client().get("/log/checkpoint").get_data(as_text=True)
         result = subprocess.run(
             [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url + "/"],
@@ -62,7 +62,7 @@ def test_trial_page_renders_protocols_submissions_and_consent(
 ) -> None:
     with live_server(tmp_path / "data") as (url, app):
         with app.app_context():
-            demo.seed(service(), 0, stories=("trial",))
+            demo.seed(service(), installed().plugins, 0, stories=("trials",))
         result = subprocess.run(
             [
                 chromium,

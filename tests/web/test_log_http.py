@@ -10,7 +10,7 @@ from provenance import demo
 from provenance.log import merkle, tiles
 from provenance.log.canonical import parse_json
 from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifier_key
-from provenance.web import service
+from provenance.web.context import installed, service
 
 SIZE = 600  # two full level-0 tiles and a partial one
 
@@ -18,7 +18,7 @@ SIZE = 600  # two full level-0 tiles and a partial one
 @pytest.fixture
 def big(app: Flask) -> Flask:
     with app.app_context():
-        demo.seed(service(), SIZE - 7, stories=())
+        demo.seed(service(), installed().plugins, SIZE - 7, stories=())
     return app
 
 

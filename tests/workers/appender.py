@@ -12,14 +12,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from provenance.client import build_envelope, load_private_key  # noqa: E402
-from provenance.log.append import parse_submission  # noqa: E402
-from provenance.log.service import Service, Settings  # noqa: E402
+from provenance.log.service import Service  # noqa: E402
+from provenance.log.settings import Settings  # noqa: E402
+from tests.log.members import core_registry  # noqa: E402
 
 
 def main() -> None:
     data_dir, url, key_path, tag, count = sys.argv[1:6]
     batch = int(sys.argv[6]) if len(sys.argv) > 6 else 1
-    service = Service(Settings.from_config({"DATA_DIR": data_dir, "DATABASE_URL": url}))
+    settings = Settings.from_config({"DATA_DIR": data_dir, "DATABASE_URL": url})
+    service = Service(settings, core_registry())
     key = load_private_key(Path(key_path))
     envelopes = [
         build_envelope(key, "attestation", {"subject": f"{tag}/{i}", "claim": {"i": i}})
@@ -30,7 +32,7 @@ def main() -> None:
             print(service.log.submit(envelope).index, flush=True)
         return
     for start in range(0, len(envelopes), batch):
-        items = [parse_submission(e) for e in envelopes[start : start + batch]]
+        items = [service.log.parse(e) for e in envelopes[start : start + batch]]
         results = service.log.submit_many(items)
         print(results[-1].index + 1, flush=True)
 

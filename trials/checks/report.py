@@ -224,7 +224,7 @@ def _section(rule: str, frame: pd.DataFrame, metrics: list[Metric], charts: list
     "changes, amendments, late results, consent, site activation and chain integrity.",
     steps=9,
 )
-def build(source: Source, params: Params, step: Step) -> Report:
+def trial_checks_report(source: Source, params: Params, step: Step) -> Report:
     step("loading the trial projection")
     f = load(source, params.trial)
     protocols, enrolment = f["protocol_version"], f["enrolment"]

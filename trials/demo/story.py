@@ -8,19 +8,20 @@ import io
 from typing import Any
 
 import pandas as pd
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from provenance import demo
-from provenance.log.append import Submission
+from provenance.demo import DemoParty, DemoRun
 from provenance.log.service import Service
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
 from trials.datasets import content_hash, parse_dataset
 from trials.demo import clindata
 from trials.payloads import commitment, content_commitment, store_payload
+from trials.tables import TRIAL_KEYS
 
 TRIAL_ID = "NCT99000001"
-SPONSOR = demo.PARTIES[4]
+SPONSOR = DemoParty("sponsor", "Northwind Trials Sponsor", "5412345000051", ("sponsor",))
+SITE = DemoParty("site001", "Riverside Clinical Site 001", "5412345000068", ("site",))
+PARTIES = (SPONSOR, SITE)
 #: Demo only: a real sponsor keeps its pseudonym key secret and off the server.
 PSEUDONYM_KEY = hashlib.sha256(b"provenance demo pseudonym key").digest()
 SIGNER = {"printed_name": "Dr. Jane Roe, Clinical Data Manager", "meaning": "responsibility"}
@@ -210,18 +211,11 @@ def _results(ae: pd.DataFrame) -> list[dict[str, str]]:
     ]
 
 
-def seed_trial(service: Service) -> str:
+def tell(run: DemoRun) -> str:
     """Append the demo trial once (signed by the demo sponsor); a one-line summary."""
-    with read_connection(service.engine) as conn:
-        if DbView(conn).row("trial", (TRIAL_ID,)) is not None:
+    with read_connection(run.service.engine) as conn:
+        if DbView(conn, TRIAL_KEYS).row("trial", (TRIAL_ID,)) is not None:
             return f"demo trial {TRIAL_ID} already present"
-    key: ec.EllipticCurvePrivateKey = demo.demo_key(service.settings.data_dir, SPONSOR.slug)
-    items: list[Submission] = []
-    for kind, body in statements(service):
-        items.append(demo.signed(key, kind, body))
-    for start in range(0, len(items), 1000):
-        service.log.submit_many(items[start : start + 1000])
+    items = [run.sign(SPONSOR.slug, kind, body) for kind, body in statements(run.service)]
+    run.submit(items)
     return f"demo trial {TRIAL_ID}: {len(items)} signed statements"
-
-
-demo.EXTRA_STORIES["trial"] = seed_trial

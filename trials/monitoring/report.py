@@ -22,7 +22,7 @@ from trials.monitoring.charts import digits_chart, funnel_chart, lag_chart, per_
 from trials.monitoring.data import CHECK_TITLES, Analysis, analyse, clindata_trial, stack
 from trials.monitoring.stats import FDR
 
-__all__ = ["CHECK_TITLES", "THRESHOLD", "TRIAGE", "build", "clindata_trial"]
+__all__ = ["CHECK_TITLES", "THRESHOLD", "TRIAGE", "clindata_trial", "monitoring_report"]
 
 TRIAGE = (
     "These are triage rankings for targeted monitoring, not verdicts: a high rank says where "
@@ -42,7 +42,7 @@ THRESHOLD = (
     "duplicate records, date anomalies and data-entry lag.",
     steps=7,
 )
-def build(source: Source, params: Params, step: Step) -> Report:
+def monitoring_report(source: Source, params: Params, step: Step) -> Report:
     runs = analyse(source, params, step)
     sections = [
         _overview(runs),

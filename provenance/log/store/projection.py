@@ -1,4 +1,4 @@
-"""The identity projection in the database and in memory, both fed the same pure changes."""
+"""The projection in the database and in memory, both fed the same pure changes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from provenance.log.identity import KeyRecord, PartyRecord, PutKey, PutParty
+from provenance.log.ledger import KeyColumns, PutRow, SetColumns
 from provenance.log.store.engine import marks
 from provenance.log.store.tables import Party, PartyKey
-from provenance.supply import tables as supply_tables  # noqa: F401  (registers the tables in the metadata)
-from provenance.supply.custody import PRIMARY_KEYS, PutRow, SetColumns
 
 _party = Party.__table__  # type: ignore[attr-defined]
 _key = PartyKey.__table__  # type: ignore[attr-defined]
@@ -32,7 +31,8 @@ def _key_record(row: Any) -> KeyRecord:
 class MemoryView:
     """Projection state held in dicts: used to replay the log when verifying it, and in tests."""
 
-    def __init__(self) -> None:
+    def __init__(self, key_columns: KeyColumns | None = None) -> None:
+        self.key_columns: KeyColumns = key_columns or {}
         self.parties: dict[str, PartyRecord] = {}
         self.keys: dict[str, KeyRecord] = {}
         self.tables: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
@@ -57,7 +57,7 @@ class MemoryView:
             elif isinstance(change, PutKey):
                 self.keys[change.key.key_id] = change.key
             elif isinstance(change, PutRow):
-                self.tables.setdefault(change.table, {})[change.key()] = dict(change.values)
+                self.tables.setdefault(change.table, {})[change.key] = dict(change.values)
             elif isinstance(change, SetColumns):
                 row = self.tables.get(change.table, {}).get(change.key)
                 if row is not None and row.get(change.unless_set) is None:
@@ -65,10 +65,12 @@ class MemoryView:
 
 
 class DbView:
-    """Identity state in the projection tables, read and written inside one transaction."""
+    """The projection tables, read and written inside one transaction; `key_columns` names the
+    row tables it may read (those of the log's personalities)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, key_columns: KeyColumns | None = None) -> None:
         self.conn = conn
+        self.key_columns: KeyColumns = key_columns or {}
         self._cursor: Any = None
         self._parties: dict[str, PartyRecord] = {}
 
@@ -83,7 +85,7 @@ class DbView:
         return self._cursor
 
     def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        where = " AND ".join(f"{column} = ?" for column in PRIMARY_KEYS[table])
+        where = " AND ".join(f"{column} = ?" for column in self.key_columns[table])
         cursor = self._raw(f"SELECT * FROM {table} WHERE {where}", key)
         found = cursor.fetchone()
         if found is None:
@@ -92,7 +94,7 @@ class DbView:
 
     def rows(self, table: str, keys: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
         """The rows among these primary keys that exist, in bounded OR-of-keys queries."""
-        columns = PRIMARY_KEYS[table]
+        columns = self.key_columns[table]
         match = "(" + " AND ".join(f"{column} = ?" for column in columns) + ")"
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), 200):
@@ -148,7 +150,7 @@ class DbView:
             else:
                 raise TypeError(f"no projection for change {type(change).__name__}")
         for table, table_rows in rows.items():
-            upsert_rows(self.conn, table, table_rows)
+            upsert_rows(self.conn, table, self.key_columns[table], table_rows)
 
     def parties(self) -> list[PartyRecord]:
         rows = self.conn.execute(select(_party).order_by(_party.c.registered_index)).mappings()
@@ -164,10 +166,11 @@ class DbView:
         return [KeyRecord(**r) for r in rows]
 
 
-def upsert_rows(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+def upsert_rows(
+    conn: Connection, table: str, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
     """INSERT … ON CONFLICT DO UPDATE (SQLite ≥ 3.24 and PostgreSQL), one executemany."""
     columns = list(rows[0])
-    keys = PRIMARY_KEYS[table]
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(conn, len(columns))}) "

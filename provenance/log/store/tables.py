@@ -1,9 +1,18 @@
-"""SQLModel tables: the append-only log tables and the rebuildable identity projection."""
+"""SQLModel tables of the core: the append-only log tables and the identity projection."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+#: The core's schema; each personality keeps its tables in a metadata of its own.
+METADATA = MetaData()
+
+
+class CoreTable(SQLModel, registry=registry(metadata=METADATA)):
+    """Base of the core's tables."""
+
 
 #: 64-bit everywhere; on SQLite an INTEGER PRIMARY KEY is the rowid itself, one B-tree less.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
@@ -12,7 +21,7 @@ RowId = BigInteger().with_variant(Integer(), "sqlite")
 LOG_TABLES = ("log_entry", "log_node", "log_checkpoint", "log_payload")
 
 
-class LogEntry(SQLModel, table=True):
+class LogEntry(CoreTable, table=True):
     """One entry: its exact bytes (the source of truth) and columns derived from them."""
 
     __tablename__ = "log_entry"
@@ -25,7 +34,7 @@ class LogEntry(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
-class LogNode(SQLModel, table=True):
+class LogNode(CoreTable, table=True):
     """Hash of the complete subtree (level, idx): leaves [idx*2^level, (idx+1)*2^level)."""
 
     __tablename__ = "log_node"
@@ -36,7 +45,7 @@ class LogNode(SQLModel, table=True):
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
-class LogCheckpoint(SQLModel, table=True):
+class LogCheckpoint(CoreTable, table=True):
     """A signed checkpoint (C2SP signed note), one per append batch."""
 
     __tablename__ = "log_checkpoint"
@@ -46,7 +55,7 @@ class LogCheckpoint(SQLModel, table=True):
     created_at: str = Field(sa_column=Column(String(24), nullable=False))
 
 
-class LogPayload(SQLModel, table=True):
+class LogPayload(CoreTable, table=True):
     """A payload too large for an entry (an EPCIS document): the entry names it by SHA-256."""
 
     __tablename__ = "log_payload"
@@ -54,7 +63,7 @@ class LogPayload(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
-class Party(SQLModel, table=True):
+class Party(CoreTable, table=True):
     """Projection: a registered party."""
 
     __tablename__ = "party"
@@ -64,7 +73,7 @@ class Party(SQLModel, table=True):
     registered_index: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-class PartyKey(SQLModel, table=True):
+class PartyKey(CoreTable, table=True):
     """Projection: a public key of a party and its validity."""
 
     __tablename__ = "party_key"

@@ -133,7 +133,7 @@ def _load(source: Source) -> dict[str, pd.DataFrame]:
     "kind, transit times per route, and parties whose scans raise alerts above their peers.",
     steps=6,
 )
-def build(source: Source, params: Params, step: Step) -> Report:
+def supply_chain_report(source: Source, params: Params, step: Step) -> Report:
     data = _load(source)
     names = data["parties"].set_index("gln")["name"]
     batches, holdings, shipments = data["batches"], data["holdings"], data["shipments"]

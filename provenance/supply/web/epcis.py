@@ -1,4 +1,4 @@
-"""EPCIS 2.0 endpoints: signed capture and the event query, plus detached log payloads."""
+"""EPCIS 2.0 endpoints: signed capture and the event query."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from datetime import datetime
 from flask import Blueprint, Response, request, url_for
 
 from provenance.epcis.document import normalise_cbv
+from provenance.epcis.errors import BadEpcis
 from provenance.epcis.hash import normalise_epc, utc_millis
-from provenance.errors import BadEnvelope, BadEpcis, NotFound
-from provenance.log.signing import EPCIS_PAYLOAD_TYPE
+from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, query_document
+from provenance.log.errors import BadEnvelope
 from provenance.log.statements import now_timestamp
-from provenance.log.store.engine import query, read_connection
-from provenance.supply import capture as epcis
+from provenance.log.store import logdb
+from provenance.log.store.engine import read_connection
 from provenance.supply import queries as supply_queries
-from provenance.web import service
 from provenance.web.api import appended_json, json_body, json_response
+from provenance.web.context import service
 
 bp = Blueprint("epcis", __name__)
 
@@ -34,15 +35,11 @@ def capture() -> Response:
         raise BadEnvelope(f"an EPCIS capture envelope has payloadType {EPCIS_PAYLOAD_TYPE}")
     appended = service().log.submit(envelope)
     with read_connection(service().engine) as conn:
-        ((captured,),) = query(
-            conn, "SELECT count(*) FROM epcis_event WHERE idx = ?", (appended.index,)
-        )
-        ((digest,),) = query(
-            conn, "SELECT payload_digest FROM log_entry WHERE idx = ?", (appended.index,)
-        )
+        captured = supply_queries.events_captured(conn, appended.index)
+        digest = logdb.payload_digest(conn, appended.index)
     body = appended_json(appended)
-    body["events_captured"] = int(captured)
-    body["payload"] = url_for("epcis.payload", digest=bytes(digest).hex())
+    body["events_captured"] = captured
+    body["payload"] = url_for("log.payload", digest=digest.hex() if digest else "")
     return json_response(body, 200 if appended.duplicate else 201, {"Location": body["entry"]})
 
 
@@ -84,7 +81,7 @@ def events() -> Response:
             until=_time(args.get("LT_eventTime")),
             limit=limit,
         )
-    return json_response(epcis.query_document(found, now_timestamp()))
+    return json_response(query_document(found, now_timestamp()))
 
 
 def _epc(value: str | None) -> str | None:
@@ -100,21 +97,3 @@ def _time(value: str | None) -> str | None:
     except ValueError:
         raise BadEpcis(f"{value!r} is not an ISO 8601 date-time") from None
     return utc_millis(value)
-
-
-@bp.get("/log/payload/<digest>")
-def payload(digest: str) -> Response:
-    """The bytes a detached entry names by SHA-256 (an EPCIS document as signed)."""
-    try:
-        key = bytes.fromhex(digest)
-    except ValueError:
-        raise NotFound("a payload is named by its SHA-256 in hex") from None
-    with read_connection(service().engine) as conn:
-        rows = query(conn, "SELECT data FROM log_payload WHERE digest = ?", (key,))
-    if not rows:
-        raise NotFound(f"no payload {digest}")
-    return Response(
-        bytes(rows[0][0]),
-        mimetype=EPCIS_PAYLOAD_TYPE,
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
-    )

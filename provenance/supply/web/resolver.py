@@ -7,15 +7,16 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
-from provenance.errors import BadIdentifier, Error, NotFound
+from provenance.errors import Error, NotFound
 from provenance.gs1 import keys as gs1
 from provenance.gs1 import qr
 from provenance.gs1 import scanner as barcode
+from provenance.gs1.errors import BadIdentifier
 from provenance.log.statements import now_timestamp
 from provenance.log.store.engine import read_connection
 from provenance.supply import queries as supply_queries
-from provenance.web import service
 from provenance.web.api import json_response
+from provenance.web.context import service
 
 bp = Blueprint("supply", __name__, template_folder="templates")
 

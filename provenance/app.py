@@ -1,0 +1,37 @@
+"""The Flask application factory: settings, plug-ins, the log service, blueprints, commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from provenance import commands
+from provenance.log.service import Service
+from provenance.log.settings import Settings
+from provenance.plugins import load_plugins
+from provenance.web import api, log_http, pages, problems, reports_http
+from provenance.web.context import PLUGINS, SERVICE
+
+MAX_REQUEST_BYTES = 1 << 20  # 1 MiB
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, JSON_SORT_KEYS=False)
+    app.config.from_prefixed_env("PROVENANCE")
+    if test_config is not None:
+        app.config.update(test_config)
+    settings = Settings.from_config(app.config)
+    plugins = load_plugins(settings.plugins)
+    app.extensions[PLUGINS] = plugins
+    app.extensions[SERVICE] = Service(settings, plugins.registry)
+    problems.register(app, plugins.problems())
+    for blueprint in (log_http.bp, api.bp, pages.bp, reports_http.bp):
+        app.register_blueprint(blueprint)
+    for plugin in plugins.plugins:
+        for blueprint in plugin.blueprints():
+            app.register_blueprint(blueprint)
+    pages.install_navigation(app, plugins.nav())
+    commands.register(app)
+    return app

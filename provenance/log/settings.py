@@ -1,0 +1,62 @@
+"""A deployment's settings, read in one place: the app's config first, then the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from provenance.log import keystore
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ORIGIN = "provenance.local/log"
+#: GLN of the registry authority unless configured: GS1 prefix 0000000 is never assigned.
+DEFAULT_AUTHORITY_GLN = "0000000000000"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    origin: str
+    authority_name: str
+    authority_gln: str
+    sqlite_synchronous: str = "FULL"
+    #: The plug-ins (entry points of the group `provenance.plugins`) to install; None: all.
+    plugins: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        data_dir = Path(
+            config.get("DATA_DIR") or os.environ.get("PROVENANCE_DATA_DIR") or PROJECT_ROOT / "data"
+        )
+        url = (
+            config.get("DATABASE_URL")
+            or os.environ.get("DATABASE_URL")
+            or f"sqlite:///{data_dir / 'provenance.db'}"
+        )
+        return cls(
+            data_dir=data_dir,
+            database_url=str(url),
+            origin=str(
+                config.get("ORIGIN") or os.environ.get("PROVENANCE_ORIGIN") or DEFAULT_ORIGIN
+            ),
+            authority_name=str(config.get("AUTHORITY_NAME") or "Registry authority"),
+            authority_gln=str(config.get("AUTHORITY_GLN") or DEFAULT_AUTHORITY_GLN),
+            sqlite_synchronous=str(config.get("SQLITE_SYNCHRONOUS") or "FULL"),
+            plugins=_names(config.get("PLUGINS") or os.environ.get("PROVENANCE_PLUGINS")),
+        )
+
+    @property
+    def keys(self) -> keystore.KeyPaths:
+        return keystore.KeyPaths.under(self.data_dir)
+
+
+def _names(value: object) -> tuple[str, ...] | None:
+    """A list of names from config (a list) or the environment (comma-separated)."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    return tuple(str(item).strip() for item in items if str(item).strip())

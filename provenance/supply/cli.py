@@ -1,0 +1,59 @@
+"""`provenance capture-epcis` and `provenance scan`: supply-chain statements signed locally."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+
+import click
+
+from provenance import client
+from provenance.cli import report_result
+from provenance.log.canonical import parse_json
+from provenance.supply import client as supply_client
+
+
+@click.command("capture-epcis")
+@click.argument(
+    "documents",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
+def capture_epcis(documents: tuple[Path, ...], key: Path, url: str) -> None:
+    """Sign EPCIS 2.0 JSON-LD documents (one signature each) and capture them."""
+    private = client.load_private_key(key)
+    with click.progressbar(
+        documents, label="capturing", file=sys.stderr, hidden=len(documents) < 2
+    ) as bar:
+        results = [
+            (path, supply_client.capture_epcis(url, private, path.read_bytes())) for path in bar
+        ]
+    for path, result in results:
+        report_result(result)
+        click.echo(f"  {path.name}: {result['events_captured']} new events")
+
+
+@click.command()
+@click.argument("code")
+@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
+def scan(code: str, key: Path, url: str) -> None:
+    """Record a signed scan of CODE (any GS1 form a scanner produces); print the verdict.
+
+    Anything wrong with the pack (unknown serial, recalled, expired, already dispensed, never
+    received here) is stored as an alert in the log.
+    """
+    envelope = supply_client.scan_statement(client.load_private_key(key), code)
+    report_result(client.submit(url, envelope))
+    body = parse_json(base64.b64decode(envelope["payload"]))["body"]
+    path = f"/01/{body['gtin']}" + (f"/10/{body['lot']}" if "lot" in body else "")
+    path += f"/21/{body['serial']}" if "serial" in body else ""
+    verdict = client.lookup(url, path)
+    click.echo(f"{verdict['title']}" + "".join(f"\n  {r}" for r in verdict["reasons"]))
+
+
+COMMANDS: tuple[click.Command, ...] = (capture_epcis, scan)

@@ -1,0 +1,57 @@
+"""The clinical-trials plug-in: registration, protocols, datasets, consent, checks, monitoring."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from provenance.log.personality import Personality
+from provenance.plugins import Demo, Plugin
+from trials import registry, submissions, tables
+from trials.demo import story
+from trials.errors import PROBLEMS
+
+if TYPE_CHECKING:
+    import click
+    from flask import Blueprint
+
+    from provenance.reports.model import ReportKind
+
+ROLES = frozenset({"sponsor", "site"})
+
+
+def _blueprints() -> Sequence[Blueprint]:
+    from trials.web import bp
+
+    return (bp,)
+
+
+def _commands() -> Sequence[click.Command]:
+    from trials.cli import COMMANDS
+
+    return COMMANDS
+
+
+def _reports() -> Sequence[ReportKind]:
+    from trials.checks.report import trial_checks_report
+    from trials.monitoring.report import monitoring_report
+
+    return (trial_checks_report, monitoring_report)
+
+
+PLUGIN = Plugin(
+    personality=Personality(
+        name="trials",
+        kinds=(*registry.KINDS, *submissions.KINDS),
+        tables=tables.TRIAL_KEYS,
+        off_log=tables.OFF_LOG_KEYS,
+        metadata=tables.METADATA,
+        roles=ROLES,
+    ),
+    problems=PROBLEMS,
+    blueprints=_blueprints,
+    commands=_commands,
+    reports=_reports,
+    demo=Demo(story.PARTIES, story.tell),
+    nav=(("Trials", "/trials"),),
+)
