@@ -1,1 +1,1 @@
-"""Clinical-trial registration, protocol commitments and data submissions (built on the log)."""
+"""The clinical-trials plug-in: registration, protocols, data, consent (declared in `plugin`)."""

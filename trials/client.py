@@ -10,7 +10,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provenance.client import build_envelope, post_bytes, submit
-from trials.datasets import content_hash, detect_format, parse_dataset
+from trials.dataset_files import detect_format, parse_dataset
+from trials.datasets import content_hash
 from trials.payloads import SALT_BYTES, commitment, content_commitment
 
 

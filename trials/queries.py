@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from provenance.errors import NotFound
 from provenance.log.store.engine import query, query_dicts
-from trials.demo.clindata import consent_findings
+from trials.consent import consent_findings
 
 
 def trials(conn: Connection) -> list[dict[str, Any]]:

@@ -9,6 +9,19 @@ from provenance.log import body as f
 from provenance.log.errors import BadStatement, Conflict
 from provenance.log.kinds import KindRule, Op, Operation, ledger_kind
 from provenance.log.ledger import SetColumns
+from trials.rows import (
+    ERASURE,
+    PROTOCOL_VERSION,
+    RESULTS_REPORT,
+    TRIAL,
+    TRIAL_PAYLOAD,
+    TRIAL_SITE,
+    ErasureRow,
+    ProtocolVersionRow,
+    ResultsReportRow,
+    TrialRow,
+    TrialSiteRow,
+)
 from trials.rules import (
     PHASES,
     REGISTRIES,
@@ -17,16 +30,15 @@ from trials.rules import (
     date,
     latest_protocol,
     reason,
-    require_sponsor,
-    require_trial,
+    sponsored_trial,
 )
 
 
 @ledger_kind("trial.register", frozenset({"sponsor"}), "a sponsor registers a trial")
 def register(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
+    ledger, body = op.ledger, op.body
     f.members(
-        b,
+        body,
         {
             "trial",
             "title",
@@ -37,15 +49,15 @@ def register(op: Op) -> None:
             "signature",
         },
     )
-    trial_id = f.text(b, "trial", 40)
+    trial_id = f.text(body, "trial", 40)
     registry = next((name for name, rx in REGISTRIES if rx.match(trial_id)), None)
     if registry is None:
         raise BadStatement("body.trial must be an NCT, EudraCT or CTIS (EU CT) number")
-    if b["phase"] not in PHASES:
+    if body["phase"] not in PHASES:
         raise BadStatement(f"body.phase must be one of {sorted(PHASES)}")
-    if ledger.get("trial", trial_id) is not None:
+    if TRIAL.get(ledger, (trial_id,)) is not None:
         raise Conflict(f"trial {trial_id} is already registered")
-    sites = b["sites"]
+    sites = body["sites"]
     if not isinstance(sites, list) or not sites or len(sites) > 5000:
         raise BadStatement("body.sites must be a list of 1-5000 sites")
     for site in sites:
@@ -56,37 +68,37 @@ def register(op: Op) -> None:
         }:
             raise BadStatement("each site is {site, name, activated?}")
         key = f.text(site, "site", 40)
-        if ledger.get("trial_site", trial_id, key) is not None:
+        if TRIAL_SITE.get(ledger, (trial_id, key)) is not None:
             raise BadStatement(f"site {key} is listed twice")
-        ledger.put(
-            "trial_site",
-            {
-                "trial_id": trial_id,
-                "site": key,
-                "name": f.text(site, "name"),
-                "activated": date(site, "activated") if site.get("activated") else None,
-            },
+        TRIAL_SITE.put(
+            ledger,
+            TrialSiteRow(
+                trial_id=trial_id,
+                site=key,
+                name=f.text(site, "name"),
+                activated=date(site, "activated") if site.get("activated") else None,
+            ),
         )
-    ledger.put(
-        "trial",
-        {
-            "trial_id": trial_id,
-            "registry_name": registry,
-            "sponsor": party,
-            "title": f.text(b, "title", 1000),
-            "phase": b["phase"],
-            "planned_enrolment": f.count(b, "planned_enrolment"),
-            "primary_completion": date(b, "primary_completion"),
-            "registered_index": ledger.index,
-            "registered_at": ledger.logged_at,
-            "locked": 0,
-        },
+    TRIAL.put(
+        ledger,
+        TrialRow(
+            trial_id=trial_id,
+            registry_name=registry,
+            sponsor=op.party,
+            title=f.text(body, "title", 1000),
+            phase=body["phase"],
+            planned_enrolment=f.count(body, "planned_enrolment"),
+            primary_completion=date(body, "primary_completion"),
+            registered_index=ledger.index,
+            registered_at=ledger.logged_at,
+            locked=0,
+        ),
     )
-    audit(ledger, b, trial_id, "register", f"{registry} {trial_id}", party)
+    audit(op, trial_id=trial_id, action="register", what=f"{registry} {trial_id}")
 
 
-def outcomes(b: dict[str, Any]) -> list[dict[str, str]]:
-    items = b.get("outcomes")
+def outcomes(body: dict[str, Any]) -> list[dict[str, str]]:
+    items = body.get("outcomes")
     if not isinstance(items, list) or not items:
         raise BadStatement("body.outcomes must be a non-empty list")
     seen: set[str] = set()
@@ -108,58 +120,57 @@ def outcomes(b: dict[str, Any]) -> list[dict[str, str]]:
 
 @ledger_kind("protocol.commit", frozenset({"sponsor"}), "commit a protocol version (bytes off-log)")
 def commit_protocol(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
+    ledger, body = op.ledger, op.body
     f.members(
-        b,
+        body,
         {"trial", "version", "document", "payload", "outcomes", "reconsent", "signature"},
         {"reason"},
     )
-    trial = require_trial(ledger, b.get("trial"))
-    require_sponsor(trial, party)
-    version = f.count(b, "version")
+    trial = sponsored_trial(op)
+    version = f.count(body, "version")
     latest = latest_protocol(ledger, trial["trial_id"])
     if version != latest + 1:
         raise Conflict(
             f"the next protocol version is {latest + 1}; versions are only added", latest=latest
         )
-    why = reason(b) if version > 1 else None
-    if version == 1 and b.get("reason") is not None:
+    why = reason(body) if version > 1 else None
+    if version == 1 and body.get("reason") is not None:
         raise BadStatement("the first protocol version has no reason for change")
-    if not isinstance(b["reconsent"], bool):
+    if not isinstance(body["reconsent"], bool):
         raise BadStatement("body.reconsent must be true or false")
-    document = f.text(b, "document", 64)
-    stored = check_payload(ledger, f.text(b, "payload", 64))
+    document = f.text(body, "document", 64)
+    stored = check_payload(ledger, f.text(body, "payload", 64))
     if stored is not None and stored["sha256"] != document:
         raise BadStatement("body.document is not the SHA-256 of the uploaded protocol")
-    ledger.put(
-        "protocol_version",
-        {
-            "trial_id": trial["trial_id"],
-            "version": version,
-            "document_sha256": document,
-            "payload": b["payload"],
-            "outcomes": json.dumps(outcomes(b)),
-            "reason": why,
-            "reconsent": int(b["reconsent"]),
-            "committed_index": ledger.index,
-            "committed_at": ledger.logged_at,
-        },
+    PROTOCOL_VERSION.put(
+        ledger,
+        ProtocolVersionRow(
+            trial_id=trial["trial_id"],
+            version=version,
+            document_sha256=document,
+            payload=body["payload"],
+            outcomes=json.dumps(outcomes(body)),
+            reason=why,
+            reconsent=int(body["reconsent"]),
+            committed_index=ledger.index,
+            committed_at=ledger.logged_at,
+        ),
     )
-    audit(ledger, b, trial["trial_id"], "protocol", f"protocol v{version}", party, why)
+    what = f"protocol v{version}"
+    audit(op, trial_id=trial["trial_id"], action="protocol", what=what, why=why)
 
 
 def _lock(locked: int) -> Operation:
     def operation(op: Op) -> None:
-        ledger, party, b = op.ledger, op.party, op.body
-        f.exact_members(b, "trial", "reason", "signature")
-        trial = require_trial(ledger, b.get("trial"))
-        require_sponsor(trial, party)
+        f.exact_members(op.body, "trial", "reason", "signature")
+        trial = sponsored_trial(op)
         if trial["locked"] == locked:
             raise Conflict(f"trial {trial['trial_id']} is already {'locked' if locked else 'open'}")
         trial["locked"] = locked
-        ledger.touch("trial", trial)
+        TRIAL.put(op.ledger, trial)
         action = "lock" if locked else "unlock"
-        audit(ledger, b, trial["trial_id"], action, f"database {action}", party, reason(b))
+        why = reason(op.body)
+        audit(op, trial_id=trial["trial_id"], action=action, what=f"database {action}", why=why)
 
     return operation
 
@@ -176,13 +187,11 @@ REPORTED_TYPES = ("primary", "secondary", "other")
 
 @ledger_kind("results.report", frozenset({"sponsor"}), "report results by outcome id")
 def report(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
-    f.exact_members(b, "trial", "outcomes", "signature")
-    trial = require_trial(ledger, b.get("trial"))
-    require_sponsor(trial, party)
-    if latest_protocol(ledger, trial["trial_id"]) == 0:
+    f.exact_members(op.body, "trial", "outcomes", "signature")
+    trial = sponsored_trial(op)
+    if latest_protocol(op.ledger, trial["trial_id"]) == 0:
         raise Conflict("results are reported against a committed protocol")
-    items = b["outcomes"]
+    items = op.body["outcomes"]
     if not isinstance(items, list) or not items:
         raise BadStatement("body.outcomes must be a non-empty list of {id, summary}")
     for item in items:
@@ -196,51 +205,51 @@ def report(op: Op) -> None:
             raise BadStatement(f"a reported outcome's type is one of {list(REPORTED_TYPES)}")
         if "time_frame" in item:
             f.text(item, "time_frame", 200)
-    ledger.put(
-        "results_report",
-        {
-            "idx": ledger.index,
-            "trial_id": trial["trial_id"],
-            "outcomes": json.dumps(items),
-            "reported_at": ledger.logged_at,
-        },
+    RESULTS_REPORT.put(
+        op.ledger,
+        ResultsReportRow(
+            idx=op.ledger.index,
+            trial_id=trial["trial_id"],
+            outcomes=json.dumps(items),
+            reported_at=op.ledger.logged_at,
+        ),
     )
-    audit(ledger, b, trial["trial_id"], "results", f"{len(items)} outcomes", party)
+    audit(op, trial_id=trial["trial_id"], action="results", what=f"{len(items)} outcomes")
 
 
 @ledger_kind("payload.erase", frozenset({"sponsor"}), "erase an off-log payload (who, why)")
 def erase(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
-    f.exact_members(b, "trial", "payload", "reason", "signature")
-    trial = require_trial(ledger, b.get("trial"))
-    require_sponsor(trial, party)
-    payload = f.text(b, "payload", 64)
-    if ledger.get("erasure", payload) is not None:
+    ledger = op.ledger
+    f.exact_members(op.body, "trial", "payload", "reason", "signature")
+    trial = sponsored_trial(op)
+    payload = f.text(op.body, "payload", 64)
+    if ERASURE.get(ledger, (payload,)) is not None:
         raise Conflict(f"payload {payload} is already erased")
-    if ledger.get("trial_payload", payload) is None:
+    if TRIAL_PAYLOAD.get(ledger, (payload,)) is None:
         raise Conflict(f"no payload {payload}")
-    why = f.text(b, "reason", 1000)
-    ledger.put(
-        "erasure",
-        {
-            "payload": payload,
-            "trial_id": trial["trial_id"],
-            "reason": why,
-            "party": party,
-            "erased_index": ledger.index,
-            "erased_at": ledger.logged_at,
-        },
+    why = f.text(op.body, "reason", 1000)
+    ERASURE.put(
+        ledger,
+        ErasureRow(
+            payload=payload,
+            trial_id=trial["trial_id"],
+            reason=why,
+            party=op.party,
+            erased_index=ledger.index,
+            erased_at=ledger.logged_at,
+        ),
     )
     ledger.also(
         SetColumns(
-            "trial_payload",
+            TRIAL_PAYLOAD.name,
             ("commitment",),
             (payload,),
             {"data": None, "salt": None, "sha256": None, "erased_index": ledger.index},
             "erased_index",
         )
     )
-    audit(ledger, b, trial["trial_id"], "erase", f"payload {payload[:16]}…", party, why)
+    what = f"payload {payload[:16]}…"
+    audit(op, trial_id=trial["trial_id"], action="erase", what=what, why=why)
 
 
 #: The registry's statement kinds, in the order a trial uses them.

@@ -7,7 +7,18 @@ from typing import Any
 
 from provenance.log import body as f
 from provenance.log.errors import BadStatement, Conflict, WrongRole
+from provenance.log.kinds import Op
 from provenance.log.ledger import Ledger
+from provenance.log.rows import Table
+from trials.rows import (
+    PROTOCOL_VERSION,
+    TRIAL,
+    TRIAL_EVENT,
+    TRIAL_PAYLOAD,
+    TrialEventRow,
+    TrialPayloadRow,
+    TrialRow,
+)
 
 #: 21 CFR 11.50(a)(3): the meaning of a signature.
 MEANINGS = frozenset({"authorship", "review", "approval", "responsibility"})
@@ -62,9 +73,9 @@ def is_boilerplate(reason: object) -> bool:
     return words in BOILERPLATE or len(words) < 12
 
 
-def signature(b: dict[str, Any]) -> tuple[str, str]:
+def signature(body: dict[str, Any]) -> tuple[str, str]:
     """(printed name, meaning) from body.signature (21 CFR 11.50)."""
-    sig = b.get("signature")
+    sig = body.get("signature")
     if not isinstance(sig, dict) or set(sig) != {"printed_name", "meaning"}:
         raise BadStatement("body.signature must be {printed_name, meaning} (21 CFR 11.50)")
     f.text(sig, "printed_name", 200)
@@ -73,15 +84,15 @@ def signature(b: dict[str, Any]) -> tuple[str, str]:
     return str(sig["printed_name"]), str(sig["meaning"])
 
 
-def date(b: dict[str, Any], field: str) -> str:
-    value = b.get(field)
+def date(body: dict[str, Any], field: str) -> str:
+    value = body.get(field)
     if not isinstance(value, str) or not _DATE.match(value):
         raise BadStatement(f"body.{field} must be a date YYYY-MM-DD")
     return value
 
 
-def reason(b: dict[str, Any], field: str = "reason") -> str:
-    value = b.get(field)
+def reason(body: dict[str, Any], field: str = "reason") -> str:
+    value = body.get(field)
     if is_boilerplate(value):
         raise BadStatement(
             f"body.{field} must say why (an empty or boilerplate reason is not a reason): {value!r}"
@@ -89,62 +100,60 @@ def reason(b: dict[str, Any], field: str = "reason") -> str:
     return str(value)
 
 
-def audit(
-    ledger: Ledger,
-    b: dict[str, Any],
-    trial: str,
-    action: str,
-    what: str,
-    party: str,
-    why: str | None = None,
-) -> None:
-    printed, meaning = signature(b)
-    seq = ledger.next_seq("trial_event")
-    ledger.put(
-        "trial_event",
-        {
-            "idx": ledger.index,
-            "seq": seq,
-            "trial_id": trial,
-            "action": action,
-            "subject": what,
-            "reason": why,
-            "party": party,
-            "printed_name": printed,
-            "meaning": meaning,
-            "key_id": ledger.key_id,
-            "at": ledger.logged_at,
-        },
+def audit(op: Op, *, trial_id: str, action: str, what: str, why: str | None = None) -> None:
+    """Add the statement to the trial's audit trail, with its signature manifestation."""
+    printed, meaning = signature(op.body)
+    ledger = op.ledger
+    row = TrialEventRow(
+        idx=ledger.index,
+        seq=ledger.next_seq("trial_event"),
+        trial_id=trial_id,
+        action=action,
+        subject=what,
+        reason=why,
+        party=op.party,
+        printed_name=printed,
+        meaning=meaning,
+        key_id=ledger.key_id,
+        at=ledger.logged_at,
     )
+    TRIAL_EVENT.put(ledger, row)
 
 
-def require_trial(ledger: Ledger, trial_id: object) -> dict[str, Any]:
-    trial = ledger.get("trial", trial_id) if isinstance(trial_id, str) else None
+def require_trial(ledger: Ledger, trial_id: object) -> TrialRow:
+    trial = TRIAL.get(ledger, (trial_id,)) if isinstance(trial_id, str) else None
     if trial is None:
         raise Conflict(f"trial {trial_id!r} is not registered", trial=trial_id)
     return trial
 
 
-def require_sponsor(trial: dict[str, Any], party: str) -> None:
+def require_sponsor(trial: TrialRow, party: str) -> None:
     if trial["sponsor"] != party:
         raise WrongRole(f"only the trial's sponsor {trial['sponsor']} may do this")
 
 
-def latest_version(ledger: Ledger, table: str, *key: str) -> int:
+def sponsored_trial(op: Op) -> TrialRow:
+    """The registered trial the statement names, which its signer must sponsor."""
+    trial = require_trial(op.ledger, op.body.get("trial"))
+    require_sponsor(trial, op.party)
+    return trial
+
+
+def latest_version(ledger: Ledger, table: Table[Any, Any], *key: str) -> int:
     """Highest version (0 if none) of rows keyed (*key, version), found by probing the next."""
     version = 0
-    while ledger.get(table, *key, version + 1) is not None:
+    while table.get(ledger, (*key, version + 1)) is not None:
         version += 1
     return version
 
 
 def latest_protocol(ledger: Ledger, trial_id: str) -> int:
-    return latest_version(ledger, "protocol_version", trial_id)
+    return latest_version(ledger, PROTOCOL_VERSION, trial_id)
 
 
-def check_payload(ledger: Ledger, payload: str) -> dict[str, Any] | None:
+def check_payload(ledger: Ledger, payload: str) -> TrialPayloadRow | None:
     """The stored payload a statement names; None if erased after this entry (a replay)."""
-    stored = ledger.get("trial_payload", payload)
+    stored = TRIAL_PAYLOAD.get(ledger, (payload,))
     if stored is None:
         raise Conflict(f"payload {payload} was not uploaded (POST /api/v1/trials/payloads)")
     if stored["erased_index"] is not None:

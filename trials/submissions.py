@@ -9,9 +9,20 @@ from provenance.log import body as f
 from provenance.log.errors import BadStatement, Conflict
 from provenance.log.kinds import KindRule, Op, ledger_kind
 from provenance.log.ledger import Ledger
-from trials.datasets import FORMATS, content_hash, parse_dataset
+from trials.dataset_files import FORMATS, parse_dataset
+from trials.datasets import content_hash
 from trials.errors import BadDataset
 from trials.payloads import content_commitment
+from trials.rows import (
+    CONSENT_RECORD,
+    DATASET_VERSION,
+    ENROLMENT,
+    TRIAL_SITE,
+    ConsentRecordRow,
+    DatasetVersionRow,
+    EnrolmentRow,
+    TrialRow,
+)
 from trials.rules import (
     audit,
     check_payload,
@@ -38,33 +49,37 @@ DATASET_FIELDS = {
 }
 
 
-def open_trial(ledger: Ledger, b: dict[str, Any]) -> dict[str, Any]:
-    """A trial that takes data: a protocol is committed and the database is not locked."""
-    trial = require_trial(ledger, b.get("trial"))
-    if latest_protocol(ledger, trial["trial_id"]) == 0:
+def open_trial(op: Op) -> TrialRow:
+    """The trial the statement names, open for data: a protocol is committed and the database
+    is not locked."""
+    trial = require_trial(op.ledger, op.body.get("trial"))
+    if latest_protocol(op.ledger, trial["trial_id"]) == 0:
         raise Conflict(f"trial {trial['trial_id']} has no committed protocol yet")
     if trial["locked"]:
         raise Conflict(f"trial {trial['trial_id']} is locked: unlock it (with a reason) first")
     return trial
 
 
-def _check_dataset(ledger: Ledger, b: dict[str, Any]) -> dict[str, Any]:
+def _check_dataset(op: Op) -> None:
     """The statement's figures and content commitment match the uploaded bytes."""
-    if b.get("format") not in FORMATS:
+    body = op.body
+    if body.get("format") not in FORMATS:
         raise BadStatement(f"body.format must be one of {list(FORMATS)}")
-    if not isinstance(b.get("domain"), str) or not DOMAIN.match(b["domain"]):
+    if not isinstance(body.get("domain"), str) or not DOMAIN.match(body["domain"]):
         raise BadStatement("body.domain must be a two-letter domain code such as DM or AE")
-    f.text(b, "dataset", 80)
-    rows, columns = f.count(b, "rows"), f.count(b, "columns")
-    stored = check_payload(ledger, f.text(b, "payload", 64))
+    f.text(body, "dataset", 80)
+    rows, columns = f.count(body, "rows"), f.count(body, "columns")
+    stored = check_payload(op.ledger, f.text(body, "payload", 64))
     if stored is not None:
+        data, salt = stored["data"], stored["salt"]
+        assert data is not None and salt is not None  # only erasure empties them: see check_payload
         try:
-            dataset = parse_dataset(bytes(stored["data"]), b["format"])
+            dataset = parse_dataset(data, body["format"])
         except BadDataset as exc:
-            detail = f"the uploaded payload is not a {b['format']} dataset: {exc.detail}"
+            detail = f"the uploaded payload is not a {body['format']} dataset: {exc.detail}"
             raise BadStatement(detail) from None
-        expected = content_commitment(bytes(stored["salt"]), content_hash(dataset))
-        if b.get("content_commitment") != expected:
+        expected = content_commitment(salt, content_hash(dataset))
+        if body.get("content_commitment") != expected:
             raise BadStatement("body.content_commitment does not match the uploaded dataset")
         if (rows, columns) != (dataset.row_count, dataset.column_count):
             raise BadStatement(
@@ -72,116 +87,119 @@ def _check_dataset(ledger: Ledger, b: dict[str, Any]) -> dict[str, Any]:
                 rows=dataset.row_count,
                 columns=dataset.column_count,
             )
-    return b
 
 
-def _put_version(
-    ledger: Ledger, b: dict[str, Any], trial_id: str, version: int, party: str, why: str | None
-) -> None:
-    ledger.put(
-        "dataset_version",
-        {
-            "trial_id": trial_id,
-            "dataset": b["dataset"],
-            "version": version,
-            "domain": b["domain"],
-            "format": b["format"],
-            "payload": b["payload"],
-            "content_commitment": b["content_commitment"],
-            "row_count": b["rows"],
-            "column_count": b["columns"],
-            "reason": why,
-            "party": party,
-            "submitted_index": ledger.index,
-            "submitted_at": ledger.logged_at,
-        },
+def _put_version(op: Op, *, trial_id: str, version: int, why: str | None) -> None:
+    body, ledger = op.body, op.ledger
+    DATASET_VERSION.put(
+        ledger,
+        DatasetVersionRow(
+            trial_id=trial_id,
+            dataset=body["dataset"],
+            version=version,
+            domain=body["domain"],
+            format=body["format"],
+            payload=body["payload"],
+            content_commitment=body["content_commitment"],
+            row_count=body["rows"],
+            column_count=body["columns"],
+            reason=why,
+            party=op.party,
+            submitted_index=ledger.index,
+            submitted_at=ledger.logged_at,
+        ),
     )
 
 
 @ledger_kind("dataset.submit", DATA_ROLES, "submit a dataset (bytes off-log, salted commitments)")
 def submit(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
-    f.members(b, DATASET_FIELDS)
-    trial = open_trial(ledger, b)
-    _check_dataset(ledger, b)
-    if ledger.get("dataset_version", trial["trial_id"], b["dataset"], 1) is not None:
-        raise Conflict(f"dataset {b['dataset']} exists: amend it, giving a reason")
-    _put_version(ledger, b, trial["trial_id"], 1, party, None)
-    audit(
-        ledger, b, trial["trial_id"], "submit", f"dataset {b['dataset']} v1 ({b['domain']})", party
-    )
+    f.members(op.body, DATASET_FIELDS)
+    trial = open_trial(op)
+    _check_dataset(op)
+    dataset, domain = op.body["dataset"], op.body["domain"]
+    if DATASET_VERSION.get(op.ledger, (trial["trial_id"], dataset, 1)) is not None:
+        raise Conflict(f"dataset {dataset} exists: amend it, giving a reason")
+    _put_version(op, trial_id=trial["trial_id"], version=1, why=None)
+    what = f"dataset {dataset} v1 ({domain})"
+    audit(op, trial_id=trial["trial_id"], action="submit", what=what)
 
 
 @ledger_kind("dataset.amend", DATA_ROLES, "a new version of a dataset, with a reason")
 def amend(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
-    f.members(b, DATASET_FIELDS | {"supersedes", "reason"})
-    why = reason(b)
-    trial = open_trial(ledger, b)
-    _check_dataset(ledger, b)
-    latest = latest_version(ledger, "dataset_version", trial["trial_id"], b["dataset"])
+    f.members(op.body, DATASET_FIELDS | {"supersedes", "reason"})
+    why = reason(op.body)
+    trial = open_trial(op)
+    _check_dataset(op)
+    dataset = op.body["dataset"]
+    latest = latest_version(op.ledger, DATASET_VERSION, trial["trial_id"], dataset)
     if latest == 0:
-        raise Conflict(f"dataset {b['dataset']} was never submitted")
-    if b.get("supersedes") != latest:
-        raise Conflict(f"the latest version of {b['dataset']} is {latest}", latest=latest)
-    _put_version(ledger, b, trial["trial_id"], latest + 1, party, why)
-    audit(
-        ledger,
-        b,
-        trial["trial_id"],
-        "amend",
-        f"dataset {b['dataset']} v{latest + 1} supersedes v{latest}",
-        party,
-        why,
-    )
+        raise Conflict(f"dataset {dataset} was never submitted")
+    if op.body.get("supersedes") != latest:
+        raise Conflict(f"the latest version of {dataset} is {latest}", latest=latest)
+    _put_version(op, trial_id=trial["trial_id"], version=latest + 1, why=why)
+    what = f"dataset {dataset} v{latest + 1} supersedes v{latest}"
+    audit(op, trial_id=trial["trial_id"], action="amend", what=what, why=why)
 
 
-def _subject(b: dict[str, Any]) -> str:
-    value = b.get("subject")
+def _subject(body: dict[str, Any]) -> str:
+    value = body.get("subject")
     if not isinstance(value, str) or not SUBJECT.match(value):
         raise BadStatement("body.subject is a pseudonymous id (letters, digits, -): no names")
     return value
 
 
-def _site(ledger: Ledger, trial_id: str, b: dict[str, Any]) -> str:
-    site = f.text(b, "site", 40)
-    if ledger.get("trial_site", trial_id, site) is None:
+def _site(op: Op, trial_id: str) -> str:
+    """The statement's site, which must be one the trial registered."""
+    site = f.text(op.body, "site", 40)
+    if TRIAL_SITE.get(op.ledger, (trial_id, site)) is None:
         raise Conflict(f"site {site} is not a site of trial {trial_id}")
     return site
 
 
 @ledger_kind("subject.enrol", DATA_ROLES, "a subject (pseudonymous) is enrolled at a site")
 def enrol(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
-    f.exact_members(b, "trial", "subject", "site", "enrolled", "signature")
-    trial = open_trial(ledger, b)
-    subject = _subject(b)
-    if ledger.get("enrolment", trial["trial_id"], subject) is not None:
+    f.exact_members(op.body, "trial", "subject", "site", "enrolled", "signature")
+    trial = open_trial(op)
+    subject = _subject(op.body)
+    if ENROLMENT.get(op.ledger, (trial["trial_id"], subject)) is not None:
         raise Conflict(f"subject {subject} is already enrolled")
-    site = _site(ledger, trial["trial_id"], b)
-    ledger.put(
-        "enrolment",
-        {
-            "trial_id": trial["trial_id"],
-            "subject": subject,
-            "site": site,
-            "enrolled": date(b, "enrolled"),
-            "enrolled_index": ledger.index,
-        },
+    site = _site(op, trial["trial_id"])
+    ENROLMENT.put(
+        op.ledger,
+        EnrolmentRow(
+            trial_id=trial["trial_id"],
+            subject=subject,
+            site=site,
+            enrolled=date(op.body, "enrolled"),
+            enrolled_index=op.ledger.index,
+        ),
     )
-    audit(ledger, b, trial["trial_id"], "enrol", f"subject {subject} at site {site}", party)
+    what = f"subject {subject} at site {site}"
+    audit(op, trial_id=trial["trial_id"], action="enrol", what=what)
 
 
-def _consent_row(ledger: Ledger, trial_id: str, subject: str, **values: Any) -> None:
-    ledger.put(
-        "consent_record",
-        {
-            "idx": ledger.index,
-            "seq": ledger.next_seq("consent_record"),
-            "trial_id": trial_id,
-            "subject": subject,
-            **values,
-        },
+def _record_consent(
+    ledger: Ledger,
+    *,
+    trial_id: str,
+    subject: str,
+    kind: str,
+    site: str | None,
+    protocol_version: int | None,
+    dated: str,
+) -> None:
+    CONSENT_RECORD.put(
+        ledger,
+        ConsentRecordRow(
+            idx=ledger.index,
+            seq=ledger.next_seq("consent_record"),
+            trial_id=trial_id,
+            subject=subject,
+            kind=kind,
+            site=site,
+            protocol_version=protocol_version,
+            dated=dated,
+        ),
     )
 
 
@@ -189,46 +207,44 @@ def _consent_row(ledger: Ledger, trial_id: str, subject: str, **values: Any) -> 
     "consent.record", DATA_ROLES, "a subject's consent, bound to the protocol version in force"
 )
 def consent(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
-    f.exact_members(b, "trial", "subject", "site", "consented", "protocol_version", "signature")
-    trial = open_trial(ledger, b)
-    in_force = latest_protocol(ledger, trial["trial_id"])
-    if b.get("protocol_version") != in_force:
+    body = op.body
+    f.exact_members(body, "trial", "subject", "site", "consented", "protocol_version", "signature")
+    trial = open_trial(op)
+    in_force = latest_protocol(op.ledger, trial["trial_id"])
+    if body.get("protocol_version") != in_force:
         raise Conflict(
             f"consent is bound to the protocol version in force, v{in_force}", in_force=in_force
         )
-    subject = _subject(b)
-    site = _site(ledger, trial["trial_id"], b)
-    _consent_row(
-        ledger,
-        trial["trial_id"],
-        subject,
+    subject = _subject(body)
+    site = _site(op, trial["trial_id"])
+    _record_consent(
+        op.ledger,
+        trial_id=trial["trial_id"],
+        subject=subject,
         kind="consent",
         site=site,
         protocol_version=in_force,
-        dated=date(b, "consented"),
+        dated=date(body, "consented"),
     )
-    audit(
-        ledger, b, trial["trial_id"], "consent", f"subject {subject} (protocol v{in_force})", party
-    )
+    what = f"subject {subject} (protocol v{in_force})"
+    audit(op, trial_id=trial["trial_id"], action="consent", what=what)
 
 
 @ledger_kind("consent.withdraw", DATA_ROLES, "a subject withdraws consent (a new record)")
 def withdraw(op: Op) -> None:
-    ledger, party, b = op.ledger, op.party, op.body
-    f.exact_members(b, "trial", "subject", "withdrawn", "signature")
-    trial = require_trial(ledger, b.get("trial"))
-    subject = _subject(b)
-    _consent_row(
-        ledger,
-        trial["trial_id"],
-        subject,
+    f.exact_members(op.body, "trial", "subject", "withdrawn", "signature")
+    trial = require_trial(op.ledger, op.body.get("trial"))
+    subject = _subject(op.body)
+    _record_consent(
+        op.ledger,
+        trial_id=trial["trial_id"],
+        subject=subject,
         kind="withdrawal",
         site=None,
         protocol_version=None,
-        dated=date(b, "withdrawn"),
+        dated=date(op.body, "withdrawn"),
     )
-    audit(ledger, b, trial["trial_id"], "withdraw", f"subject {subject}", party)
+    audit(op, trial_id=trial["trial_id"], action="withdraw", what=f"subject {subject}")
 
 
 #: The data statement kinds.

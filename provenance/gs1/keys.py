@@ -6,8 +6,16 @@ import calendar
 import datetime
 import re
 from collections.abc import Iterable, Mapping
+from typing import NewType
 
 from provenance.gs1.errors import BadIdentifier
+
+#: Identifiers that passed their checks (or were read back from rows written after them);
+#: at run time each is a plain str.
+GTIN = NewType("GTIN", str)
+GLN = NewType("GLN", str)
+Lot = NewType("Lot", str)
+Serial = NewType("Serial", str)
 
 _DIGITS = re.compile(r"^\d+$")
 
@@ -54,7 +62,7 @@ def is_valid_gtin(value: object) -> bool:
     return isinstance(value, str) and len(value) == 14 and has_valid_check_digit(value)
 
 
-def normalise_gtin(value: str) -> str:
+def normalise_gtin(value: str) -> GTIN:
     """A GTIN-8, -12, -13 or -14 as its GTIN-14 (left zero padded), check digit verified."""
     if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
         raise BadIdentifier(f"GTIN {value!r} must consist of digits only", identifier=str(value))
@@ -67,10 +75,10 @@ def normalise_gtin(value: str) -> str:
         raise BadIdentifier(
             f"GTIN {value!r} has check digit {value[-1]}, expected {expected}", identifier=value
         )
-    return value.zfill(14)
+    return GTIN(value.zfill(14))
 
 
-def ndc_to_gtin(ndc: str) -> str:
+def ndc_to_gtin(ndc: str) -> GTIN:
     """A US NDC-10 (4-4-2, 5-3-2, 5-4-1 hyphenated, or 10 plain digits) as its GTIN-14."""
     if not isinstance(ndc, str):
         raise BadIdentifier("NDC must be a string", identifier=str(ndc))
@@ -87,7 +95,7 @@ def ndc_to_gtin(ndc: str) -> str:
         raise BadIdentifier(
             f"NDC {ndc!r} is not a 10-digit NDC in 4-4-2, 5-3-2 or 5-4-1 form", identifier=ndc
         )
-    return with_check_digit("003" + digits)
+    return GTIN(with_check_digit("003" + digits))
 
 
 def gtin_to_ndc(gtin: str) -> str | None:

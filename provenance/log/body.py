@@ -39,11 +39,11 @@ def optional_text(body: dict[str, Any], field: str, max_len: int = 200) -> str |
     return None if body.get(field) is None else text(body, field, max_len)
 
 
-def gln(body: dict[str, Any], field: str = "gln") -> str:
+def gln(body: dict[str, Any], field: str = "gln") -> gs1.GLN:
     value = body.get(field)
     if not gs1.is_valid_gln(value):
         raise BadStatement(f"body.{field} must be a 13-digit GLN with a valid check digit")
-    return str(value)
+    return gs1.GLN(str(value))
 
 
 def count(body: dict[str, Any], field: str = "quantity", *, default: int | None = None) -> int:

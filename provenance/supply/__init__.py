@@ -1,0 +1,1 @@
+"""The supply-chain plug-in: custody of drug batches and packs (declared in `plugin`)."""

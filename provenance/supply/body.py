@@ -6,22 +6,23 @@ from typing import Any
 
 from provenance.gs1 import keys as gs1
 from provenance.gs1.errors import BadIdentifier
+from provenance.gs1.keys import GTIN, Lot, Serial
 from provenance.log.body import count
 from provenance.log.errors import BadStatement
 
 
-def gtin(body: dict[str, Any], field: str = "gtin") -> str:
+def gtin(body: dict[str, Any], field: str = "gtin") -> GTIN:
     value = body.get(field)
     if not isinstance(value, str) or len(value) != 14 or not gs1.is_valid_gtin(value):
         raise BadStatement(f"body.{field} must be a GTIN-14 with a valid check digit")
-    return value
+    return GTIN(value)
 
 
-def lot(body: dict[str, Any], field: str = "lot") -> str:
+def lot(body: dict[str, Any], field: str = "lot") -> Lot:
     value = body.get(field)
     if not gs1.is_valid_lot(value):
         raise BadStatement(f"body.{field} must be 1-20 characters of the GS1 character set 82")
-    return str(value)
+    return Lot(str(value))
 
 
 def expiry(body: dict[str, Any], field: str = "expiry") -> str:
@@ -35,7 +36,7 @@ def expiry(body: dict[str, Any], field: str = "expiry") -> str:
     return value
 
 
-def serials(body: dict[str, Any], field: str = "serials") -> tuple[str, ...]:
+def serials(body: dict[str, Any], field: str = "serials") -> tuple[Serial, ...]:
     """A list of distinct serials (empty when absent)."""
     value = body.get(field, [])
     if not isinstance(value, list) or not all(gs1.is_valid_serial(s) for s in value):
@@ -44,10 +45,10 @@ def serials(body: dict[str, Any], field: str = "serials") -> tuple[str, ...]:
         )
     if len(set(value)) != len(value):
         raise BadStatement(f"body.{field} lists a serial more than once")
-    return tuple(value)
+    return tuple(Serial(s) for s in value)
 
 
-def quantity_or_serials(body: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
+def quantity_or_serials(body: dict[str, Any]) -> tuple[int, tuple[Serial, ...]]:
     """Packs named by count or by serial: (quantity, serials); quantity 0 when only serials."""
     listed = serials(body)
     if "quantity" not in body:

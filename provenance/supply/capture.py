@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from provenance.epcis.document import EpcisEvent, epc_gtin_lot_serial, parse_epcis_document
 from provenance.epcis.errors import BadEpcis
@@ -15,6 +14,7 @@ from provenance.epcis.hash import normalise_epc
 from provenance.epcis.query import EPCIS_PAYLOAD_TYPE
 from provenance.errors import BadJSON, Error
 from provenance.gs1 import keys as gs1
+from provenance.gs1.keys import GLN, GTIN, Lot, Serial
 from provenance.log.canonical import parse_json
 from provenance.log.errors import Conflict
 from provenance.log.kinds import KindRule, Pending, View
@@ -22,7 +22,8 @@ from provenance.log.ledger import Ledger
 from provenance.log.personality import PayloadCodec
 from provenance.log.signing import Envelope
 from provenance.log.statements import Statement, format_timestamp
-from provenance.supply import operations
+from provenance.supply import operations, shipments
+from provenance.supply.rows import EPCIS_EVENT, PACK
 
 KIND = "epcis.capture"
 _SGLN = re.compile(r"^urn:epc:id:(sgln|pgln):(\d+)\.(\d*)(?:\.[^.]+)?$")
@@ -60,17 +61,17 @@ def capture_statement(envelope: Envelope) -> Statement:
     return Statement(KIND, doc, issued_at, envelope.signatures[0].keyid, decoded=events)
 
 
-def party_gln(uri: str) -> str | None:
+def party_gln(uri: str) -> GLN | None:
     """GLN of an SGLN/PGLN URN or a Digital Link /414/ or /417/ URI."""
     match = _SGLN.match(uri)
     if match:
         digits = match.group(2) + match.group(3)
-        return gs1.with_check_digit(digits) if len(digits) == 12 else None
+        return GLN(gs1.with_check_digit(digits)) if len(digits) == 12 else None
     dl = _DL_GLN.match(uri)
-    return dl.group(2) if dl and gs1.is_valid_gln(dl.group(2)) else None
+    return GLN(dl.group(2)) if dl and gs1.is_valid_gln(dl.group(2)) else None
 
 
-def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) -> str:
+def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) -> GLN:
     by_type = dict(entries)
     for kind in _PARTY_TYPES:
         if kind in by_type and (gln := party_gln(by_type[kind])):
@@ -81,27 +82,39 @@ def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) 
     )
 
 
-#: EPC → (GTIN, lot, serial) parses, shared by prefetching and grouping.
-_identify = functools.lru_cache(maxsize=1 << 16)(epc_gtin_lot_serial)
+Identified = tuple[GTIN, Lot | None, Serial | None]
+#: What an event moves, by batch (GTIN, lot): (quantity, serials).
+Groups = dict[tuple[GTIN, Lot], tuple[int, list[Serial]]]
 
 
-def _batch_of(
-    ledger: Ledger, epc: str, event_lot: str | None
-) -> tuple[str, str | None, str | None] | None:
+@functools.lru_cache(maxsize=1 << 16)
+def _identify(epc: str) -> Identified | None:
+    """EPC → (GTIN, lot, serial), parsed once for prefetching and grouping."""
+    ident = epc_gtin_lot_serial(epc)
+    if ident is None:
+        return None
+    gtin, lot, serial = ident
+    return GTIN(gtin), None if lot is None else Lot(lot), None if serial is None else Serial(serial)
+
+
+def _batch_of(ledger: Ledger, epc: str, event_lot: str | None) -> Identified | None:
     """(GTIN, lot, serial) of an EPC; a serial's lot comes from the EPC, its pack, or the ilmd."""
     ident = _identify(epc)
     if ident is None:
         return None
     gtin, lot, serial = ident
     if lot is None and serial is not None:
-        pack = ledger.get("pack", gtin, serial)
-        lot = pack["lot"] if pack is not None else event_lot
+        pack = PACK.get(ledger, (gtin, serial))
+        if pack is not None:
+            lot = pack["lot"]
+        elif event_lot is not None:
+            lot = Lot(event_lot)
     return gtin, lot, serial
 
 
-def _groups(ledger: Ledger, event: EpcisEvent) -> dict[tuple[str, str], tuple[int, list[str]]]:
+def _groups(ledger: Ledger, event: EpcisEvent) -> Groups:
     """EPCs and quantities of the event, by batch (GTIN, lot): (quantity, serials)."""
-    groups: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    groups: Groups = {}
     for epc in event.epcs:
         found = _batch_of(ledger, epc, event.lot)
         if found is None:
@@ -117,7 +130,7 @@ def _groups(ledger: Ledger, event: EpcisEvent) -> dict[tuple[str, str], tuple[in
         quantity, serials = groups.get((gtin, lot), (0, []))
         groups[(gtin, lot)] = (quantity, [*serials, serial] if serial else serials)
     for epc_class, amount, _uom in event.quantities:
-        ident = epc_gtin_lot_serial(epc_class)
+        ident = _identify(epc_class)
         if ident is None or ident[1] is None:
             continue
         if amount != int(amount) or amount <= 0:
@@ -127,20 +140,14 @@ def _groups(ledger: Ledger, event: EpcisEvent) -> dict[tuple[str, str], tuple[in
     return groups
 
 
-def _shipment_ref(
-    event: EpcisEvent, groups: dict[tuple[str, str], Any], gtin: str, lot: str
-) -> str:
+def _shipment_ref(event: EpcisEvent, groups: Groups, gtin: GTIN, lot: Lot) -> str:
     refs = dict(event.biz_transactions)
     ref = refs.get("desadv") or refs.get("bol") or refs.get("po") or event.hash_id[-40:]
     return ref if len(groups) == 1 else f"{ref}#{gtin}/{lot}"
 
 
 def apply_event(
-    ledger: Ledger,
-    view: View,
-    party: str,
-    event: EpcisEvent,
-    groups: dict[tuple[str, str], tuple[int, list[str]]],
+    ledger: Ledger, view: View, *, party: GLN, event: EpcisEvent, groups: Groups
 ) -> None:
     """Run the custody operation an event's bizStep stands for, per batch it names."""
     action = ACTIONS.get(event.biz_step or "")
@@ -164,7 +171,7 @@ def apply_event(
             to = _counterparty(event.destinations, "shipping event", event.position)
             ref = _shipment_ref(event, groups, gtin, lot)
             refs = dict(event.biz_transactions)
-            operations.ship(
+            shipments.ship(
                 ledger,
                 view,
                 party=party,
@@ -180,7 +187,7 @@ def apply_event(
         elif action == "receive":
             sender = _counterparty(event.sources, "receiving event", event.position)
             ref = _shipment_ref(event, groups, gtin, lot)
-            operations.receive(
+            shipments.receive(
                 ledger,
                 party=party,
                 sender=sender,
@@ -214,25 +221,26 @@ def _plan(pending: Pending) -> list[object]:
     statement, view, key, ctx = pending.statement, pending.view, pending.key, pending.entry
     events = statement.decoded or parse_epcis_document(statement.body)
     ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)
+    party = GLN(key.gln)
     # Two queries for the whole document instead of one per event and one per pack.
     ledger.prefetch("epcis_event", [(event.hash_id,) for event in events])
     idents = (_identify(epc) for event in events for epc in event.epcs)
     ledger.prefetch("pack", [(i[0], i[2]) for i in idents if i is not None and i[2] is not None])
     for event in events:
-        if ledger.get("epcis_event", event.hash_id) is not None:
+        if EPCIS_EVENT.get(ledger, (event.hash_id,)) is not None:
             continue  # captured before (same Event Hash ID): a duplicate, not a new event
         try:
             moves = event.type == "ObjectEvent" and event.biz_step in ACTIONS
             groups = _groups(ledger, event) if moves else {}
-            apply_event(ledger, view, key.gln, event, groups)
+            apply_event(ledger, view, party=party, event=event, groups=groups)
         except Error as exc:
             where = f"event {event.position} ({event.biz_step or event.type})"
             raise exc.with_context(f"{where}: {exc.detail}", event=event.position) from exc
         first = next(iter(groups), None) or next(
             filter(None, (_batch_of(ledger, e, event.lot) for e in event.epcs)), None
         )
-        ledger.put(
-            "epcis_event",
+        EPCIS_EVENT.put(
+            ledger,
             {
                 "hash_id": event.hash_id,
                 "idx": ctx.index,

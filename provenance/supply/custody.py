@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any
 
+from provenance.gs1.keys import GLN, GTIN, Lot, Serial
 from provenance.log.errors import BadStatement, Conflict
 from provenance.log.ledger import Ledger
 from provenance.log.statements import parse_timestamp
+from provenance.supply.rows import (
+    ALERT,
+    CUSTODY_EVENT,
+    HOLDING,
+    PACK,
+    BatchRow,
+    HoldingRow,
+    PackRow,
+)
 
 #: EU FMD pack states a holder may set, and whether the same location may undo them.
 SETTABLE_STATES = frozenset({"stolen", "locked", "sample", "exported", "checked-out", "withdrawn"})
@@ -19,20 +28,20 @@ UNDO_WINDOW = timedelta(days=10)
 
 def event(
     ledger: Ledger,
-    gtin: str,
-    lot: str,
-    action: str,
-    party: str,
     *,
-    counterparty: str | None = None,
+    gtin: GTIN,
+    lot: Lot,
+    action: str,
+    party: GLN,
+    counterparty: GLN | None = None,
     quantity: int = 0,
-    serials: Sequence[str] = (),
+    serials: Sequence[Serial] = (),
     detail: str = "",
 ) -> None:
     """One row of the batch's custody timeline, numbered within the entry."""
     seq = ledger.next_seq("custody_event")
-    ledger.put(
-        "custody_event",
+    CUSTODY_EVENT.put(
+        ledger,
         {
             "idx": ledger.index,
             "seq": seq,
@@ -52,17 +61,18 @@ def event(
 
 def alert(
     ledger: Ledger,
+    *,
     kind: str,
-    gtin: str,
-    lot: str | None,
-    serial: str | None,
-    party: str,
+    gtin: GTIN,
+    lot: Lot | None,
+    serial: Serial | None = None,
+    party: GLN,
     detail: str,
 ) -> str:
     """An alert raised by this entry; returns its id (entry index-seq)."""
     seq = ledger.next_seq("alert")
-    ledger.put(
-        "alert",
+    ALERT.put(
+        ledger,
         {
             "idx": ledger.index,
             "seq": seq,
@@ -84,21 +94,14 @@ def alert(
 # --- operations ---------------------------------------------------------------------------------
 
 
-def require_batch(ledger: Ledger, gtin: str, lot: str) -> dict[str, Any]:
-    batch = ledger.get("batch", gtin, lot)
-    if batch is None:
-        raise Conflict(f"batch {gtin}/{lot} is not commissioned in this log", gtin=gtin, lot=lot)
-    return batch
-
-
-def holding(ledger: Ledger, gtin: str, lot: str, gln: str) -> dict[str, Any]:
-    row = ledger.get("holding", gtin, lot, gln)
+def holding(ledger: Ledger, gtin: GTIN, lot: Lot, gln: GLN) -> HoldingRow:
+    row = HOLDING.get(ledger, (gtin, lot, gln))
     if row is None:
         row = {"gtin": gtin, "lot": lot, "gln": gln, "quantity": 0, "first_index": ledger.index}
     return row
 
 
-def check_quantity_form(batch: dict[str, Any], quantity: int, serials: Sequence[str]) -> int:
+def check_quantity_form(batch: BatchRow, quantity: int, serials: Sequence[Serial]) -> int:
     """Serialised batches move by serial, others by count; returns the number of packs."""
     if batch["serialised"]:
         if not serials:
@@ -117,14 +120,14 @@ def check_quantity_form(batch: dict[str, Any], quantity: int, serials: Sequence[
 
 def take_from_holding(
     ledger: Ledger,
-    batch: dict[str, Any],
-    gln: str,
-    count: int,
-    serials: Sequence[str],
-    what: str,
     *,
+    batch: BatchRow,
+    gln: GLN,
+    count: int,
+    serials: Sequence[Serial],
+    what: str,
     leaves_as: str | None = None,
-) -> dict[str, Any]:
+) -> HoldingRow:
     """Remove `count` packs (these serials, if any) from a party's custody, or refuse (409).
 
     The named packs go in transit, or with `leaves_as` take that EU FMD state (supplied,
@@ -139,7 +142,7 @@ def take_from_holding(
         )
     packs = []
     for serial in serials:
-        pack = ledger.get("pack", gtin, serial)
+        pack = PACK.get(ledger, (gtin, serial))
         if pack is None or pack["lot"] != lot:
             raise Conflict(f"serial {serial} is not a pack of batch {gtin}/{lot}", serial=serial)
         if pack["holder"] != gln:
@@ -148,41 +151,49 @@ def take_from_holding(
             raise Conflict(f"pack {serial} is {pack['state']}, not active", serial=serial)
         packs.append(pack)
     row["quantity"] -= count
-    ledger.put("holding", row)
+    HOLDING.put(ledger, row)
     for pack in packs:
         if leaves_as is None:
             pack["holder"] = None  # in transit
-            ledger.touch("pack", pack)
+            PACK.touch(ledger, pack)
         else:
             set_pack_state(ledger, pack, leaves_as, gln)
     return row
 
 
 def give_to_holding(
-    ledger: Ledger, gtin: str, lot: str, gln: str, count: int, serials: Iterable[str]
+    ledger: Ledger,
+    *,
+    gtin: GTIN,
+    lot: Lot,
+    gln: GLN,
+    count: int,
+    serials: Iterable[Serial],
 ) -> None:
     row = holding(ledger, gtin, lot, gln)
     row["quantity"] += count
-    ledger.put("holding", row)
+    HOLDING.put(ledger, row)
     for serial in serials:
-        pack = ledger.get("pack", gtin, serial)
+        pack = PACK.get(ledger, (gtin, serial))
         assert pack is not None  # serials were checked against the shipment
         pack["holder"] = gln
-        ledger.touch("pack", pack)
+        PACK.touch(ledger, pack)
 
 
-def set_pack_state(ledger: Ledger, pack: dict[str, Any], state: str, by: str) -> None:
+def set_pack_state(ledger: Ledger, pack: PackRow, state: str, by: GLN) -> None:
     pack.update(
-        state=state,
-        state_by=by,
-        state_index=ledger.index,
-        state_at=ledger.logged_at,
-        undo_state=pack["state"] if state in UNDOABLE_STATES else None,
+        {
+            "state": state,
+            "state_by": by,
+            "state_index": ledger.index,
+            "state_at": ledger.logged_at,
+            "undo_state": pack["state"] if state in UNDOABLE_STATES else None,
+        }
     )
-    ledger.touch("pack", pack)
+    PACK.touch(ledger, pack)
 
 
-def undo_pack_state(ledger: Ledger, pack: dict[str, Any], by: str) -> str:
+def undo_pack_state(ledger: Ledger, pack: PackRow, by: GLN) -> str:
     """EU FMD: an undo restores the prior state, by the same location within 10 days."""
     state = pack["state"]
     if state not in UNDOABLE_STATES or pack["undo_state"] is None:
@@ -200,7 +211,7 @@ def undo_pack_state(ledger: Ledger, pack: dict[str, Any], by: str) -> str:
     return str(state)
 
 
-def conservation(batch: dict[str, Any], held: int, in_transit: int) -> bool:
+def conservation(batch: BatchRow, held: int, in_transit: int) -> bool:
     """Commissioned = held + in transit + dispensed + destroyed."""
     total = held + in_transit + batch["dispensed"] + batch["destroyed"]
     return bool(batch["quantity"] == total)

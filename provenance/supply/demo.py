@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from provenance.demo import DemoParty, DemoRun
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
+from provenance.plugins import DemoParty, DemoRun
 from provenance.supply.tables import KEYS
 
 AMOXICILLIN = "09506000134352"
@@ -32,7 +32,7 @@ SHOWCASE = {
 
 
 def _ship(
-    sender: str, to: str, ref: str, lot: str, serials: list[str]
+    *, sender: str, to: str, ref: str, lot: str, serials: list[str]
 ) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         (
@@ -80,8 +80,8 @@ def story() -> list[tuple[str, str, dict[str, Any]]]:
             "batch.commission",
             {"gtin": AMOXICILLIN, "lot": CHAIN_LOT, "expiry": "281130", "serials": CHAIN_SERIALS},
         ),
-        *_ship(ACME, MEDSUPPLY, "D1001", CHAIN_LOT, CHAIN_SERIALS[:10]),
-        *_ship(MEDSUPPLY, CITY, "W2001", CHAIN_LOT, CHAIN_SERIALS[:6]),
+        *_ship(sender=ACME, to=MEDSUPPLY, ref="D1001", lot=CHAIN_LOT, serials=CHAIN_SERIALS[:10]),
+        *_ship(sender=MEDSUPPLY, to=CITY, ref="W2001", lot=CHAIN_LOT, serials=CHAIN_SERIALS[:6]),
         (
             CITY,
             "custody.dispense",
@@ -112,7 +112,9 @@ def story() -> list[tuple[str, str, dict[str, Any]]]:
                 "serials": RECALLED_SERIALS,
             },
         ),
-        *_ship(ACME, MEDSUPPLY, "D1002", RECALLED_LOT, RECALLED_SERIALS[:2]),
+        *_ship(
+            sender=ACME, to=MEDSUPPLY, ref="D1002", lot=RECALLED_LOT, serials=RECALLED_SERIALS[:2]
+        ),
         (
             REGULATOR,
             "batch.recall",

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from provenance.gs1.keys import GLN
 from provenance.log import body as f
 from provenance.log.errors import BadStatement
 from provenance.log.kinds import KindRule, Op, Operation, ledger_kind
 from provenance.supply import body as packs
-from provenance.supply import operations, pack_events
+from provenance.supply import operations, pack_events, shipments
 from provenance.supply.operations import SUPPLY_ROLES
 
 MOVE_FIELDS = {"quantity", "serials"}
+
+
+def signer(op: Op) -> GLN:
+    """The signer's party: its GLN was checked when the party was registered."""
+    return GLN(op.party)
 
 
 @ledger_kind("product.register", frozenset({"manufacturer"}), "a manufacturer registers a GTIN")
@@ -18,7 +24,7 @@ def product_register(op: Op) -> None:
     f.members(b, {"gtin", "name", "form", "strength"}, {"ndc"})
     operations.register_product(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         gtin=packs.gtin(b),
         name=f.text(b, "name"),
         ndc=f.optional_text(b, "ndc", 12),
@@ -38,7 +44,7 @@ def batch_commission(op: Op) -> None:
     quantity, serials = packs.quantity_or_serials(b)
     operations.commission(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         gtin=packs.gtin(b),
         lot=packs.lot(b),
         expiry=packs.expiry(b),
@@ -52,10 +58,10 @@ def _ship(action: str) -> Operation:
         b = op.body
         f.members(b, {"shipment", "gtin", "lot", "to"}, MOVE_FIELDS | {"po", "despatch"})
         quantity, serials = packs.quantity_or_serials(b)
-        operations.ship(
+        shipments.ship(
             op.ledger,
             op.view,
-            party=op.party,
+            party=signer(op),
             shipment_id=f.text(b, "shipment", 80),
             gtin=packs.gtin(b),
             lot=packs.lot(b),
@@ -83,9 +89,9 @@ def custody_receive(op: Op) -> None:
     b = op.body
     f.members(b, {"from", "shipment"}, MOVE_FIELDS)
     quantity, serials = packs.quantity_or_serials(b)
-    operations.receive(
+    shipments.receive(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         sender=f.gln(b, "from"),
         shipment_id=f.text(b, "shipment", 80),
         quantity=quantity,
@@ -100,7 +106,7 @@ def custody_dispense(op: Op) -> None:
     quantity, serials = packs.quantity_or_serials(b)
     operations.dispense(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         gtin=packs.gtin(b),
         lot=packs.lot(b),
         quantity=quantity,
@@ -116,7 +122,7 @@ def custody_destroy(op: Op) -> None:
     quantity, serials = packs.quantity_or_serials(b)
     operations.destroy(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         gtin=packs.gtin(b),
         lot=packs.lot(b),
         quantity=quantity,
@@ -131,7 +137,7 @@ def batch_recall(op: Op) -> None:
     f.exact_members(b, "gtin", "lot", "reason")
     operations.recall(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         roles=op.roles,
         gtin=packs.gtin(b),
         lot=packs.lot(b),
@@ -150,7 +156,7 @@ def pack_state(op: Op) -> None:
         raise BadStatement("body.serials must name at least one pack")
     pack_events.pack_state(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         gtin=packs.gtin(b),
         lot=packs.lot(b),
         serials=serials,
@@ -164,7 +170,7 @@ def scan_record(op: Op) -> object:
     f.members(b, {"gtin"}, {"lot", "serial", "expiry"})
     return pack_events.scan(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         gtin=packs.gtin(b),
         lot=packs.lot(b) if "lot" in b else None,
         serial=packs.serials({"serials": [b["serial"]]})[0] if "serial" in b else None,
@@ -179,7 +185,7 @@ def alert_resolve(op: Op) -> None:
     f.exact_members(b, "alert", "resolution")
     pack_events.resolve_alert(
         op.ledger,
-        party=op.party,
+        party=signer(op),
         roles=op.roles,
         alert_id=f.text(b, "alert", 40),
         resolution=f.text(b, "resolution", 1000),

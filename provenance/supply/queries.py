@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from provenance.gs1 import keys as gs1
+from provenance.gs1.keys import GTIN, Lot, Serial
 from provenance.log.store.engine import query, query_dicts
 from provenance.log.store.projection import DbView
 from provenance.supply import custody, verdict
+from provenance.supply.rows import BatchRow, PackRow, ProductRow
 from provenance.supply.tables import KEYS
 
 
@@ -20,25 +22,25 @@ def party_names(conn: Connection) -> dict[str, str]:
     return {gln: name for gln, name in query(conn, "SELECT gln, name FROM party")}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Lookup:
     """What the log knows about a scanned pack, and the verdict on it."""
 
-    gtin: str
-    lot: str | None
-    serial: str | None
+    gtin: GTIN
+    lot: Lot | None
+    serial: Serial | None
     expiry: str | None
     verdict: verdict.Verdict
-    product: dict[str, Any] | None = None
-    batch: dict[str, Any] | None = None
-    pack: dict[str, Any] | None = None
+    product: ProductRow | None = None
+    batch: BatchRow | None = None
+    pack: PackRow | None = None
     timeline: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     holdings: list[dict[str, Any]] = field(default_factory=list)
     in_transit: int = 0
 
     def to_json(self, stem: str) -> dict[str, Any]:
-        batch = self.batch
+        batch, pack = self.batch, self.pack
         return {
             **self.verdict.to_json(),
             "gtin": self.gtin,
@@ -63,8 +65,13 @@ class Lookup:
                 ),
             },
             "pack": None
-            if self.pack is None
-            else {k: self.pack[k] for k in ("state", "holder", "state_by", "state_at")},
+            if pack is None
+            else {
+                "state": pack["state"],
+                "holder": pack["holder"],
+                "state_by": pack["state_by"],
+                "state_at": pack["state_at"],
+            },
             "holdings": self.holdings,
             "timeline": self.timeline,
             "alerts": self.alerts,
@@ -73,21 +80,14 @@ class Lookup:
 
 def lookup(
     conn: Connection,
-    gtin: str,
-    lot: str | None,
-    serial: str | None,
+    gtin: GTIN,
+    lot: Lot | None,
+    serial: Serial | None,
+    *,
     expiry: str | None = None,
     today: datetime | None = None,
 ) -> Lookup:
     """The verdict and custody timeline for a GTIN, batch and optional serial (read-only)."""
-    view = DbView(conn, KEYS)
-    product = view.row("product", (gtin,))
-    pack = view.row("pack", (gtin, serial)) if serial is not None else None
-    if lot is None and pack is not None:
-        lot = pack["lot"]
-    if pack is not None and pack["lot"] != lot:
-        pack = None
-    batch = view.row("batch", (gtin, lot)) if lot is not None else None
     duplicates = 0
     if serial is not None:
         ((duplicates,),) = query(
@@ -96,17 +96,28 @@ def lookup(
             "AND resolved_index IS NULL",
             (gtin, serial, "duplicate-serial"),
         )
-    result = verdict.judge(
-        product=product,
-        batch=batch,
-        pack=pack,
+    scanned = verdict.judge_scan(
+        DbView(conn, KEYS),
+        gtin=gtin,
+        lot=lot,
         serial=serial,
         scanned_expiry=expiry,
         today=(today or datetime.now(UTC)).date(),
+        lot_from_pack=True,
         duplicate_alerts=int(duplicates),
     )
-    found = Lookup(gtin, lot, serial, expiry, result, product, batch, pack)
-    if batch is not None:
+    lot = scanned.lot
+    found = Lookup(
+        gtin=gtin,
+        lot=lot,
+        serial=serial,
+        expiry=expiry,
+        verdict=scanned.verdict,
+        product=scanned.product,
+        batch=scanned.batch,
+        pack=scanned.pack,
+    )
+    if scanned.batch is not None:
         names = party_names(conn)
         found.timeline = [
             {

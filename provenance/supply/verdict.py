@@ -8,6 +8,9 @@ from typing import Any
 
 from provenance.errors import Error
 from provenance.gs1 import keys as gs1
+from provenance.gs1.keys import GTIN, Lot, Serial
+from provenance.log.rows import Rows
+from provenance.supply.rows import BATCH, PACK, PRODUCT, BatchRow, PackRow, ProductRow
 
 #: Verdict codes, worst first; the page colours and the DSCSA answer derive from them.
 VERDICTS = {
@@ -44,10 +47,10 @@ def expiry_date(yymmdd: str) -> date | None:
 
 def judge(
     *,
-    product: dict[str, Any] | None,
-    batch: dict[str, Any] | None,
-    pack: dict[str, Any] | None,
-    serial: str | None,
+    product: ProductRow | None,
+    batch: BatchRow | None,
+    pack: PackRow | None,
+    serial: Serial | None,
     scanned_expiry: str | None,
     today: date,
     duplicate_alerts: int = 0,
@@ -90,3 +93,49 @@ def judge(
     if reasons:
         return Verdict("suspect", tuple(reasons), tuple(alerts))
     return Verdict("authentic")
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """The rows a scan names, and the verdict on them."""
+
+    lot: Lot | None  # as scanned, or the pack's when the serial alone named the batch
+    product: ProductRow | None
+    batch: BatchRow | None
+    pack: PackRow | None
+    verdict: Verdict
+
+
+def judge_scan(
+    rows: Rows,
+    *,
+    gtin: GTIN,
+    lot: Lot | None,
+    serial: Serial | None,
+    scanned_expiry: str | None,
+    today: date,
+    lot_from_pack: bool = False,
+    duplicate_alerts: int = 0,
+) -> Scanned:
+    """Read the product, batch and pack a scan names and judge them: the one path of a signed
+    scan (rows from its entry's ledger) and of the resolver (rows from the projection).
+
+    With `lot_from_pack` a serial scanned without a lot names its pack's batch (the resolver);
+    a signed scan is judged on the lot it states, so a rebuild replays it the same way."""
+    product = PRODUCT.get(rows, (gtin,))
+    pack = PACK.get(rows, (gtin, serial)) if serial is not None else None
+    if lot_from_pack and lot is None and pack is not None:
+        lot = pack["lot"]
+    if pack is not None and lot is not None and pack["lot"] != lot:
+        pack = None  # the serial exists, but in another batch
+    batch = BATCH.get(rows, (gtin, lot)) if lot is not None else None
+    result = judge(
+        product=product,
+        batch=batch,
+        pack=pack,
+        serial=serial,
+        scanned_expiry=scanned_expiry,
+        today=today,
+        duplicate_alerts=duplicate_alerts,
+    )
+    return Scanned(lot, product, batch, pack, result)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
 
 import pytest
 
-from provenance.errors import Error
 from provenance.log.identity import PartyRecord
-from provenance.log.ledger import Ledger
 from provenance.log.store.projection import MemoryView
 from provenance.supply import operations as supply
-from provenance.supply import pack_events
+from provenance.supply import pack_events, shipments
+from provenance.supply import rows as supply_rows
 from provenance.supply.tables import KEYS as SUPPLY_KEYS
 from provenance.supply.tables import METADATA
+from tests.supply.replay import Replay
 
 GTIN = "09506000134352"
 MAKER, WHOLESALER, PHARMACY = "5412345000013", "5412345000020", "5412345000037"
@@ -27,6 +26,34 @@ def test_primary_keys_match_the_schema() -> None:
     for table, keys in SUPPLY_KEYS.items():
         columns = tuple(c.name for c in METADATA.tables[table].primary_key.columns)
         assert columns == keys, table
+
+
+def test_row_types_match_the_schema() -> None:
+    row_types = {
+        "product": supply_rows.ProductRow,
+        "batch": supply_rows.BatchRow,
+        "holding": supply_rows.HoldingRow,
+        "shipment": supply_rows.ShipmentRow,
+        "pack": supply_rows.PackRow,
+        "custody_event": supply_rows.CustodyEventRow,
+        "alert": supply_rows.AlertRow,
+        "epcis_event": supply_rows.EpcisEventRow,
+    }
+    assert set(row_types) == set(METADATA.tables)
+    for table, row_type in row_types.items():
+        columns = [c.name for c in METADATA.tables[table].columns]
+        assert list(row_type.__annotations__) == columns, table
+    handles = [
+        supply_rows.PRODUCT,
+        supply_rows.BATCH,
+        supply_rows.HOLDING,
+        supply_rows.SHIPMENT,
+        supply_rows.PACK,
+        supply_rows.CUSTODY_EVENT,
+        supply_rows.ALERT,
+        supply_rows.EPCIS_EVENT,
+    ]
+    assert [handle.name for handle in handles] == list(SUPPLY_KEYS)
 
 
 def independent_totals(view: MemoryView, lot: str) -> tuple[int, int, int, int, int]:
@@ -52,32 +79,11 @@ def independent_totals(view: MemoryView, lot: str) -> tuple[int, int, int, int, 
 @pytest.mark.parametrize("seed", range(8))
 def test_conservation_under_random_operations(seed: int) -> None:
     rng = random.Random(seed)
-    view = MemoryView(SUPPLY_KEYS)
+    replay = Replay("2026-11-01T00:00:00.000Z")
+    view, at, run = replay.view, replay.at, replay.run
     for gln, role in zip(PARTIES, ["manufacturer", "wholesaler", "pharmacy"], strict=True):
         view.parties[gln] = PartyRecord(gln, gln, (role,), 1)
-    index = 10
-    at = "2026-11-01T00:00:00.000Z"
-
-    def run(op: Callable[..., object], **args: object) -> bool:
-        nonlocal index
-        ledger = Ledger(view, index, at, "k" * 64)
-        try:
-            op(ledger, **args)
-        except Error:
-            return False  # refused: nothing of it may reach the view
-        view.apply(ledger.changes())
-        index += 1
-        return True
-
-    run(
-        supply.register_product,
-        party=MAKER,
-        gtin=GTIN,
-        name="X",
-        ndc=None,
-        form="tablet",
-        strength="1 mg",
-    )
+    replay.register_product(GTIN, MAKER)
     serials = [f"S{n}" for n in range(30)]
     assert run(
         supply.commission,
@@ -97,7 +103,7 @@ def test_conservation_under_random_operations(seed: int) -> None:
         if choice < 0.35:
             to = rng.choice([p for p in PARTIES if p != holder])
             ok = run(
-                lambda ledger, **a: supply.ship(ledger, view, **a),
+                lambda ledger, **a: shipments.ship(ledger, view, **a),
                 party=holder,
                 shipment_id=f"X{step}",
                 gtin=GTIN,
@@ -116,7 +122,7 @@ def test_conservation_under_random_operations(seed: int) -> None:
             got = json.loads(shipment["serials"])
             got = got[: rng.randint(1, len(got))]
             ok = run(
-                supply.receive,
+                shipments.receive,
                 party=shipment["recipient"],
                 sender=shipment["sender"],
                 shipment_id=shipment["shipment_id"],

@@ -350,6 +350,21 @@ def test_scan_records_alerts(chain: Chain) -> None:
     assert chain.pack(serials[1], **{"17": "301130"})["verdict"] == "suspect"
 
 
+def test_a_signed_scan_and_the_resolver_agree(chain: Chain) -> None:
+    serials = full_chain(chain)  # the pharmacy holds the first three packs
+    batch = {"gtin": GTIN, "lot": LOT}
+    chain.send(chain.pharmacy, "custody.dispense", {**batch, "serials": [serials[0]]})
+    chain.send(chain.pharmacy, "pack.state", {**batch, "serials": [serials[1]], "state": "locked"})
+    verdicts = {}
+    for serial in [*serials[:3], "FORGED-1"]:
+        chain.send(chain.pharmacy, "scan.record", {"gtin": GTIN, "lot": LOT, "serial": serial})
+        found = chain.pack(serial)
+        signed = [event for event in found["timeline"] if event["action"] == "scan"][-1]
+        assert signed["detail"] == found["verdict"], serial  # the verdict the scan recorded
+        verdicts[serial] = found["verdict"]
+    assert list(verdicts.values()) == ["dispensed", "suspect", "authentic", "unknown"]
+
+
 def test_alert_resolution(chain: Chain) -> None:
     full_chain(chain)
     chain.send(chain.pharmacy, "scan.record", {"gtin": GTIN, "lot": LOT, "serial": "FORGED-1"})

@@ -533,6 +533,44 @@ def test_tampered_payload_is_named(seeded: Flask) -> None:
     assert run(seeded).metric("R8 result").value == "pass"
 
 
+def test_rows_pointing_at_missing_or_wrong_entries_are_named(seeded: Flask) -> None:
+    """R8 reads each row's entry from the log: an index past the log, an entry of another kind
+    and an audit-trail key that did not sign it are each a finding."""
+    with seeded.app_context(), read_connection(service().engine) as conn:
+        size = conn.execute(text("SELECT count(*) FROM log_entry")).scalar_one()
+        ((subject, enrolled_index),) = conn.execute(
+            text("SELECT subject, enrolled_index FROM enrolment ORDER BY subject LIMIT 1")
+        ).all()
+        ((registered_index,),) = conn.execute(text("SELECT registered_index FROM trial")).all()
+        ((idx, seq, key_id),) = conn.execute(
+            text("SELECT idx, seq, key_id FROM trial_event ORDER BY idx, seq LIMIT 1")
+        ).all()
+    changes = [
+        ("UPDATE enrolment SET enrolled_index = :to WHERE subject = :subject", size + 7),
+        ("UPDATE trial SET registered_index = :to", 0),
+        ("UPDATE trial_event SET key_id = :to WHERE idx = :idx AND seq = :seq", "not-a-key"),
+    ]
+    undo = [enrolled_index, registered_index, key_id]
+    keys = {"subject": subject, "idx": idx, "seq": seq}
+    with seeded.app_context(), write_transaction(service().engine) as conn:
+        for sql, value in changes:
+            conn.execute(text(sql), {**keys, "to": value})
+    try:
+        r8 = run(seeded).table("r8").frame
+    finally:
+        with seeded.app_context(), write_transaction(service().engine) as conn:
+            for (sql, _), value in zip(changes, undo, strict=True):
+                conn.execute(text(sql), {**keys, "to": value})
+    assert kinds(r8, "table", "key", "idx") == [
+        ("wrong-kind", "trial", TRIAL_ID, 0),
+        ("missing-entry", "enrolment", f"{TRIAL_ID}/{subject}", size + 7),
+        ("wrong-signer", "trial_event", f"{idx}/{seq}", idx),
+    ]
+    assert list(r8["log_kind"].fillna("none")) == ["log.genesis", "none", "trial.register"]
+    assert set(r8["trial_id"]) == {TRIAL_ID}
+    assert run(seeded).metric("R8 result").value == "pass"
+
+
 # --- results with type and time frame, and a lock, through the API ----------------------
 
 

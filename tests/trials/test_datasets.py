@@ -15,7 +15,8 @@ import pytest
 
 from provenance.log.canonical import canonical_bytes, sha256_hex
 from trials import datasets
-from trials.datasets import FORMATS, Dataset, content_hash, detect_format, parse_dataset, raw_hash
+from trials.dataset_files import FORMATS, detect_format, parse_dataset
+from trials.datasets import Dataset, content_hash, raw_hash
 from trials.errors import BadDataset
 
 COLUMNS = ("STUDYID", "USUBJID", "AGE", "HEIGHT", "SEX", "RFSTDTC", "BRTHDT")

@@ -15,7 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.parties import Authority, PartyKey, register_party, send
-from trials.datasets import content_hash, parse_dataset
+from trials.dataset_files import parse_dataset
+from trials.datasets import content_hash
 from trials.payloads import commitment, content_commitment
 
 TRIAL = "NCT01234567"

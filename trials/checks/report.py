@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from provenance.log.store import logdb
 from provenance.reports.model import (
     Chart,
     Metric,
@@ -107,29 +108,38 @@ def _rows(source: Source, sql: str, trial: str | None, columns: list[str]) -> pd
     return source.frame(sql, (trial,) if trial else (), columns)
 
 
-def _refs(source: Source, trial: str | None) -> pd.DataFrame:
+def _projection_refs(source: Source, trial: str | None) -> list[dict[str, Any]]:
+    """Each projection row's table, key, trial and log index, and the key its audit trail names;
+    an erased payload points at its erasure's entry."""
     records: list[dict[str, Any]] = []
     for table, column in INDEX_COLUMNS.items():
         keys = TRIAL_KEYS[table]
         signer = "t.key_id" if table == "trial_event" else "NULL"
         sql = (
-            f"SELECT t.trial_id, t.{column}, l.kind, l.signer, {signer}, "
-            f"{', '.join('t.' + k for k in keys)} "
-            f"FROM {table} t LEFT JOIN log_entry l ON l.idx = t.{column}"
+            f"SELECT t.trial_id, t.{column}, {signer}, {', '.join('t.' + k for k in keys)} "
+            f"FROM {table} t"
         )
-        names = ["trial_id", "idx", "log_kind", "signer", "key_id", *keys]
+        names = ["trial_id", "idx", "key_id", *keys]
         for row in _rows(source, sql, trial, names).itertuples(index=False):
-            key = "/".join(str(value) for value in row[5:])
-            records.append(dict(zip(names[:5], row[:5], strict=True), table=table, key=key))
+            key = "/".join(str(value) for value in row[3:])
+            records.append(dict(zip(names[:3], row[:3], strict=True), table=table, key=key))
     erased = _rows(
         source,
-        "SELECT t.trial_id, p.erased_index, l.kind, l.signer, p.commitment FROM trial_payload p "
-        "JOIN erasure t ON t.payload = p.commitment "
-        "LEFT JOIN log_entry l ON l.idx = p.erased_index",
+        "SELECT t.trial_id, p.erased_index, p.commitment FROM trial_payload p "
+        "JOIN erasure t ON t.payload = p.commitment",
         trial,
-        ["trial_id", "idx", "log_kind", "signer", "key"],
+        ["trial_id", "idx", "key"],
     )
-    records += [dict(r, table="trial_payload", key_id=None) for r in checks.records(erased)]
+    return records + [dict(r, table="trial_payload", key_id=None) for r in checks.records(erased)]
+
+
+def _refs(source: Source, trial: str | None) -> pd.DataFrame:
+    """`_projection_refs` with the kind and signer of the entry each row points at (None where
+    the log holds no such entry)."""
+    records = _projection_refs(source, trial)
+    facts = logdb.entry_facts(source.conn, (r["idx"] for r in records if pd.notna(r["idx"])))
+    for record in records:
+        record["log_kind"], record["signer"], _ = facts.get(record["idx"], (None, None, None))
     columns = ["table", "key", "trial_id", "idx", "log_kind", "signer", "key_id"]
     return pd.DataFrame.from_records(records, columns=columns)
 

@@ -18,7 +18,7 @@ from trials.checks.frames import (
     in_force,
     records,
 )
-from trials.demo.clindata import consent_findings
+from trials.consent import consent_findings
 
 
 def consent_given(history: pd.DataFrame) -> pd.DataFrame:
@@ -59,8 +59,9 @@ def r6_consent(
     protocols: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """R6 (ICH E6(R3) informed consent): enrolled with no consent or before it (via
-    `clindata.consent_findings`); with consent records and protocols also each consent bound to
-    the version in force when it was logged, and re-consent after a version that requires it."""
+    `trials.consent.consent_findings`); with consent records and protocols also each consent
+    bound to the version in force when it was logged, and re-consent after a version that
+    requires it."""
     enrolment, consent = _with_trial(enrolment), _with_trial(consent)
     rows: list[dict[str, Any]] = []
     for tid in sorted(set(enrolment["trial_id"])):

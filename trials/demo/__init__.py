@@ -1,0 +1,1 @@
+"""The demo trial, built from the synthetic clindata study."""

@@ -1,19 +1,17 @@
-"""Tidy pandas views of the synthetic clindata trial tables, and consent checks over them."""
+"""Tidy pandas views of the synthetic clindata trial tables."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
-DEFAULT_DIR: Path = Path(__file__).resolve().parents[2] / "data" / "clindata"
+from trials.consent import iso_date, text_or_none
 
-NO_CONSENT = "no-consent"
-ENROLLED_BEFORE_CONSENT = "enrolled-before-consent"
+DEFAULT_DIR: Path = Path(__file__).resolve().parents[2] / "data" / "clindata"
 
 # The only consent category in the source data; other categories (e.g. optional sub-study
 # consents) would not license enrolment, so they are ignored rather than mixed in.
@@ -30,17 +28,6 @@ class Study:
     planned_sites: int
     planned_subjects: int
     first_patient_first_visit: str | None
-
-
-@dataclass(frozen=True)
-class ConsentFinding:
-    """An enrolled subject whose consent record is missing or dated after enrolment."""
-
-    subject: str
-    site: str
-    enrolled: str
-    consented: str | None
-    kind: str
 
 
 def load_table(name: str, directory: Path = DEFAULT_DIR) -> pd.DataFrame:
@@ -66,40 +53,6 @@ def load_table(name: str, directory: Path = DEFAULT_DIR) -> pd.DataFrame:
     return frame.where(frame.notna(), None)
 
 
-def _iso_date(value: object) -> str | None:
-    """ISO text, date, datetime or Timestamp as ``YYYY-MM-DD``; None if missing."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, datetime):  # includes pd.Timestamp; checked before its base class date
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        # datetime.fromisoformat accepts both "2013-11-26" and "2013-11-26T00:00:00".
-        return datetime.fromisoformat(text).date().isoformat()
-    if pd.isna(value):  # type: ignore[call-overload]
-        return None
-    raise TypeError(f"not a date: {value!r}")
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) and pd.isna(value):  # type: ignore[call-overload]
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks columns {missing}")
-
-
 def _normalise_phase(raw: str) -> str:
     # CTMS writes phases as "P3"; bare "3" or "Phase 3" map to that same form so a study's
     # phase compares equal whichever system it came from.
@@ -121,7 +74,7 @@ def load_study(directory: Path = DEFAULT_DIR) -> Study:
         phase=_normalise_phase(str(row["phase"])),
         planned_sites=int(row["num_plan_site"]),
         planned_subjects=int(row["num_plan_subj"]),
-        first_patient_first_visit=_iso_date(row["act_fpfv"]),
+        first_patient_first_visit=iso_date(row["act_fpfv"]),
     )
 
 
@@ -135,10 +88,10 @@ def load_sites(directory: Path = DEFAULT_DIR) -> pd.DataFrame:
     raw = load_table("ctms_site", directory)
     frame = pd.DataFrame(
         {
-            "site": raw["site_num"].map(_text),
-            "country": raw["country"].map(_text),
-            "activated": raw["site_active_dt"].map(_iso_date),
-            "status": raw["site_status"].map(_text),
+            "site": raw["site_num"].map(text_or_none),
+            "country": raw["country"].map(text_or_none),
+            "activated": raw["site_active_dt"].map(iso_date),
+            "status": raw["site_status"].map(text_or_none),
         },
         dtype=object,
     )
@@ -151,12 +104,12 @@ def load_enrolment(directory: Path = DEFAULT_DIR) -> pd.DataFrame:
     Screen failures are dropped: they carry no ``subjid`` and are never enrolled.
     """
     raw = load_table("rawplus_enroll", directory)
-    enrolled = raw[raw["enrollyn"].map(_text) == "Y"]
+    enrolled = raw[raw["enrollyn"].map(text_or_none) == "Y"]
     frame = pd.DataFrame(
         {
-            "subject": enrolled["subjid"].map(_text),
-            "site": enrolled["siteid"].map(_text),
-            "enrolled": enrolled["enroll_dt"].map(_iso_date),
+            "subject": enrolled["subjid"].map(text_or_none),
+            "site": enrolled["siteid"].map(text_or_none),
+            "enrolled": enrolled["enroll_dt"].map(iso_date),
         },
         dtype=object,
     )
@@ -171,11 +124,14 @@ def load_consent(directory: Path = DEFAULT_DIR) -> pd.DataFrame:
     that is when consent was first in force.
     """
     raw = load_table("rawplus_consent", directory)
-    given = raw[(raw["conscat"].map(_text) == MAIN_CONSENT) & (raw["consyn"].map(_text) == "Y")]
+    given = raw[
+        (raw["conscat"].map(text_or_none) == MAIN_CONSENT)
+        & (raw["consyn"].map(text_or_none) == "Y")
+    ]
     frame = pd.DataFrame(
         {
-            "subject": given["subjid"].map(_text),
-            "consented": given["consdt"].map(_iso_date),
+            "subject": given["subjid"].map(text_or_none),
+            "consented": given["consdt"].map(iso_date),
         },
         dtype=object,
     )
@@ -183,44 +139,6 @@ def load_consent(directory: Path = DEFAULT_DIR) -> pd.DataFrame:
     # ISO dates sort chronologically as text, so the first row per subject is the earliest.
     frame = frame.sort_values(["subject", "consented"], kind="stable")
     return frame.drop_duplicates("subject", keep="first").reset_index(drop=True)
-
-
-def consent_findings(enrolment: pd.DataFrame, consent: pd.DataFrame) -> list[ConsentFinding]:
-    """Enrolled subjects with no consent, or enrolled on a day before consent was given.
-
-    Needs ``subject, site, enrolled`` and ``subject, consented``; dates may be ISO text or
-    date-likes. Consent on the enrolment day is compliant. A consent row whose date is missing,
-    or (if the frame still carries a raw ``consyn`` column) whose ``consyn`` is not "Y", does
-    not count as consent. Sorted by (kind, subject).
-    """
-    _require(enrolment, ["subject", "site", "enrolled"], "enrolment frame")
-    _require(consent, ["subject", "consented"], "consent frame")
-    has_flag = "consyn" in consent.columns
-    earliest: dict[str, str] = {}
-    for record in consent.to_dict("records"):
-        subject = _text(record["subject"])
-        consented = _iso_date(record["consented"])
-        if subject is None or consented is None:
-            continue
-        if has_flag and _text(record["consyn"]) != "Y":
-            continue
-        if subject not in earliest or consented < earliest[subject]:
-            earliest[subject] = consented
-    findings: list[ConsentFinding] = []
-    for record in enrolment.to_dict("records"):
-        subject = _text(record["subject"])
-        enrolled = _iso_date(record["enrolled"])
-        if subject is None or enrolled is None:
-            raise ValueError(f"enrolment row without subject or date: {record!r}")
-        site = _text(record["site"]) or ""
-        consented = earliest.get(subject)
-        if consented is None:
-            findings.append(ConsentFinding(subject, site, enrolled, None, NO_CONSENT))
-        elif enrolled < consented:
-            findings.append(
-                ConsentFinding(subject, site, enrolled, consented, ENROLLED_BEFORE_CONSENT)
-            )
-    return sorted(findings, key=lambda finding: (finding.kind, finding.subject))
 
 
 #: The DM, AE and SV extracts a sponsor submits from this study: our column ← clindata column.

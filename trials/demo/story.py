@@ -9,11 +9,12 @@ from typing import Any
 
 import pandas as pd
 
-from provenance.demo import DemoParty, DemoRun
 from provenance.log.service import Service
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
-from trials.datasets import content_hash, parse_dataset
+from provenance.plugins import DemoParty, DemoRun
+from trials.dataset_files import parse_dataset
+from trials.datasets import content_hash
 from trials.demo import clindata
 from trials.payloads import commitment, content_commitment, store_payload
 from trials.tables import TRIAL_KEYS

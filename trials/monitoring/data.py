@@ -10,7 +10,7 @@ import pandas as pd
 from provenance.reports.model import Params, Step
 from provenance.reports.source import Source
 from trials import monitoring as mon
-from trials.datasets import parse_dataset
+from trials.dataset_files import parse_dataset
 from trials.demo import clindata
 from trials.queries import payload_bytes
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, render_template, request
 
@@ -23,6 +24,8 @@ bp = Blueprint("supply", __name__, template_folder="templates")
 #: DSCSA verification: a link type the resolver answers with Lightweight Verification Messaging.
 VERIFICATION_LINK_TYPES = {"verificationService", "gs1:verificationService"}
 
+Identifier = TypeVar("Identifier", gs1.Lot, gs1.Serial)
+
 
 def stem() -> str:
     return request.host_url.rstrip("/")
@@ -33,8 +36,13 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def _gtin(value: str) -> str:
+def _gtin(value: str) -> gs1.GTIN:
     return gs1.normalise_gtin(value)
+
+
+def _optional(kind: Callable[[str], Identifier], value: str | None) -> Identifier | None:
+    """A lot or serial that was read and checked, as its type; None when it was not given."""
+    return None if value is None else kind(value)
 
 
 def _checked(value: str | None, valid: bool, what: str) -> str | None:
@@ -44,14 +52,20 @@ def _checked(value: str | None, valid: bool, what: str) -> str | None:
 
 
 def _lookup(gtin: str, lot: str | None, serial: str | None) -> supply_queries.Lookup:
-    gtin = _gtin(gtin)
+    gtin14 = _gtin(gtin)
     _checked(lot, gs1.is_valid_lot(lot), "lot")
     _checked(serial, gs1.is_valid_serial(serial), "serial")
     expiry = request.args.get("17")
     if expiry is not None:
         gs1.parse_expiry(expiry)
     with read_connection(service().engine) as conn:
-        return supply_queries.lookup(conn, gtin, lot, serial, expiry)
+        return supply_queries.lookup(
+            conn,
+            gtin14,
+            _optional(gs1.Lot, lot),
+            _optional(gs1.Serial, serial),
+            expiry=expiry,
+        )
 
 
 def _verdict_response(
@@ -135,7 +149,13 @@ def scan_page() -> str:
 def _scan_json(code: str) -> dict[str, Any]:
     scan = barcode.parse_scan(code)
     with read_connection(service().engine) as conn:
-        found = supply_queries.lookup(conn, scan.gtin, scan.lot, scan.serial, scan.expiry)
+        found = supply_queries.lookup(
+            conn,
+            gs1.GTIN(scan.gtin),
+            _optional(gs1.Lot, scan.lot),
+            _optional(gs1.Serial, scan.serial),
+            expiry=scan.expiry,
+        )
     body = found.to_json(stem())
     body["scan"] = {
         "form": scan.form,
