@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +32,20 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import click  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from pymerkle import InmemoryTree, SqliteTree  # noqa: E402
 
 from provenance import demo  # noqa: E402
 from provenance.log import merkle, reader  # noqa: E402
-from provenance.log.append import Submission, parse_submission, store_rows  # noqa: E402
-from provenance.log.service import Service, Settings  # noqa: E402
+from provenance.log.append import Submission  # noqa: E402
+from provenance.log.service import Service  # noqa: E402
+from provenance.log.settings import Settings  # noqa: E402
 from provenance.log.signing import is_valid_p256, key_id, public_key_der, sign_envelope  # noqa: E402
 from provenance.log.statements import make_statement  # noqa: E402
-from provenance.log.store.engine import (  # noqa: E402
-    create_schema,
-    make_engine,
-    read_connection,
-    write_transaction,
-)
+from provenance.log.store import logdb  # noqa: E402
+from provenance.log.store.engine import make_engine, read_connection, write_transaction  # noqa: E402
+from provenance.log.store.schema import create_schema  # noqa: E402
+from provenance.plugins import Installed, load_plugins  # noqa: E402
 
 BATCH = 10_000
 APPEND_BATCH = 1_000
@@ -88,7 +89,8 @@ def store_batch(engine: Any, frontier: merkle.Frontier, start: int, end: int) ->
             }
         )
     with write_transaction(engine) as conn:
-        store_rows(conn, entries, nodes)
+        logdb.insert_rows(conn, "log_entry", entries)
+        logdb.insert_rows(conn, "log_node", nodes)
     return frontier.root()
 
 
@@ -196,16 +198,27 @@ def bench_store(n: int, workdir: Path) -> None:
 # --- signed statements --------------------------------------------------------------------------
 
 
+@cache
+def installed() -> Installed:
+    """Every installed plug-in (supply, trials), as the app and the command line load them."""
+    return load_plugins()
+
+
 def demo_service(data_dir: Path, stories: tuple[str, ...] = ()) -> Service:
-    """A log with the demo parties (and the demo stories named)."""
-    service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}))
+    """A log with the demo parties (and the demo stories named, by plug-in name)."""
+    service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}), installed().registry)
     service.initialise()
-    demo.seed(service, 0, stories=stories)
+    demo.seed(service, installed().plugins, 0, stories=stories)
     return service
 
 
+def demo_keys(data_dir: Path) -> list[ec.EllipticCurvePrivateKey]:
+    """The private keys of every demo party, in the order `demo.seed` registers them."""
+    return [demo.demo_key(data_dir, p.slug) for p in demo.parties(installed().plugins)]
+
+
 def signed_envelopes(data_dir: Path, count: int, tag: str) -> list[dict[str, Any]]:
-    keys = [demo.demo_key(data_dir, p.slug) for p in demo.PARTIES]
+    keys = demo_keys(data_dir)
     ids = [key_id(public_key_der(k)) for k in keys]
     out = []
     for i in range(count):
@@ -226,10 +239,10 @@ def bare_verify_rates(
     from provenance.log.store.projection import DbView
 
     with read_connection(service.engine) as conn:
-        view = DbView(conn)
+        view = DbView(conn, service.registry.key_columns)
         jobs = []
         for envelope in envelopes:
-            item = parse_submission(envelope)
+            item = service.log.parse(envelope)
             key = view.key(item.statement.signer)
             assert key is not None
             jobs.append((key.public_key, item.envelope.pae(), item.envelope.signatures[0].sig))
@@ -338,7 +351,7 @@ def bench_verify(workdir: Path, n: int, workers: int) -> None:
     say(f"\n== verify of a {n:,}-entry signed log, {workers} processes ==")
     data_dir = workdir / "verify"
     service = demo_service(data_dir)
-    keys = [demo.demo_key(data_dir, p.slug) for p in demo.PARTIES]
+    keys = demo_keys(data_dir)
     ids = [key_id(public_key_der(k)) for k in keys]
     with click.progressbar(length=n, label="building signed log", file=sys.stderr) as bar:
         for start in range(0, n, BATCH):
@@ -347,7 +360,7 @@ def bench_verify(workdir: Path, n: int, workers: int) -> None:
                 body = {"subject": f"bench/verify/{i}", "claim": {"sequence": i}}
                 statement = make_statement("attestation", body, ids[i % len(keys)])
                 items.append(
-                    parse_submission(
+                    service.log.parse(
                         sign_envelope(keys[i % len(keys)], statement.payload()).to_json()
                     )
                 )
@@ -356,7 +369,10 @@ def bench_verify(workdir: Path, n: int, workers: int) -> None:
             bar.update(len(items))
     sample = signed_envelopes(data_dir, 2000, "sample")
     one, many = bare_verify_rates(service, sample, workers)
-    report = service.verify(workers=workers, progress=True)
+    with read_connection(service.engine) as conn:
+        size = logdb.tree_size(conn)
+    with click.progressbar(length=size, label="verifying", file=sys.stderr) as bar:
+        report = service.verify(workers=workers, progress=bar.update)
     assert report.ok, report.summary()
     rate = report.entries / report.seconds
     RESULTS["verify"] = {

@@ -42,6 +42,7 @@ from provenance.log.store.engine import read_connection, write_transaction  # no
 from provenance.log.store.projection import DbView  # noqa: E402
 from provenance.supply import demo as demo_supply  # noqa: E402
 from provenance.supply import queries as supply_queries  # noqa: E402
+from provenance.supply.tables import KEYS  # noqa: E402
 
 RESULTS: dict[str, Any] = {}
 CHUNK = 50_000
@@ -67,8 +68,8 @@ def _rows(table: str, rows: list[tuple[Any, ...]], conn: Any) -> None:
 def fill_projection(service: Service, batches: int) -> None:
     """Projection rows as the rules write them: products, batches, holdings, shipments, packs
     and EVENTS_PER_BATCH custody events per batch. Lookups read only these tables."""
-    maker, wholesaler = demo_supply.GLNS["acme"], demo_supply.GLNS["medsupply"]
-    pharmacy = demo_supply.GLNS["citypharmacy"]
+    maker, wholesaler = demo_supply.GLNS[demo_supply.ACME], demo_supply.GLNS[demo_supply.MEDSUPPLY]
+    pharmacy = demo_supply.GLNS[demo_supply.CITY]
     key = "ab" * 32
     with write_transaction(service.engine) as conn:
         _rows(
@@ -195,7 +196,7 @@ def bench_scan(workdir: Path, batches: int, lookups: int, workers: int) -> None:
             total = time.perf_counter() - begin
         return len(keys) / total, latencies
 
-    base_rate, base_lat = timed(lambda conn, k: DbView(conn).row("batch", (k[0], k[1])))
+    base_rate, base_lat = timed(lambda conn, k: DbView(conn, KEYS).row("batch", (k[0], k[1])))
     rate, lat = timed(lambda conn, k: supply_queries.lookup(conn, *k).to_json("http://x"))
     say(
         f"in process, 1 core: bare batch-row read {base_rate:,.0f}/s; full lookup {rate:,.0f}/s "
@@ -320,7 +321,7 @@ def bench_epcis(workdir: Path, documents: int, events: int, workers: int) -> Non
     say(f"\n== EPCIS capture: {documents} documents x {events:,} events, one signature each ==")
     data_dir = workdir / "epcis"
     service = supply_service(data_dir)
-    key = demo.demo_key(data_dir, "acme")
+    key = demo.demo_key(data_dir, demo_supply.ACME)
     payloads = [json.dumps(epcis_document(d, events)).encode() for d in range(2 * documents)]
     envelopes = [sign_envelope(key, p, EPCIS_PAYLOAD_TYPE).to_json() for p in payloads]
     started = time.perf_counter()
