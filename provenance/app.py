@@ -9,21 +9,25 @@ from flask import Flask
 from provenance import commands
 from provenance.log.service import Service
 from provenance.log.settings import Settings
-from provenance.plugins import load_plugins
+from provenance.plugins import Installed, load_plugins
 from provenance.web import api, log_http, pages, problems, reports_http
 from provenance.web.context import PLUGINS, SERVICE
 
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None, plugins: Installed | None = None
+) -> Flask:
+    """The app over one log; `plugins` default to those the settings name (all installed)."""
     app = Flask(__name__)
     app.config.from_mapping(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, JSON_SORT_KEYS=False)
     app.config.from_prefixed_env("PROVENANCE")
     if test_config is not None:
         app.config.update(test_config)
     settings = Settings.from_config(app.config)
-    plugins = load_plugins(settings.plugins)
+    if plugins is None:
+        plugins = load_plugins(settings.plugins)
     app.extensions[PLUGINS] = plugins
     app.extensions[SERVICE] = Service(settings, plugins.registry)
     problems.register(app, plugins.problems())

@@ -20,20 +20,12 @@ from provenance.log.signing import P256_ORDER, load_private_key_pem, private_key
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
-from provenance.plugins import Plugin
+from provenance.plugins import DemoParty, Plugin
 
 DEFAULT_ENTRIES = 50
 BATCH = 500
 #: Statements per transaction when a story is appended.
 STORY_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class DemoParty:
-    slug: str
-    name: str
-    gln: str
-    roles: tuple[str, ...]
 
 
 def demo_key(data_dir: Path, slug: str) -> ec.EllipticCurvePrivateKey:
@@ -53,8 +45,8 @@ def parties(plugins: Sequence[Plugin]) -> tuple[DemoParty, ...]:
 
 
 @dataclass(frozen=True)
-class DemoRun:
-    """What a plug-in's demo story works with: the service, and demo keys to sign with."""
+class DemoKeys:
+    """The `DemoRun` of a seed: the service, and keys derived from the demo parties' names."""
 
     service: Service
 
@@ -110,7 +102,7 @@ def seed(
     if only_if_empty and size > 1:
         return SeedResult(0, 0, size, skipped=True)
     authority = keystore.load_authority_key(service.settings.keys)
-    run = DemoRun(service)
+    run = DemoKeys(service)
     registrations: list[Submission] = []
     for party in missing:
         body: dict[str, object] = {

@@ -12,17 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from provenance.errors import Error
 from provenance.log.personality import Personality, Registry
 
 if TYPE_CHECKING:
     import click
+    from cryptography.hazmat.primitives.asymmetric import ec
     from flask import Blueprint
     from sqlalchemy import Connection
 
-    from provenance.demo import DemoParty, DemoRun
+    from provenance.log.append import Submission
+    from provenance.log.service import Service
     from provenance.reports.model import ReportKind
 
 GROUP = "provenance.plugins"
@@ -30,6 +32,29 @@ GROUP = "provenance.plugins"
 
 def _none() -> tuple[Any, ...]:
     return ()
+
+
+@dataclass(frozen=True)
+class DemoParty:
+    slug: str  # names its key file under data/demo/
+    name: str
+    gln: str
+    roles: tuple[str, ...]
+
+
+class DemoRun(Protocol):
+    """What a demo story works with: the service, and demo keys to sign with."""
+
+    @property
+    def service(self) -> Service: ...
+
+    def key(self, slug: str) -> ec.EllipticCurvePrivateKey: ...
+
+    def sign(self, slug: str, kind: str, body: dict[str, Any]) -> Submission:
+        """A statement signed on the demo party's side, ready for `submit`."""
+        ...
+
+    def submit(self, items: Sequence[Submission]) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The transparency log: domain-free; its personalities are passed in, never imported."""

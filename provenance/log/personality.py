@@ -64,7 +64,10 @@ class Registry:
         self.off_log: dict[str, tuple[str, ...]] = {}
         self.codecs: dict[str, PayloadCodec] = {}
         roles: set[str] = set()
+        names: set[str] = set()
         for personality in self.personalities:
+            _unique(personality.name, names, "itself", personality)
+            names.add(personality.name)
             for rule in personality.kinds:
                 _unique(rule.kind, {*self.kinds, GENESIS}, "statement kind", personality)
                 self.kinds[rule.kind] = rule

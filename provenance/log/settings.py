@@ -46,7 +46,9 @@ class Settings:
             authority_name=str(config.get("AUTHORITY_NAME") or "Registry authority"),
             authority_gln=str(config.get("AUTHORITY_GLN") or DEFAULT_AUTHORITY_GLN),
             sqlite_synchronous=str(config.get("SQLITE_SYNCHRONOUS") or "FULL"),
-            plugins=_names(config.get("PLUGINS") or os.environ.get("PROVENANCE_PLUGINS")),
+            plugins=_names(
+                config["PLUGINS"] if "PLUGINS" in config else os.environ.get("PROVENANCE_PLUGINS")
+            ),
         )
 
     @property

@@ -21,6 +21,10 @@ def test_report_runs_from_the_form_and_shows_charts(browser: object, tmp_path: P
         field.clear()
         field.send_keys("30")
         browser.find_element(By.ID, "run-supply-chain").click()  # type: ignore[attr-defined]
+        # The form's own page has an h1 too: wait for the report's page before reading it.
+        WebDriverWait(browser, 60).until(  # type: ignore[arg-type]
+            lambda d: "/reports/supply-chain/?" in d.current_url
+        )
         heading = WebDriverWait(browser, 60).until(  # type: ignore[arg-type]
             lambda d: d.find_element(By.TAG_NAME, "h1")
         )

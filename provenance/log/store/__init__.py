@@ -1,1 +1,1 @@
-"""Database storage of the log: tables, engine, append-only guards and the projection."""
+"""Storage of the log: engines, schema and guards, the one module of log SQL, the projection."""

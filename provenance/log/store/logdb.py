@@ -95,21 +95,23 @@ def nodes_at_level(conn: Connection, level: int) -> dict[int, bytes]:
 # --- entries -----------------------------------------------------------------------------------
 
 
-def find_duplicates(conn: Connection, digests: Iterable[bytes]) -> dict[bytes, tuple[int, bytes]]:
-    """(index, leaf hash) of the already-logged entries among these payload digests."""
-    found: dict[bytes, tuple[int, bytes]] = {}
-    wanted = sorted(set(digests))
+def _rows_in(conn: Connection, select: str, column: str, values: Iterable[Any]) -> list[Any]:
+    """Rows of `select … WHERE column IN (values)`, in bounded queries of 500 values each."""
+    wanted = sorted(set(values))
+    rows: list[Any] = []
     for start in range(0, len(wanted), 500):
         chunk = tuple(wanted[start : start + 500])
-        rows = query(
-            conn,
-            "SELECT payload_digest, idx, leaf_hash FROM log_entry "
-            f"WHERE payload_digest IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        )
-        for digest, idx, leaf in rows:
-            found[bytes(digest)] = (int(idx), bytes(leaf))
-    return found
+        placeholders = ", ".join("?" * len(chunk))
+        rows += query(conn, f"{select} WHERE {column} IN ({placeholders})", chunk)
+    return rows
+
+
+def find_duplicates(conn: Connection, digests: Iterable[bytes]) -> dict[bytes, tuple[int, bytes]]:
+    """(index, leaf hash) of the already-logged entries among these payload digests."""
+    rows = _rows_in(
+        conn, "SELECT payload_digest, idx, leaf_hash FROM log_entry", "payload_digest", digests
+    )
+    return {bytes(digest): (int(idx), bytes(leaf)) for digest, idx, leaf in rows}
 
 
 def entry_data(conn: Connection, index: int) -> bytes | None:
@@ -168,19 +170,10 @@ def entry_counts(conn: Connection) -> list[tuple[str, str, str, int]]:
 
 def entry_facts(conn: Connection, indices: Iterable[int]) -> dict[int, tuple[str, str, str]]:
     """(kind, signer key id, logged_at) of the entries at these indices that exist."""
-    wanted = sorted({int(i) for i in indices})
-    found: dict[int, tuple[str, str, str]] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = tuple(wanted[start : start + 500])
-        rows = query(
-            conn,
-            "SELECT idx, kind, signer, logged_at FROM log_entry "
-            f"WHERE idx IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        )
-        for idx, kind, signer, logged_at in rows:
-            found[int(idx)] = (str(kind), str(signer), str(logged_at))
-    return found
+    rows = _rows_in(
+        conn, "SELECT idx, kind, signer, logged_at FROM log_entry", "idx", map(int, indices)
+    )
+    return {int(idx): (str(kind), str(signer), str(at)) for idx, kind, signer, at in rows}
 
 
 # --- checkpoints and detached payloads ---------------------------------------------------------
