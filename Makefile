@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/flask --app app init
+	$(BIN)/flask --app app init --demo
 	$(BIN)/flask --app app seed-demo --if-empty
 	@echo "provenance is serving at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --worker-class gthread --bind $(HOST):$(PORT) --log-level warning 'app:create_app()'

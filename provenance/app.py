@@ -10,7 +10,7 @@ from provenance import commands
 from provenance.log.service import Service
 from provenance.log.settings import Settings
 from provenance.plugins import Installed, load_plugins
-from provenance.web import api, log_http, pages, problems, reports_http
+from provenance.web import api, headers, log_http, pages, problems, reports_http
 from provenance.web.context import PLUGINS, SERVICE
 
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB
@@ -37,5 +37,6 @@ def create_app(
         for blueprint in plugin.blueprints():
             app.register_blueprint(blueprint)
     pages.install_navigation(app, plugins.nav())
+    headers.install(app)
     commands.register(app)
     return app

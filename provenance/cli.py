@@ -113,6 +113,7 @@ def keygen(out: Path, public_out: Path | None) -> None:
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--url", help="submit to this server instead of printing")
+@click.option("--log", "log", help="the origin of the log it is for (read from --url if given)")
 def register_party(
     authority_key: Path,
     name: str,
@@ -121,6 +122,7 @@ def register_party(
     public_key: Path,
     out: Path | None,
     url: str | None,
+    log: str | None,
 ) -> None:
     """Sign a party registration with the registry authority's key."""
     envelope = client.party_registration(
@@ -129,6 +131,7 @@ def register_party(
         gln,
         list(roles),
         load_public_key_pem(public_key.read_bytes()),
+        log=_audience(log, url),
     )
     if url:
         report_result(client.submit(url, envelope))
@@ -140,15 +143,27 @@ def register_party(
 @click.argument("statement", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
-def sign(statement: Path, key: Path, out: Path | None) -> None:
-    """Sign a statement file {"kind": …, "body": {…}} into a DSSE envelope."""
+@click.option("--log", "log", help='the origin of the log it is for (or the file\'s "log")')
+@click.option("--url", help="read the origin from this log server")
+def sign(statement: Path, key: Path, out: Path | None, log: str | None, url: str | None) -> None:
+    """Sign a statement file {"kind": …, "body": {…}} into a DSSE envelope for one log."""
     data = _read_json(statement)
     if not isinstance(data, dict) or not {"kind", "body"} <= data.keys():
         raise click.ClickException("a statement file is a JSON object with kind and body")
+    origin = _audience(log or data.get("log"), url)
     envelope = client.build_envelope(
-        client.load_private_key(key), data["kind"], data["body"], data.get("issued_at")
+        client.load_private_key(key), data["kind"], data["body"], data.get("issued_at"), log=origin
     )
     _emit(envelope, out)
+
+
+def _audience(log: str | None, url: str | None) -> str:
+    """The log a statement is signed for: as given, or as the server at `url` says."""
+    if log:
+        return log
+    if url:
+        return client.log_origin(url)
+    raise click.UsageError("give --log ORIGIN (see GET /api/v1/log) or --url SERVER")
 
 
 def report_result(result: dict[str, Any]) -> None:

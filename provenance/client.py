@@ -50,9 +50,12 @@ def build_envelope(
     kind: str,
     body: dict[str, Any],
     issued_at: str | None = None,
+    *,
+    log: str | None,
 ) -> dict[str, Any]:
-    """Sign a statement with the party's own key; the private key never leaves this process."""
-    statement = make_statement(kind, body, key_id(public_key_der(key)), issued_at)
+    """Sign a statement for the log with origin `log` with the party's own key; the private
+    key never leaves this process."""
+    statement = make_statement(kind, body, key_id(public_key_der(key)), issued_at, log=log)
     return sign_envelope(key, statement.payload()).to_json()
 
 
@@ -62,6 +65,8 @@ def party_registration(
     gln: str,
     roles: list[str],
     public_key: bytes,
+    *,
+    log: str,
 ) -> dict[str, Any]:
     body = {
         "gln": gln,
@@ -69,7 +74,7 @@ def party_registration(
         "roles": roles,
         "public_key": base64.b64encode(public_key).decode(),
     }
-    return build_envelope(authority, "party.register", body)
+    return build_envelope(authority, "party.register", body, log=log)
 
 
 def http_request(
@@ -100,6 +105,22 @@ def submit(server: str, envelope: dict[str, Any]) -> dict[str, Any]:
     _, body = http_request(f"{server.rstrip('/')}/api/v1/statements", json.dumps(envelope).encode())
     result: dict[str, Any] = json.loads(body)
     return result
+
+
+def log_origin(server: str) -> str:
+    """The origin of the log a server runs (public: GET /api/v1/log), to sign statements for."""
+    _, body = http_request(f"{server.rstrip('/')}/api/v1/log")
+    origin = json.loads(body).get("origin")
+    if not isinstance(origin, str) or not origin:
+        raise ClientError(f"{server} did not say which log it runs")
+    return origin
+
+
+def sign_and_submit(
+    server: str, key: ec.EllipticCurvePrivateKey, kind: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Sign a statement for the log `server` runs, and submit it."""
+    return submit(server, build_envelope(key, kind, body, log=log_origin(server)))
 
 
 def lookup(server: str, path: str) -> dict[str, Any]:

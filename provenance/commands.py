@@ -37,9 +37,15 @@ def reporting_errors(command: F) -> F:
 @click.command("init")
 @with_appcontext
 @reporting_errors
-def init_command() -> None:
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="a demonstration log: its genesis says so, every page and answer shows it, and only "
+    "it accepts seed-demo",
+)
+def init_command(demo: bool) -> None:
     """Create the log's keys, database and genesis entry (idempotent)."""
-    report = service().initialise()
+    report = service().initialise(demo=demo)
     keys = service().settings.keys
     if report.created:
         for change in report.changes:

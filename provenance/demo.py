@@ -1,9 +1,8 @@
-"""Deterministic demo parties and statements (keys under data/demo/, for demonstration only)."""
+"""Demo parties and statements, for a demonstration log only (keys under data/demo/)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,29 +11,41 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provenance.client import build_envelope
+from provenance.errors import Error
 from provenance.log import keystore
 from provenance.log.append import Submission
 from provenance.log.errors import LogNotInitialised
 from provenance.log.service import Service
-from provenance.log.signing import P256_ORDER, load_private_key_pem, private_key_pem, public_key_der
+from provenance.log.signing import (
+    generate_private_key,
+    load_private_key_pem,
+    private_key_pem,
+    public_key_der,
+)
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
 from provenance.plugins import DemoParty, Plugin
 
 DEFAULT_ENTRIES = 50
+
+
+class NotDemo(Error):
+    slug, status, title = "not-demo", 409, "Demo data goes only into a demonstration log"
+
+
 BATCH = 500
 #: Statements per transaction when a story is appended.
 STORY_BATCH = 1000
 
 
 def demo_key(data_dir: Path, slug: str) -> ec.EllipticCurvePrivateKey:
-    """The demo party's key: derived from its name, so every checkout seeds the same parties."""
+    """The demo party's key: made at random the first time, then read from data/demo/ (0600),
+    so no demo key can be computed from the source."""
     path = data_dir / "demo" / f"{slug}.pem"
     if path.exists():
         return load_private_key_pem(path.read_bytes())
-    secret = int.from_bytes(hashlib.sha256(f"provenance demo key {slug}".encode()).digest())
-    key = ec.derive_private_key(secret % (P256_ORDER - 1) + 1, ec.SECP256R1())
+    key = generate_private_key()
     keystore.write_secret(path, private_key_pem(key))
     return key
 
@@ -55,7 +66,8 @@ class DemoKeys:
 
     def sign(self, slug: str, kind: str, body: dict[str, Any]) -> Submission:
         """A statement signed on the demo party's side, ready for `submit`."""
-        return self.service.log.parse(build_envelope(self.key(slug), kind, body))
+        envelope = build_envelope(self.key(slug), kind, body, log=self.service.settings.origin)
+        return self.service.log.parse(envelope)
 
     def submit(self, items: Sequence[Submission]) -> None:
         for start in range(0, len(items), STORY_BATCH):
@@ -99,6 +111,12 @@ def seed(
         missing = [p for p in demo_parties if view.party(p.gln) is None]
     if size == 0:
         raise LogNotInitialised("the log has no genesis entry: run `flask --app app init` first")
+    profile = service.profile()
+    if profile is None or not profile.demo:
+        raise NotDemo(
+            "this is not a demonstration log: demo parties are registered only in a log made "
+            "with `flask --app app init --demo`"
+        )
     if only_if_empty and size > 1:
         return SeedResult(0, 0, size, skipped=True)
     authority = keystore.load_authority_key(service.settings.keys)
@@ -111,7 +129,8 @@ def seed(
             "roles": list(party.roles),
             "public_key": base64.b64encode(public_key_der(run.key(party.slug))).decode(),
         }
-        registrations.append(service.log.parse(build_envelope(authority, "party.register", body)))
+        envelope = build_envelope(authority, "party.register", body, log=service.settings.origin)
+        registrations.append(service.log.parse(envelope))
     if registrations:
         service.log.submit_many(registrations)
     told = []

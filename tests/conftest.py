@@ -26,20 +26,21 @@ from tests.parties import Authority, PartyKey, register_party
 POSTGRES_ENV = "PROVENANCE_TEST_POSTGRES_URL"
 
 
-def make_app(data_dir: Path, database_url: str | None = None) -> Flask:
+def make_app(data_dir: Path, database_url: str | None = None, *, demo: bool = False) -> Flask:
+    """An app over a new log; `demo`: a demonstration log, which alone takes the demo seed."""
     config: dict[str, object] = {"TESTING": True, "DATA_DIR": str(data_dir)}
     if database_url:
         config["DATABASE_URL"] = database_url
     app = create_app(config)
     with app.app_context():
-        _service().initialise()
+        _service().initialise(demo=demo)
     return app
 
 
 @contextlib.contextmanager
 def seeded_demo_app(directory: Path, count: int, stories: tuple[str, ...]) -> Iterator[Flask]:
     """An app whose log holds the demo parties, the demo `stories` and `count` attestations."""
-    app = make_app(directory / "data")
+    app = make_app(directory / "data", demo=True)
     try:
         with app.app_context():
             demo.seed(_service(), _installed().plugins, count, stories=stories)
@@ -62,6 +63,15 @@ def run_named_report(app: Flask, name: str, params: Params) -> Report:
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = make_app(tmp_path / "data")
+    yield app
+    with app.app_context():
+        _service().engine.dispose()
+
+
+@pytest.fixture
+def demo_app(tmp_path: Path) -> Iterator[Flask]:
+    """An app over a new demonstration log (for tests that seed the demo)."""
+    app = make_app(tmp_path / "demo-data", demo=True)
     yield app
     with app.app_context():
         _service().engine.dispose()

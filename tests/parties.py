@@ -11,9 +11,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from provenance.log import keystore
+from provenance.log.settings import DEFAULT_ORIGIN
 from provenance.log.signing import generate_private_key, key_id, public_key_der, sign_envelope
 from provenance.log.statements import make_statement
 from provenance.web.context import service
+
+#: The origin of every test log (the default).
+ORIGIN = DEFAULT_ORIGIN
 
 
 @dataclass
@@ -34,9 +38,15 @@ class PartyKey:
         return base64.b64encode(self.der).decode()
 
     def envelope(
-        self, kind: str, body: dict[str, Any], issued_at: str | None = None
+        self,
+        kind: str,
+        body: dict[str, Any],
+        issued_at: str | None = None,
+        *,
+        log: str | None = ORIGIN,
     ) -> dict[str, Any]:
-        statement = make_statement(kind, body, self.key_id, issued_at)
+        """A statement signed for the test log (`log`: another origin, or None for no log)."""
+        statement = make_statement(kind, body, self.key_id, issued_at, log=log)
         return sign_envelope(self.key, statement.payload()).to_json()
 
 

@@ -14,8 +14,8 @@ from tests.conftest import make_app
 
 
 @contextmanager
-def live_server(data_dir: Path) -> Iterator[tuple[str, Flask]]:
-    app = make_app(data_dir)
+def live_server(data_dir: Path, *, demo: bool = False) -> Iterator[tuple[str, Flask]]:
+    app = make_app(data_dir, demo=demo)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

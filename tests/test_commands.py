@@ -30,7 +30,8 @@ def test_init_writes_private_keys_and_is_idempotent(tmp_path: Path) -> None:
     assert app.test_client().get("/api/v1/log").get_json()["size"] == 1
 
 
-def test_seed_demo_twice_appends_more_from_the_same_parties(app: Flask) -> None:
+def test_seed_demo_twice_appends_more_from_the_same_parties(demo_app: Flask) -> None:
+    app = demo_app
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo", "--entries", "12"])
     assert first.exit_code == 0, first.output
@@ -53,14 +54,38 @@ def test_seed_demo_twice_appends_more_from_the_same_parties(app: Flask) -> None:
     assert verified.exit_code == 0 and f"log intact: {size + 5} entries" in verified.output
 
 
-def test_demo_keys_are_deterministic(tmp_path: Path) -> None:
+def test_demo_keys_are_random_and_kept_private(tmp_path: Path) -> None:
+    """No demo key can be computed from the source: each data folder makes its own."""
     from provenance.demo import demo_key
     from provenance.log.signing import key_id, public_key_der
 
     a = demo_key(tmp_path / "a", "acme")
     b = demo_key(tmp_path / "b", "acme")
-    assert key_id(public_key_der(a)) == key_id(public_key_der(b))
+    assert key_id(public_key_der(a)) != key_id(public_key_der(b))
+    assert key_id(public_key_der(demo_key(tmp_path / "a", "acme"))) == key_id(public_key_der(a))
     assert stat.S_IMODE((tmp_path / "a/demo/acme.pem").stat().st_mode) == 0o600
+
+
+def test_only_a_demo_log_takes_the_demo_and_says_so(app: Flask, demo_app: Flask) -> None:
+    refused = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert refused.exit_code == 1 and "not a demonstration log" in refused.output
+    real = app.test_client()
+    assert real.get("/api/v1/parties").get_json()[1:] == []  # the authority alone
+    assert "Provenance-Demo" not in real.get("/").headers
+    assert real.get("/api/v1/log").get_json()["demo"] is False
+    assert "Demonstration log" not in real.get("/").get_data(as_text=True)
+    seeded = demo_app.test_cli_runner().invoke(args=["seed-demo", "--entries", "1"])
+    assert seeded.exit_code == 0, seeded.output
+    shown = demo_app.test_client()
+    for path in ("/", "/api/v1/log", "/log/checkpoint", "/scan", "/trials"):
+        assert shown.get(path).headers["Provenance-Demo"] == "true", path
+    assert "Demonstration log" in shown.get("/").get_data(as_text=True)
+    assert "Demonstration log" in shown.get("/scan").get_data(as_text=True)
+    assert shown.get("/api/v1/log").get_json()["demo"] is True
+    again = demo_app.test_cli_runner().invoke(args=["init"])
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    made_real = app.test_cli_runner().invoke(args=["init", "--demo"])
+    assert made_real.exit_code == 1 and "real log" in made_real.output
 
 
 def test_seed_before_init_is_a_clear_error(tmp_path: Path) -> None:

@@ -9,13 +9,12 @@ from typing import Any
 
 import click
 
-from provenance.client import load_private_key
+from provenance.client import load_private_key, sign_and_submit
 from trials.client import (
     MEDIA_TYPES,
     dataset_body,
     new_salt,
     protocol_body,
-    sign_and_submit,
     upload,
 )
 from trials.rules import MEANINGS

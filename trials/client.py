@@ -7,9 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from provenance.client import build_envelope, post_bytes, submit
+from provenance.client import post_bytes
 from trials.dataset_files import detect_format, parse_dataset
 from trials.datasets import content_hash
 from trials.payloads import SALT_BYTES, commitment, content_commitment
@@ -78,12 +76,6 @@ def protocol_body(
     if reason is not None:
         body["reason"] = reason
     return body
-
-
-def sign_and_submit(
-    server: str, key: ec.EllipticCurvePrivateKey, kind: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    return submit(server, build_envelope(key, kind, body))
 
 
 MEDIA_TYPES = {

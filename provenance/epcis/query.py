@@ -7,6 +7,9 @@ from typing import Any
 #: The IANA media type of JSON-LD: the DSSE payload type of an EPCIS document signed whole.
 EPCIS_PAYLOAD_TYPE = "application/ld+json"
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+#: An `epcisHeader` extension member (an absolute IRI, as EPCIS 2.0 allows for extensions):
+#: the origin of the log a signed document is meant for.
+LOG_HEADER = "tag:provenance.local,2026:log"
 
 
 def query_document(events: list[dict[str, Any]], created: str) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from provenance.log.batching import GroupCommit
 from provenance.log.canonical import sha256
 from provenance.log.entries import ZERO_HASH_HEX, entry_bytes
 from provenance.log.errors import BadEnvelope, BadSignature, UnknownKey
-from provenance.log.identity import EntryContext
 from provenance.log.kinds import GENESIS, signing_key_der
 from provenance.log.note import Checkpoint, Signer, format_checkpoint
 from provenance.log.personality import Registry
+from provenance.log.profile import LogProfile, entry_context, genesis_profile, profile_of_genesis
 from provenance.log.signing import Envelope, parse_envelope, verify_p256
 from provenance.log.statements import Statement, now_timestamp
 from provenance.log.store import logdb
@@ -80,6 +80,7 @@ class TransparencyLog:
         # Key id → DER of every key seen: a key id is the hash of its DER, so an entry never goes
         # stale; whether the key may still sign is decided under the write lock.
         self._keys: dict[str, bytes] = {}
+        self._profile: LogProfile | None = None  # from the genesis entry, which never changes
         self._group: GroupCommit[Submission, Appended] = GroupCommit(
             lambda batch: self._commit(batch, isolate=True)
         )
@@ -87,6 +88,14 @@ class TransparencyLog:
     def parse(self, envelope_json: Any) -> Submission:
         """An envelope as this log reads it (its payload types and kinds)."""
         return parse_submission(envelope_json, self.registry)
+
+    def profile(self, conn: Connection) -> LogProfile | None:
+        """What the log's genesis declares (None before there is one)."""
+        if self._profile is None:
+            data = logdb.entry_data(conn, 0)
+            if data is not None:
+                self._profile = profile_of_genesis(data)
+        return self._profile
 
     def _view(self, conn: Connection) -> DbView:
         return DbView(conn, self.registry.key_columns)
@@ -178,6 +187,7 @@ class TransparencyLog:
     ) -> tuple[merkle.Frontier, bytes, list[Appended | Error]]:
         size = logdb.tree_size(conn)
         frontier, last_leaf = self._current_frontier(conn, size)
+        profile = self.profile(conn)
         view = self._view(conn)
         results: list[Appended | Error] = []
         entries: list[dict[str, Any]] = []
@@ -195,7 +205,7 @@ class TransparencyLog:
             index, logged_at = frontier.size, now_timestamp()
             prev = last_leaf.hex() if index else ZERO_HASH_HEX
             try:
-                ctx = EntryContext(index, logged_at)
+                ctx = entry_context(index, logged_at, profile, item.statement.body)
                 changes = self.registry.evaluate(view, item.statement, ctx)
                 data = entry_bytes(index, logged_at, prev, item.envelope, detached=item.detached)
                 if len(data) > MAX_ENTRY_SIZE:
@@ -210,6 +220,8 @@ class TransparencyLog:
                 results.append(exc)  # this item alone is refused; nothing of it was applied
                 continue
             view.apply(changes)
+            if index == 0:
+                profile = genesis_profile(item.statement.body)
             leaf = merkle.leaf_hash(data)
             for level, idx, digest in frontier.append(leaf):
                 nodes.append({"level": level, "idx": idx, "hash": digest})

@@ -11,6 +11,7 @@ from provenance.log.body import exact_members as _exact_members
 from provenance.log.body import gln as _gln
 from provenance.log.body import text as _text
 from provenance.log.errors import BadKey, BadStatement, Conflict, RevokedKey, UnknownKey, WrongRole
+from provenance.log.profile import EntryContext, genesis_profile
 from provenance.log.signing import key_id as compute_key_id
 from provenance.log.signing import parse_public_key
 from provenance.log.statements import Statement, is_key_id, parse_timestamp
@@ -73,14 +74,6 @@ class IdentityView(Protocol):
     def party(self, gln: str) -> PartyRecord | None: ...
 
 
-@dataclass(frozen=True)
-class EntryContext:
-    """Where a statement lands: its log index and the server's logging time."""
-
-    index: int
-    logged_at: str
-
-
 def _public_key(body: dict[str, Any], field: str) -> bytes:
     value = body.get(field)
     try:
@@ -127,7 +120,9 @@ def genesis_public_key(authority: object) -> bytes | None:
 def plan_genesis(statement: Statement, ctx: EntryContext) -> list[IdentityChange]:
     """Entry 0 names the registry authority and is signed by the key it names."""
     body = statement.body
-    _exact_members(body, "origin", "log_key", "authority")
+    optional = {"rules", "demo"} & set(body)
+    _exact_members(body, "origin", "log_key", "authority", *optional)
+    genesis_profile(body)
     _text(body, "origin")
     _text(body, "log_key", 400)
     authority = body["authority"]

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from provenance.log import identity
 from provenance.log.errors import BadStatement
-from provenance.log.identity import AUTHORITY, EntryContext, KeyRecord
+from provenance.log.identity import AUTHORITY, KeyRecord
 from provenance.log.ledger import Ledger, RowView
+from provenance.log.profile import EntryContext
 from provenance.log.statements import MAX_CLOCK_SKEW, Statement, parse_timestamp
 
 GENESIS = "log.genesis"
+#: Rules 2: how long before it is logged a statement may have been issued. A signature older
+#: than this is refused, so a statement cannot be held back and played into the log later.
+MAX_STATEMENT_AGE = timedelta(hours=24)
 #: Stands for every party role the log knows (the roles its personalities declare).
 ANY_PARTY = "*"
 
@@ -47,6 +52,8 @@ class KindRule:
     summary: str
     #: Changes who may sign: replayed when the log is verified with public keys only.
     identity: bool = False
+    #: Rules 2: the oldest a statement of this kind may be when logged (see MAX_STATEMENT_AGE).
+    max_age: timedelta = MAX_STATEMENT_AGE
 
     def allowed_roles(self, known: frozenset[str]) -> frozenset[str]:
         if ANY_PARTY not in self.roles:
@@ -102,6 +109,29 @@ def check_issued_at(statement: Statement, ctx: EntryContext) -> None:
         raise BadStatement(
             f"issued_at {statement.issued_at} is in the future (logged at {ctx.logged_at})"
         )
+
+
+def check_audience_and_age(statement: Statement, ctx: EntryContext, max_age: timedelta) -> None:
+    """Rules 2: a statement names the log it is meant for, and is fresh when logged.
+
+    Naming the log keeps a statement accepted by one log from being replayed into another that
+    knows the same key; the age bound keeps a signed statement from being held back."""
+    if ctx.rules < 2:
+        return
+    if statement.log != ctx.origin:
+        named = "names no log" if statement.log is None else f"is meant for log {statement.log!r}"
+        raise BadStatement(f"the statement {named}; this log is {ctx.origin!r}", log=ctx.origin)
+    logged = parse_timestamp(ctx.logged_at, "logged_at")
+    if logged - statement.issued > max_age:
+        raise BadStatement(
+            f"issued_at {statement.issued_at} is more than {_span(max_age)} before it was "
+            f"logged ({ctx.logged_at}); sign it again",
+        )
+
+
+def _span(age: timedelta) -> str:
+    hours = int(age.total_seconds() // 3600)
+    return f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} hours"
 
 
 def _plan_attestation(pending: Pending) -> list[object]:

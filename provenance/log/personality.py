@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import MetaData
 
 from provenance.log.errors import BadEnvelope, BadStatement, Conflict
-from provenance.log.identity import AUTHORITY, EntryContext, KeyRecord, signer_key
+from provenance.log.identity import AUTHORITY, KeyRecord, signer_key
 from provenance.log.kinds import ANY_PARTY, CORE_KINDS, GENESIS, KindRule, Pending, View
+from provenance.log.profile import EntryContext
 from provenance.log.signing import PAYLOAD_TYPE, Envelope
 from provenance.log.statements import Statement, parse_statement
 
@@ -114,6 +115,7 @@ class Registry:
         if statement.kind == GENESIS:
             raise Conflict("this log already has its genesis entry (index 0)")
         rule, key = self.check_signer(view, statement, ctx)
+        kinds.check_audience_and_age(statement, ctx, rule.max_age)
         return rule.plan(Pending(view, key, statement, ctx, self.roles))
 
     def check_signer(

@@ -13,8 +13,8 @@ from provenance.errors import Error
 from provenance.log.canonical import parse_json
 from provenance.log.entries import open_entry
 from provenance.log.errors import IntegrityError
-from provenance.log.identity import EntryContext
 from provenance.log.personality import IDENTITY_TABLES, Registry
+from provenance.log.profile import LogProfile, entry_context, genesis_profile
 from provenance.log.store import logdb
 from provenance.log.store.engine import query_dicts, write_transaction
 from provenance.log.store.projection import DbView
@@ -62,13 +62,16 @@ def rebuild(
             conn.exec_driver_sql(f"DELETE FROM {table}")
         view = DbView(conn, registry.key_columns)
         done = 0
+        profile: LogProfile | None = None
         for page in logdb.entry_pages(conn, PAGE):
             for idx, _leaf, data in page:
                 entry = parse_json(data)
                 _, statement = open_entry(conn, entry, registry)
-                ctx = EntryContext(idx, str(entry["logged_at"]))
+                ctx = entry_context(idx, str(entry["logged_at"]), profile, statement.body)
                 try:
                     view.apply(registry.evaluate(view, statement, ctx))
+                    if idx == 0:
+                        profile = genesis_profile(statement.body)
                 except Error as exc:
                     raise IntegrityError(
                         f"entry {idx} no longer applies on replay: {exc.detail}", index=idx

@@ -14,6 +14,7 @@ from provenance.log.canonical import parse_json
 from provenance.log.errors import LogNotInitialised
 from provenance.log.kinds import GENESIS
 from provenance.log.personality import Registry
+from provenance.log.profile import CURRENT_RULES, LogProfile, profile_of_genesis
 from provenance.log.settings import Settings
 from provenance.log.signing import key_id, public_key_der, sign_envelope
 from provenance.log.statements import make_statement
@@ -47,6 +48,7 @@ class Service:
             settings.database_url, synchronous=settings.sqlite_synchronous
         )
         self._log: TransparencyLog | None = None
+        self._profile: LogProfile | None = None
         # Idempotent: an uninitialised deployment answers "empty log", not a missing table.
         create_schema(self.engine, self.registry.metadata)
 
@@ -70,8 +72,20 @@ class Service:
     def verifier_key(self) -> str:
         return self.log.signer.verifier_key_line()
 
-    def initialise(self) -> InitReport:
-        """Create keys, schema and the genesis entry where missing; change nothing otherwise."""
+    def profile(self) -> LogProfile | None:
+        """What the log's genesis entry declares (None before `initialise`)."""
+        if self._profile is None:
+            with read_connection(self.engine) as conn:
+                first = logdb.entry_data(conn, 0)
+            if first is not None:
+                self._profile = profile_of_genesis(first)
+        return self._profile
+
+    def initialise(self, *, demo: bool = False) -> InitReport:
+        """Create keys, schema and the genesis entry where missing; change nothing otherwise.
+
+        A new log runs the current rules; `demo` marks it as a demonstration log for ever (its
+        demo parties' keys are made on this server, so nothing in it can be trusted)."""
         changes: list[str] = []
         paths = self.settings.keys
         if not paths.log_key.exists() and not paths.authority_key.exists():
@@ -96,8 +110,12 @@ class Service:
                     "gln": self.settings.authority_gln,
                     "public_key": base64.b64encode(authority_der).decode(),
                 },
+                "rules": CURRENT_RULES,
+                **({"demo": True} if demo else {}),
             }
-            statement = make_statement(GENESIS, body, key_id(authority_der))
+            statement = make_statement(
+                GENESIS, body, key_id(authority_der), log=self.settings.origin
+            )
             envelope = sign_envelope(authority, statement.payload())
             log.submit_many([log.parse(envelope.to_json())])
             changes.append("appended the genesis entry (index 0)")
@@ -107,6 +125,8 @@ class Service:
                 raise LogNotInitialised(
                     "the database's genesis entry names another log key than data/keys holds"
                 )
+            if demo and not recorded.get("demo"):
+                raise LogNotInitialised("this log was created as a real log, not a demo log")
         return InitReport(bool(changes), vkey, key_id(authority_der), tuple(changes))
 
 

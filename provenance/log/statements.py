@@ -11,6 +11,8 @@ from provenance.log.canonical import canonical_bytes, parse_json
 from provenance.log.errors import BadStatement
 
 REQUIRED_FIELDS = frozenset({"kind", "body", "issued_at", "signer"})
+#: The log a statement is meant for (its origin); logs running rules 2 require it.
+AUDIENCE_FIELD = "log"
 _KIND = re.compile(r"^[a-z][a-z0-9]*(?:[.-][a-z][a-z0-9]*)*$")
 _KEY_ID = re.compile(r"^[0-9a-f]{64}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -50,17 +52,22 @@ class Statement:
     body: dict[str, Any]
     issued_at: str
     signer: str
+    #: The origin of the log the signer meant this statement for (None: any log, rules 1).
+    log: str | None = None
     #: A decoded form of the body computed while parsing (the events of an EPCIS document), so
     #: the costly part runs before the write lock; not part of the statement's identity.
     decoded: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        members = {
             "kind": self.kind,
             "body": self.body,
             "issued_at": self.issued_at,
             "signer": self.signer,
         }
+        if self.log is not None:
+            members[AUDIENCE_FIELD] = self.log
+        return members
 
     def payload(self) -> bytes:
         return canonical_bytes(self.to_json())
@@ -71,10 +78,16 @@ class Statement:
 
 
 def make_statement(
-    kind: str, body: dict[str, Any], signer: str, issued_at: str | None = None
+    kind: str,
+    body: dict[str, Any],
+    signer: str,
+    issued_at: str | None = None,
+    *,
+    log: str | None = None,
 ) -> Statement:
-    """Build a statement (client side); validates like the server does."""
-    statement = Statement(kind, body, issued_at or now_timestamp(), signer)
+    """Build a statement (client side) for the log whose origin is `log`; validates like the
+    server does."""
+    statement = Statement(kind, body, issued_at or now_timestamp(), signer, log)
     return statement_from_json(statement.to_json())
 
 
@@ -82,13 +95,17 @@ def statement_from_json(obj: Any) -> Statement:
     if not isinstance(obj, dict):
         raise BadStatement("a statement is a JSON object")
     missing = REQUIRED_FIELDS - obj.keys()
-    extra = obj.keys() - REQUIRED_FIELDS
+    extra = obj.keys() - REQUIRED_FIELDS - {AUDIENCE_FIELD}
     if missing or extra:
         raise BadStatement(
-            "a statement has exactly the members kind, body, issued_at and signer",
+            "a statement has exactly the members kind, body, issued_at and signer, and the log "
+            "it is meant for",
             missing=sorted(missing),
             unexpected=sorted(extra),
         )
+    log = obj.get(AUDIENCE_FIELD)
+    if log is not None and (not isinstance(log, str) or not log or len(log) > 255):
+        raise BadStatement("log must be the origin of the log the statement is meant for")
     kind, body, issued_at, signer = obj["kind"], obj["body"], obj["issued_at"], obj["signer"]
     if not isinstance(kind, str) or not _KIND.match(kind) or len(kind) > 64:
         raise BadStatement(f"kind must be a dotted lowercase name, got {kind!r}")
@@ -97,7 +114,7 @@ def statement_from_json(obj: Any) -> Statement:
     parse_timestamp(issued_at, "issued_at")
     if not is_key_id(signer):
         raise BadStatement("signer must be the 64-hex-digit key id of the signing key")
-    return Statement(kind, body, issued_at, signer)
+    return Statement(kind, body, issued_at, signer, log)
 
 
 def parse_statement(payload: bytes) -> Statement:

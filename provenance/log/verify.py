@@ -16,10 +16,10 @@ from provenance.errors import Error
 from provenance.log import identity, merkle
 from provenance.log.canonical import canonical_bytes, parse_json
 from provenance.log.entries import ZERO_HASH_HEX, open_entry
-from provenance.log.identity import EntryContext
-from provenance.log.kinds import signing_key_der
+from provenance.log.kinds import check_audience_and_age, signing_key_der
 from provenance.log.note import Checkpoint, Verifier, open_checkpoint
 from provenance.log.personality import Registry
+from provenance.log.profile import LogProfile, entry_context, genesis_profile
 from provenance.log.sigcheck import SignatureChecks
 from provenance.log.signing import Envelope
 from provenance.log.statements import Statement
@@ -106,6 +106,7 @@ class _Replay:
         self.prev = ZERO_HASH_HEX
         self.next_index = 0
         self.tree_intact = True
+        self.profile: LogProfile | None = None  # what the genesis entry declares
 
     def problem(self, index: int, what: str, detail: str) -> None:
         self.report.problems.append(Problem(index, what, detail))
@@ -151,12 +152,14 @@ class _Replay:
                     f"{idx - 1} ({self.prev[:16]}…)",
                 )
             envelope, statement = self.opener(entry)
-            ctx = EntryContext(idx, str(entry["logged_at"]))
+            ctx = entry_context(idx, str(entry["logged_at"]), self.profile, statement.body)
             if idx == 0:
                 changes: list[object] = list(identity.plan_genesis(statement, ctx))
+                self.profile = genesis_profile(statement.body)
                 der = signing_key_der(self.view, statement)
             else:
                 rule, key = self.registry.check_signer(self.view, statement, ctx)
+                check_audience_and_age(statement, ctx, rule.max_age)
                 der = key.public_key
                 changes = self.registry.replay_identity(self.view, rule, key, statement, ctx)
             if der is None:

@@ -6,12 +6,12 @@ import functools
 import json
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from provenance.epcis.document import EpcisEvent, epc_gtin_lot_serial, parse_epcis_document
 from provenance.epcis.errors import BadEpcis
 from provenance.epcis.hash import normalise_epc
-from provenance.epcis.query import EPCIS_PAYLOAD_TYPE
+from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER
 from provenance.errors import BadJSON, Error
 from provenance.gs1 import keys as gs1
 from provenance.gs1.keys import GLN, GTIN, Lot, Serial
@@ -58,7 +58,12 @@ def capture_statement(envelope: Envelope) -> Statement:
         raise BadEpcis("creationDate must carry a time zone offset")
     issued_at = format_timestamp(moment.astimezone(UTC))
     events = parse_epcis_document(doc)  # validated here, outside the append lock
-    return Statement(KIND, doc, issued_at, envelope.signatures[0].keyid, decoded=events)
+    header = doc.get("epcisHeader")
+    log = header.get(LOG_HEADER) if isinstance(header, dict) else None
+    if log is not None and not isinstance(log, str):
+        raise BadEpcis(f"epcisHeader {LOG_HEADER} must be the origin of a log")
+    signer = envelope.signatures[0].keyid
+    return Statement(KIND, doc, issued_at, signer, log=log, decoded=events)
 
 
 def party_gln(uri: str) -> GLN | None:
@@ -271,7 +276,12 @@ def _epc_keys(epcs: Iterable[str]) -> list[str]:
 
 
 CAPTURE = KindRule(
-    KIND, operations.SUPPLY_ROLES, _plan, "an EPCIS 2.0 document, signed whole, captured"
+    KIND,
+    operations.SUPPLY_ROLES,
+    _plan,
+    "an EPCIS 2.0 document, signed whole, captured",
+    # Its issued_at is the document's creationDate: a week allows a batch sent once a week.
+    max_age=timedelta(days=7),
 )
 #: EPCIS documents are signed whole, as JSON-LD, and outgrow a tile entry.
 CODEC = PayloadCodec(EPCIS_PAYLOAD_TYPE, KIND, capture_statement, detached=True)

@@ -47,7 +47,8 @@ def scan(code: str, key: Path, url: str) -> None:
     Anything wrong with the pack (unknown serial, recalled, expired, already dispensed, never
     received here) is stored as an alert in the log.
     """
-    envelope = supply_client.scan_statement(client.load_private_key(key), code)
+    origin = client.log_origin(url)
+    envelope = supply_client.scan_statement(client.load_private_key(key), code, log=origin)
     report_result(client.submit(url, envelope))
     body = parse_json(base64.b64decode(envelope["payload"]))["body"]
     path = f"/01/{body['gtin']}" + (f"/10/{body['lot']}" if "lot" in body else "")

@@ -7,25 +7,41 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from provenance.client import build_envelope, http_request
-from provenance.epcis.query import EPCIS_PAYLOAD_TYPE
+from provenance.client import build_envelope, http_request, log_origin
+from provenance.epcis.errors import BadEpcis
+from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER
 from provenance.gs1.scanner import parse_scan
+from provenance.log.canonical import parse_json
 from provenance.log.signing import sign_envelope
 
 
+def for_log(document: bytes, origin: str) -> bytes:
+    """The document, naming the log it is meant for in an `epcisHeader` extension member."""
+    doc = parse_json(document)
+    if not isinstance(doc, dict):
+        raise BadEpcis("an EPCIS document is a JSON object")
+    header = doc.setdefault("epcisHeader", {})
+    if not isinstance(header, dict):
+        raise BadEpcis("epcisHeader must be a JSON object")
+    header[LOG_HEADER] = origin
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
 def capture_epcis(server: str, key: ec.EllipticCurvePrivateKey, document: bytes) -> dict[str, Any]:
-    """Sign an EPCIS 2.0 document whole (one DSSE signature) and POST it to /epcis/capture."""
-    envelope = sign_envelope(key, document, EPCIS_PAYLOAD_TYPE).to_json()
+    """Sign an EPCIS 2.0 document whole (one DSSE signature), for the log `server` runs, and
+    POST it to /epcis/capture."""
+    payload = for_log(document, log_origin(server))
+    envelope = sign_envelope(key, payload, EPCIS_PAYLOAD_TYPE).to_json()
     _, body = http_request(f"{server.rstrip('/')}/epcis/capture", json.dumps(envelope).encode())
     result: dict[str, Any] = json.loads(body)
     return result
 
 
-def scan_statement(key: ec.EllipticCurvePrivateKey, code: str) -> dict[str, Any]:
+def scan_statement(key: ec.EllipticCurvePrivateKey, code: str, *, log: str) -> dict[str, Any]:
     """A signed `scan.record` of whatever a scanner produced (parsed here, on the party's side)."""
     scan = parse_scan(code)
     body: dict[str, Any] = {"gtin": scan.gtin}
     for field, value in (("lot", scan.lot), ("serial", scan.serial), ("expiry", scan.expiry)):
         if value is not None:
             body[field] = value
-    return build_envelope(key, "scan.record", body)
+    return build_envelope(key, "scan.record", body, log=log)

@@ -79,9 +79,12 @@ def submit_batch() -> Response:
 def log_state() -> Response:
     with read_connection(service().engine) as conn:
         latest = reader.latest_checkpoint(conn)
+    profile = service().profile()
     return json_response(
         {
             "origin": service().settings.origin,
+            "demo": bool(profile and profile.demo),
+            "rules": profile.rules if profile else None,
             "verifier_key": service().verifier_key(),
             "size": latest.size if latest else 0,
             "root_hash": latest.root_hash.hex() if latest else None,

@@ -51,9 +51,11 @@ def index() -> str:
 
 
 def install_navigation(app: Flask, links: Sequence[tuple[str, str]]) -> None:
-    """Every page's navigation: the log, the plug-ins' pages, and the reports."""
+    """Every page's navigation (the log, the plug-ins' pages, the reports), and its banner when
+    the log is a demonstration log."""
     nav = [("Log", "/"), *links, ("Reports", "/reports")]
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
-        return {"nav_links": nav}
+        profile = service().profile()
+        return {"nav_links": nav, "demo_log": profile is not None and profile.demo}

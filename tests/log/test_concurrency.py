@@ -17,7 +17,7 @@ from provenance.log.signing import generate_private_key
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from tests.log.members import MEMBER, core_registry
-from tests.parties import Authority, PartyKey
+from tests.parties import ORIGIN, Authority, PartyKey
 from tests.paths import PROJECT, TESTS
 
 WORKER = TESTS / "workers" / "appender.py"
@@ -120,7 +120,7 @@ def test_same_statement_from_four_processes_is_logged_once(
     from provenance.client import build_envelope, load_private_key
 
     envelope = build_envelope(
-        load_private_key(keys[0]), "attestation", {"subject": "shared", "claim": {}}
+        load_private_key(keys[0]), "attestation", {"subject": "shared", "claim": {}}, log=ORIGIN
     )
     script = (
         "import json,sys; sys.path.insert(0, sys.argv[3]);"

@@ -20,7 +20,7 @@ from tests.parties import Authority, PartyKey, attestation, post, register_party
 
 @pytest.fixture
 def pg_app(tmp_path: Path, postgres_database: str) -> Iterator[Flask]:
-    app = make_app(tmp_path / "data", postgres_database)
+    app = make_app(tmp_path / "data", postgres_database, demo=True)
     yield app
     with app.app_context():
         service().close()

@@ -19,7 +19,7 @@ ENTRIES = 300
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Flask:
-    app = make_app(tmp_path / "data")
+    app = make_app(tmp_path / "data", demo=True)
     with app.app_context():
         # Several batches so there are several checkpoints to check against.
         for _ in range(3):

@@ -13,7 +13,7 @@ def test_report_runs_from_the_form_and_shows_charts(browser: object, tmp_path: P
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    with live_server(tmp_path / "data") as (url, app):
+    with live_server(tmp_path / "data", demo=True) as (url, app):
         with app.app_context():
             demo.seed(service(), installed().plugins, 0, stories=("supply",))
         browser.get(f"{url}/reports")  # type: ignore[attr-defined]

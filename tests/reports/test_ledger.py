@@ -130,7 +130,7 @@ def test_rotation_and_revocation_on_the_timeline(
 
 
 def test_tampered_log_shows_the_first_failure(tmp_path: Path) -> None:
-    app = make_app(tmp_path / "data")
+    app = make_app(tmp_path / "data", demo=True)
     with app.app_context():
         demo.seed(service(), installed().plugins, 20, stories=())
         service().engine.dispose()

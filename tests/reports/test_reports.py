@@ -32,7 +32,7 @@ NAMES = ("ledger", "supply-chain", "trial-checks", "monitoring")
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    app = make_app(tmp_path_factory.mktemp("reports") / "data")
+    app = make_app(tmp_path_factory.mktemp("reports") / "data", demo=True)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["seed-demo", "--entries", "0"])
     assert result.exit_code == 0, result.output
@@ -196,7 +196,8 @@ def test_web_report_errors_are_problems(seeded: Flask) -> None:
     assert chart.status_code == 404
 
 
-def test_web_report_follows_the_log(app: Flask) -> None:
+def test_web_report_follows_the_log(demo_app: Flask) -> None:
+    app = demo_app
     client = app.test_client()
     before = client.get("/reports/ledger/report.json").get_json()["log_size"]
     assert client.get("/reports/ledger/report.json").get_json()["log_size"] == before
@@ -235,7 +236,7 @@ def _entries_by_kind(meta: dict[str, object]) -> str:
 
 def test_reports_agree_on_postgresql(seeded: Flask, postgres_database: str, tmp_path: Path) -> None:
     """The same demo log on PostgreSQL gives the same figures as on SQLite."""
-    app = make_app(tmp_path / "pg", postgres_database)
+    app = make_app(tmp_path / "pg", postgres_database, demo=True)
     try:
         result = app.test_cli_runner().invoke(args=["seed-demo", "--entries", "0"])
         assert result.exit_code == 0, result.output

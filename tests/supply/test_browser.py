@@ -15,7 +15,7 @@ from tests.server import live_server
 
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[str]:
-    with live_server(tmp_path / "data") as (url, app):
+    with live_server(tmp_path / "data", demo=True) as (url, app):
         with app.app_context():
             demo.seed(service(), installed().plugins, 0, stories=("supply",))
         yield url

@@ -18,7 +18,7 @@ from tests.conftest import make_app
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """One demo log (supply chain and trial) for the module; the drift test repairs itself."""
-    app = make_app(tmp_path_factory.mktemp("demo") / "data")
+    app = make_app(tmp_path_factory.mktemp("demo") / "data", demo=True)
     runner = app.test_cli_runner()
     assert runner.invoke(args=["init"]).exit_code == 0
     result = runner.invoke(args=["seed-demo", "--entries", "3"])

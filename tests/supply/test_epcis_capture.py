@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,9 +13,10 @@ from flask.testing import FlaskClient
 
 from provenance.epcis.document import parse_epcis_document
 from provenance.epcis.hash import event_hash_id
-from provenance.epcis.query import EPCIS_PAYLOAD_TYPE
+from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER
 from provenance.log.signing import sign_envelope
-from tests.parties import Authority, PartyKey, register_party
+from provenance.log.statements import format_timestamp, now_timestamp
+from tests.parties import ORIGIN, Authority, PartyKey, register_party
 from tests.paths import VECTORS
 
 VECTORS = VECTORS / "epcis"
@@ -29,12 +31,14 @@ def epc(serial: str) -> str:
     return f"https://id.gs1.org/01/{GTIN}/21/{serial}"
 
 
-def document(*events: dict[str, Any], created: str = "2026-11-02T12:00:00.000Z") -> dict[str, Any]:
+def document(*events: dict[str, Any], created: str | None = None) -> dict[str, Any]:
+    """An EPCIS document created now (a capture must be fresh), for the test log."""
     return {
         "@context": CONTEXT,
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
-        "creationDate": created,
+        "creationDate": created or now_timestamp(),
+        "epcisHeader": {LOG_HEADER: ORIGIN},
         "epcisBody": {"eventList": list(events)},
     }
 
@@ -170,7 +174,8 @@ def test_recaptured_events_are_duplicates(
     # hash ID, so it is not applied twice; the new event in it is.
     event = commissioning(SERIALS)
     event["eventTime"] = "2026-11-01T07:00:00Z"
-    newer = document(event, shipping(SERIALS[:1]), created="2026-11-02T13:00:00.000Z")
+    an_hour_ago = format_timestamp(datetime.now(UTC) - timedelta(hours=1))
+    newer = document(event, shipping(SERIALS[:1]), created=an_hour_ago)
     response = capture(client, parties["maker"], newer)
     assert response.status_code == 201 and response.get_json()["events_captured"] == 1
     assert batch(client)["batch"]["commissioned"] == 6
@@ -209,7 +214,7 @@ def test_invalid_documents_are_refused(
     client: FlaskClient, parties: dict[str, PartyKey], name: str
 ) -> None:
     doc = json.loads((VECTORS / "invalid" / name).read_text())
-    doc["creationDate"] = "2026-01-01T00:00:00Z"
+    doc["creationDate"] = now_timestamp()
     size = log_size(client)
     response = capture(client, parties["maker"], doc)
     assert response.status_code == 422, response.get_json()
@@ -222,7 +227,8 @@ def test_gs1_examples(client: FlaskClient, parties: dict[str, PartyKey], name: s
     """Every example is valid EPCIS: events that move custody of packs this log never
     commissioned are refused, naming the event; all others are stored under their hash IDs."""
     doc = json.loads((VECTORS / "gs1-examples" / name).read_text())
-    doc["creationDate"] = "2026-01-01T00:00:00Z"
+    doc["creationDate"] = now_timestamp()
+    doc.setdefault("epcisHeader", {})[LOG_HEADER] = ORIGIN
     events = parse_epcis_document(copy.deepcopy(doc))
     custody = [
         e

@@ -22,7 +22,7 @@ def chromium() -> str:
 
 
 def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_path: Path) -> None:
-    with live_server(tmp_path / "data") as (url, app):
+    with live_server(tmp_path / "data", demo=True) as (url, app):
         with app.app_context():
             demo.seed(service(), installed().plugins, 20, stories=("supply",))
         checkpoint = app.test_client().get("/log/checkpoint").get_data(as_text=True)
@@ -60,7 +60,7 @@ def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_pa
 def test_trial_page_renders_protocols_submissions_and_consent(
     chromium: str, tmp_path: Path
 ) -> None:
-    with live_server(tmp_path / "data") as (url, app):
+    with live_server(tmp_path / "data", demo=True) as (url, app):
         with app.app_context():
             demo.seed(service(), installed().plugins, 0, stories=("trials",))
         result = subprocess.run(

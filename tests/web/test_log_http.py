@@ -16,7 +16,8 @@ SIZE = 600  # two full level-0 tiles and a partial one
 
 
 @pytest.fixture
-def big(app: Flask) -> Flask:
+def big(demo_app: Flask) -> Flask:
+    app = demo_app
     with app.app_context():
         demo.seed(service(), installed().plugins, SIZE - 7, stories=())
     return app

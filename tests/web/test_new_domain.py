@@ -102,7 +102,7 @@ def test_a_new_domain_is_one_declaration(tmp_path: Path) -> None:
         {"TESTING": True, "DATA_DIR": str(tmp_path / "data")}, Installed((COLD_CHAIN,))
     )
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["init"]).exit_code == 0
+    assert runner.invoke(args=["init", "--demo"]).exit_code == 0
     seeded = runner.invoke(args=["seed-demo", "--entries", "2"])
     assert "registered 1 demo parties" in seeded.output and "cold chain: 1 reading" in seeded.output
     client = app.test_client()

@@ -23,8 +23,9 @@ def main() -> None:
     settings = Settings.from_config({"DATA_DIR": data_dir, "DATABASE_URL": url})
     service = Service(settings, core_registry())
     key = load_private_key(Path(key_path))
+    origin = settings.origin
     envelopes = [
-        build_envelope(key, "attestation", {"subject": f"{tag}/{i}", "claim": {"i": i}})
+        build_envelope(key, "attestation", {"subject": f"{tag}/{i}", "claim": {"i": i}}, log=origin)
         for i in range(int(count))
     ]
     if batch == 1:
