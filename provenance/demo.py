@@ -69,6 +69,11 @@ class DemoKeys:
         envelope = build_envelope(self.key(slug), kind, body, log=self.service.settings.origin)
         return self.service.log.parse(envelope)
 
+    def sign_as_authority(self, kind: str, body: dict[str, Any]) -> Submission:
+        authority = keystore.load_authority_key(self.service.settings.keys)
+        envelope = build_envelope(authority, kind, body, log=self.service.settings.origin)
+        return self.service.log.parse(envelope)
+
     def submit(self, items: Sequence[Submission]) -> None:
         for start in range(0, len(items), STORY_BATCH):
             self.service.log.submit_many(items[start : start + STORY_BATCH])

@@ -54,6 +54,10 @@ class DemoRun(Protocol):
         """A statement signed on the demo party's side, ready for `submit`."""
         ...
 
+    def sign_as_authority(self, kind: str, body: dict[str, Any]) -> Submission:
+        """A statement signed by the log's registry authority (e.g. assigning a prefix)."""
+        ...
+
     def submit(self, items: Sequence[Submission]) -> None: ...
 
 

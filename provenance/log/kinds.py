@@ -71,6 +71,9 @@ class Op:
     party: str
     roles: tuple[str, ...]
     body: dict[str, Any]
+    #: The rules of the log (its genesis declares them): a rule added in rules 2 checks this,
+    #: so entries accepted under rules 1 replay as they were accepted.
+    rules: int = 1
 
 
 Operation = Callable[[Op], object]
@@ -86,7 +89,8 @@ def ledger_kind(kind: str, roles: frozenset[str], summary: str) -> Callable[[Ope
             ledger = Ledger(pending.view, entry.index, entry.logged_at, key.key_id)
             party = pending.view.party(key.gln)
             roles = party.roles if party else ()
-            operation(Op(ledger, pending.view, key.gln, roles, pending.statement.body))
+            body = pending.statement.body
+            operation(Op(ledger, pending.view, key.gln, roles, body, entry.rules))
             return ledger.changes()
 
         return KindRule(kind, roles, plan, summary)

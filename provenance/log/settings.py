@@ -12,6 +12,7 @@ from provenance.log import keystore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ORIGIN = "provenance.local/log"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 #: GLN of the registry authority unless configured: GS1 prefix 0000000 is never assigned.
 DEFAULT_AUTHORITY_GLN = "0000000000000"
 
@@ -24,6 +25,9 @@ class Settings:
     authority_name: str
     authority_gln: str
     sqlite_synchronous: str = "FULL"
+    #: Where the service is reached: links, Digital Link URIs and QR codes are built from it,
+    #: never from a request's Host header.
+    public_url: str = DEFAULT_PUBLIC_URL
     #: The plug-ins (entry points of the group `provenance.plugins`) to install; None: all.
     plugins: tuple[str, ...] | None = None
 
@@ -46,6 +50,11 @@ class Settings:
             authority_name=str(config.get("AUTHORITY_NAME") or "Registry authority"),
             authority_gln=str(config.get("AUTHORITY_GLN") or DEFAULT_AUTHORITY_GLN),
             sqlite_synchronous=str(config.get("SQLITE_SYNCHRONOUS") or "FULL"),
+            public_url=str(
+                config.get("PUBLIC_URL")
+                or os.environ.get("PROVENANCE_PUBLIC_URL")
+                or DEFAULT_PUBLIC_URL
+            ).rstrip("/"),
             plugins=_names(
                 config["PLUGINS"] if "PLUGINS" in config else os.environ.get("PROVENANCE_PLUGINS")
             ),
