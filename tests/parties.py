@@ -80,5 +80,10 @@ def register_party(
     return party
 
 
+def assign_prefix(client: FlaskClient, authority: Authority, gln: str, prefix: str) -> None:
+    """The authority assigns a GS1 company prefix; under rules 2 a product needs its holder."""
+    send(client, authority, "prefix.assign", {"gln": gln, "prefix": prefix})
+
+
 def attestation(party: PartyKey, subject: str = "batch/1", **claim: Any) -> dict[str, Any]:
     return party.envelope("attestation", {"subject": subject, "claim": claim or {"ok": True}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provenance.log.identity import AUTHORITY
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
 from provenance.plugins import DemoParty, DemoRun
@@ -13,6 +14,9 @@ AMOXICILLIN = "09506000134352"
 LISINOPRIL = "00307773105025"  # NDC 0777-3105-02
 ACME, MEDSUPPLY, CITY, REGULATOR = "acme", "medsupply", "citypharmacy", "regulator"
 GLNS = {ACME: "5412345000013", MEDSUPPLY: "5412345000020", CITY: "5412345000037"}
+#: Acme's GS1 company prefixes: GS1's example prefix, and "03" and the NDC labeler code 0777 (the
+#: U.P.C. Company Prefix "30777" of its GTIN-12s, in GS1 form with a leading zero).
+ACME_PREFIXES = ("9506000", "030777")
 
 CHAIN_LOT, RECALLED_LOT, EXPIRED_LOT, BULK_LOT = "AMX2611A", "AMX2503R", "AMX2401E", "LIS2607"
 CHAIN_SERIALS = [f"A{n:07d}" for n in range(1, 13)]
@@ -52,8 +56,12 @@ def _ship(
 
 
 def story() -> list[tuple[str, str, dict[str, Any]]]:
-    """(party slug, statement kind, body) in log order."""
+    """(party slug, or AUTHORITY for the registry authority; statement kind, body) in log order."""
     return [
+        *(
+            (AUTHORITY, "prefix.assign", {"gln": GLNS[ACME], "prefix": prefix})
+            for prefix in ACME_PREFIXES
+        ),
         (
             ACME,
             "product.register",
@@ -164,6 +172,9 @@ def tell(run: DemoRun) -> str:
     with read_connection(run.service.engine) as conn:
         if DbView(conn, KEYS).row("product", (AMOXICILLIN,)) is not None:
             return ""
-    items = [run.sign(slug, kind, body) for slug, kind, body in story()]
+    items = [
+        run.sign_as_authority(kind, body) if slug == AUTHORITY else run.sign(slug, kind, body)
+        for slug, kind, body in story()
+    ]
     run.submit(items)
     return f"supply chain: {len(items)} demo statements"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from provenance.gs1.keys import GLN
 from provenance.log import body as f
 from provenance.log.errors import BadStatement
+from provenance.log.identity import AUTHORITY
 from provenance.log.kinds import KindRule, Op, Operation, ledger_kind
 from provenance.supply import body as packs
-from provenance.supply import operations, pack_events, shipments
+from provenance.supply import operations, pack_events, prefixes, shipments
 from provenance.supply.operations import SUPPLY_ROLES
 
 MOVE_FIELDS = {"quantity", "serials"}
@@ -18,14 +19,28 @@ def signer(op: Op) -> GLN:
     return GLN(op.party)
 
 
+@ledger_kind(
+    "prefix.assign",
+    frozenset({AUTHORITY}),
+    "the registry authority assigns a GS1 company prefix to a manufacturer",
+)
+def prefix_assign(op: Op) -> None:
+    b = op.body
+    f.exact_members(b, "gln", "prefix")
+    prefixes.assign(op.ledger, op.view, gln=f.gln(b), prefix=prefixes.company_prefix(b))
+
+
 @ledger_kind("product.register", frozenset({"manufacturer"}), "a manufacturer registers a GTIN")
 def product_register(op: Op) -> None:
     b = op.body
     f.members(b, {"gtin", "name", "form", "strength"}, {"ndc"})
+    gtin = packs.gtin(b)
+    if op.rules >= 2:
+        prefixes.require_holder(op.ledger, party=signer(op), gtin=gtin)
     operations.register_product(
         op.ledger,
         party=signer(op),
-        gtin=packs.gtin(b),
+        gtin=gtin,
         name=f.text(b, "name"),
         ndc=f.optional_text(b, "ndc", 12),
         form=f.text(b, "form", 100),
@@ -194,6 +209,7 @@ def alert_resolve(op: Op) -> None:
 
 #: The supply chain's statement kinds besides EPCIS capture (see `capture`).
 KINDS: tuple[KindRule, ...] = (
+    prefix_assign,
     product_register,
     batch_commission,
     custody_ship,

@@ -12,6 +12,18 @@ from provenance.log.rows import Table
 # Each row type mirrors its table in `tables.py` column for column.
 
 
+class CompanyPrefixRow(TypedDict):
+    prefix: str
+    gln: GLN
+    assigned_index: int
+    assigned_at: str
+
+
+class CompanyPrefixStemRow(TypedDict):
+    stem: str
+    prefix: str  # the first prefix assigned under this stem
+
+
 class ProductRow(TypedDict):
     gtin: GTIN
     manufacturer: GLN
@@ -119,6 +131,10 @@ class EpcisEventRow(TypedDict):
     event: str  # the event JSON as captured
 
 
+COMPANY_PREFIX: Table[CompanyPrefixRow, tuple[str]] = Table("company_prefix", CompanyPrefixRow)
+COMPANY_PREFIX_STEM: Table[CompanyPrefixStemRow, tuple[str]] = Table(
+    "company_prefix_stem", CompanyPrefixStemRow
+)
 PRODUCT: Table[ProductRow, tuple[GTIN]] = Table("product", ProductRow)
 BATCH: Table[BatchRow, tuple[GTIN, Lot]] = Table("batch", BatchRow)
 HOLDING: Table[HoldingRow, tuple[GTIN, Lot, GLN]] = Table("holding", HoldingRow)

@@ -1,4 +1,4 @@
-"""SQLModel tables of the supply-chain projection: products, batches, custody, alerts, EPCIS."""
+"""SQLModel tables of the supply-chain projection: prefixes, products, batches, custody, EPCIS."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ METADATA = MetaData()
 #: Projection tables and their primary keys, in the order a rebuild empties and compares them;
 #: each row is keyed by its primary key only, so `PutRow` is an upsert.
 KEYS: dict[str, tuple[str, ...]] = {
+    "company_prefix": ("prefix",),
+    "company_prefix_stem": ("stem",),
     "product": ("gtin",),
     "batch": ("gtin", "lot"),
     "holding": ("gtin", "lot", "gln"),
@@ -27,6 +29,25 @@ KEYS: dict[str, tuple[str, ...]] = {
 
 class SupplyTable(SQLModel, registry=registry(metadata=METADATA)):
     """Base of the supply chain's tables."""
+
+
+class CompanyPrefix(SupplyTable, table=True):
+    """A GS1 company prefix the registry authority assigned to a manufacturer."""
+
+    __tablename__ = "company_prefix"
+    prefix: str = Field(sa_column=string(12, primary_key=True))
+    gln: str = Field(sa_column=string(13, nullable=False))
+    assigned_index: int = Field(sa_column=bigint(nullable=False))
+    assigned_at: str = Field(sa_column=string(24, nullable=False))
+
+
+class CompanyPrefixStem(SupplyTable, table=True):
+    """A leading part (4 digits or more) of a longer assigned prefix, naming the first prefix
+    assigned under it: how an assignment finds a longer prefix it would cover by key alone."""
+
+    __tablename__ = "company_prefix_stem"
+    stem: str = Field(sa_column=string(11, primary_key=True))
+    prefix: str = Field(sa_column=string(12, nullable=False))
 
 
 class Product(SupplyTable, table=True):

@@ -30,6 +30,8 @@ def test_primary_keys_match_the_schema() -> None:
 
 def test_row_types_match_the_schema() -> None:
     row_types = {
+        "company_prefix": supply_rows.CompanyPrefixRow,
+        "company_prefix_stem": supply_rows.CompanyPrefixStemRow,
         "product": supply_rows.ProductRow,
         "batch": supply_rows.BatchRow,
         "holding": supply_rows.HoldingRow,
@@ -44,6 +46,8 @@ def test_row_types_match_the_schema() -> None:
         columns = [c.name for c in METADATA.tables[table].columns]
         assert list(row_type.__annotations__) == columns, table
     handles = [
+        supply_rows.COMPANY_PREFIX,
+        supply_rows.COMPANY_PREFIX_STEM,
         supply_rows.PRODUCT,
         supply_rows.BATCH,
         supply_rows.HOLDING,

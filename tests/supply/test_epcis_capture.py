@@ -16,7 +16,7 @@ from provenance.epcis.hash import event_hash_id
 from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER
 from provenance.log.signing import sign_envelope
 from provenance.log.statements import format_timestamp, now_timestamp
-from tests.parties import ORIGIN, Authority, PartyKey, register_party
+from tests.parties import ORIGIN, Authority, PartyKey, assign_prefix, register_party
 from tests.paths import VECTORS
 
 VECTORS = VECTORS / "epcis"
@@ -87,6 +87,7 @@ def receiving(serials: list[str], desadv: str = "urn:desadv:D-1") -> dict[str, A
 def parties(client: FlaskClient, authority: Authority) -> dict[str, PartyKey]:
     maker = register_party(client, authority, "Acme", MAKER, ["manufacturer"])
     wholesaler = register_party(client, authority, "MedSupply", WHOLESALER, ["wholesaler"])
+    assign_prefix(client, authority, MAKER, "9506000")
     body = {"gtin": GTIN, "name": "Amoxicillin", "form": "capsule", "strength": "500 mg"}
     assert (
         client.post("/api/v1/statements", json=maker.envelope("product.register", body)).status_code

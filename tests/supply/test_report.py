@@ -20,7 +20,7 @@ from provenance.supply import demo as demo_supply
 from provenance.supply.reports import exceptions as sx
 from provenance.web.context import service
 from tests.conftest import run_named_report, seeded_demo_app
-from tests.parties import Authority, PartyKey, register_party, send
+from tests.parties import Authority, PartyKey, assign_prefix, register_party, send
 
 ACME, MEDSUPPLY, CITY = (demo_supply.GLNS[p] for p in ("acme", "medsupply", "citypharmacy"))
 AMX, LIS = demo_supply.AMOXICILLIN, demo_supply.LISINOPRIL
@@ -143,6 +143,7 @@ def parties(client: FlaskClient, authority: Authority) -> dict[str, PartyKey]:
         "rogue": register_party(client, authority, "Rogue Pharmacy", "5412345000082", ["pharmacy"]),
         "tiny": register_party(client, authority, "Tiny Pharmacy", "5412345000099", ["pharmacy"]),
     }
+    assign_prefix(client, authority, made["maker"].gln, "9506000")
     product = {"gtin": GTIN, "name": "Amoxicillin", "form": "capsule", "strength": "500 mg"}
     send(client, made["maker"], "product.register", product)
     batch = {"gtin": GTIN, "lot": "BULK", "expiry": "301231", "quantity": 100}
