@@ -32,6 +32,13 @@ from trials.rules import (
     reason,
     sponsored_trial,
 )
+from trials.writers import (
+    claim_payload,
+    list_site_party,
+    require_own_payload,
+    site_fields,
+    site_party,
+)
 
 
 @ledger_kind("trial.register", frozenset({"sponsor"}), "a sponsor registers a trial")
@@ -60,13 +67,11 @@ def register(op: Op) -> None:
     sites = body["sites"]
     if not isinstance(sites, list) or not sites or len(sites) > 5000:
         raise BadStatement("body.sites must be a list of 1-5000 sites")
+    fields = site_fields(op)
     for site in sites:
-        if not isinstance(site, dict) or not {"site", "name"} <= set(site) <= {
-            "site",
-            "name",
-            "activated",
-        }:
-            raise BadStatement("each site is {site, name, activated?}")
+        if not isinstance(site, dict) or not {"site", "name"} <= set(site) <= fields:
+            optional = ", ".join(f"{name}?" for name in sorted(fields - {"site", "name"}))
+            raise BadStatement(f"each site is {{site, name, {optional}}}")
         key = f.text(site, "site", 40)
         if TRIAL_SITE.get(ledger, (trial_id, key)) is not None:
             raise BadStatement(f"site {key} is listed twice")
@@ -79,6 +84,9 @@ def register(op: Op) -> None:
                 activated=date(site, "activated") if site.get("activated") else None,
             ),
         )
+        gln = site_party(op, site)
+        if gln is not None:
+            list_site_party(op, trial_id=trial_id, site=key, gln=gln)
     TRIAL.put(
         ledger,
         TrialRow(
@@ -139,16 +147,18 @@ def commit_protocol(op: Op) -> None:
     if not isinstance(body["reconsent"], bool):
         raise BadStatement("body.reconsent must be true or false")
     document = f.text(body, "document", 64)
-    stored = check_payload(ledger, f.text(body, "payload", 64))
+    payload = f.text(body, "payload", 64)
+    stored = check_payload(ledger, payload)
     if stored is not None and stored["sha256"] != document:
         raise BadStatement("body.document is not the SHA-256 of the uploaded protocol")
+    claim_payload(op, trial["trial_id"], payload)
     PROTOCOL_VERSION.put(
         ledger,
         ProtocolVersionRow(
             trial_id=trial["trial_id"],
             version=version,
             document_sha256=document,
-            payload=body["payload"],
+            payload=payload,
             outcomes=json.dumps(outcomes(body)),
             reason=why,
             reconsent=int(body["reconsent"]),
@@ -227,6 +237,7 @@ def erase(op: Op) -> None:
         raise Conflict(f"payload {payload} is already erased")
     if TRIAL_PAYLOAD.get(ledger, (payload,)) is None:
         raise Conflict(f"no payload {payload}")
+    require_own_payload(op, trial["trial_id"], payload)
     why = f.text(op.body, "reason", 1000)
     ERASURE.put(
         ledger,

@@ -29,6 +29,24 @@ class TrialSiteRow(TypedDict):
     activated: str | None
 
 
+class TrialSitePartyRow(TypedDict):
+    trial_id: str
+    site: str
+    gln: str
+
+
+class TrialPartyRow(TypedDict):
+    trial_id: str
+    gln: str
+    sites: int
+
+
+class PayloadTrialRow(TypedDict):
+    payload: str
+    trial_id: str
+    first_index: int
+
+
 class ProtocolVersionRow(TypedDict):
     trial_id: str
     version: int
@@ -119,6 +137,11 @@ class TrialPayloadRow(TypedDict):
 
 TRIAL: Table[TrialRow, tuple[str]] = Table("trial", TrialRow)
 TRIAL_SITE: Table[TrialSiteRow, tuple[str, str]] = Table("trial_site", TrialSiteRow)
+TRIAL_SITE_PARTY: Table[TrialSitePartyRow, tuple[str, str]] = Table(
+    "trial_site_party", TrialSitePartyRow
+)
+TRIAL_PARTY: Table[TrialPartyRow, tuple[str, str]] = Table("trial_party", TrialPartyRow)
+PAYLOAD_TRIAL: Table[PayloadTrialRow, tuple[str]] = Table("payload_trial", PayloadTrialRow)
 PROTOCOL_VERSION: Table[ProtocolVersionRow, tuple[str, int]] = Table(
     "protocol_version", ProtocolVersionRow
 )
@@ -135,6 +158,9 @@ TRIAL_PAYLOAD: Table[TrialPayloadRow, tuple[str]] = Table("trial_payload", Trial
 TABLES: tuple[Table[Any, Any], ...] = (
     TRIAL,
     TRIAL_SITE,
+    TRIAL_SITE_PARTY,
+    TRIAL_PARTY,
+    PAYLOAD_TRIAL,
     PROTOCOL_VERSION,
     DATASET_VERSION,
     ENROLMENT,

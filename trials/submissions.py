@@ -32,6 +32,7 @@ from trials.rules import (
     reason,
     require_trial,
 )
+from trials.writers import claim_payload, require_subject_writer, require_writer
 
 DOMAIN = re.compile(r"^[A-Z]{2}$")  # SDTM/raw domain codes: DM, AE, VS, LB, …
 SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
@@ -60,7 +61,7 @@ def open_trial(op: Op) -> TrialRow:
     return trial
 
 
-def _check_dataset(op: Op) -> None:
+def _check_dataset(op: Op, trial_id: str) -> None:
     """The statement's figures and content commitment match the uploaded bytes."""
     body = op.body
     if body.get("format") not in FORMATS:
@@ -69,7 +70,8 @@ def _check_dataset(op: Op) -> None:
         raise BadStatement("body.domain must be a two-letter domain code such as DM or AE")
     f.text(body, "dataset", 80)
     rows, columns = f.count(body, "rows"), f.count(body, "columns")
-    stored = check_payload(op.ledger, f.text(body, "payload", 64))
+    payload = f.text(body, "payload", 64)
+    stored = check_payload(op.ledger, payload)
     if stored is not None:
         data, salt = stored["data"], stored["salt"]
         assert data is not None and salt is not None  # only erasure empties them: see check_payload
@@ -87,6 +89,7 @@ def _check_dataset(op: Op) -> None:
                 rows=dataset.row_count,
                 columns=dataset.column_count,
             )
+    claim_payload(op, trial_id, payload)
 
 
 def _put_version(op: Op, *, trial_id: str, version: int, why: str | None) -> None:
@@ -115,7 +118,8 @@ def _put_version(op: Op, *, trial_id: str, version: int, why: str | None) -> Non
 def submit(op: Op) -> None:
     f.members(op.body, DATASET_FIELDS)
     trial = open_trial(op)
-    _check_dataset(op)
+    require_writer(op, trial)
+    _check_dataset(op, trial["trial_id"])
     dataset, domain = op.body["dataset"], op.body["domain"]
     if DATASET_VERSION.get(op.ledger, (trial["trial_id"], dataset, 1)) is not None:
         raise Conflict(f"dataset {dataset} exists: amend it, giving a reason")
@@ -129,7 +133,8 @@ def amend(op: Op) -> None:
     f.members(op.body, DATASET_FIELDS | {"supersedes", "reason"})
     why = reason(op.body)
     trial = open_trial(op)
-    _check_dataset(op)
+    require_writer(op, trial)
+    _check_dataset(op, trial["trial_id"])
     dataset = op.body["dataset"]
     latest = latest_version(op.ledger, DATASET_VERSION, trial["trial_id"], dataset)
     if latest == 0:
@@ -161,9 +166,10 @@ def enrol(op: Op) -> None:
     f.exact_members(op.body, "trial", "subject", "site", "enrolled", "signature")
     trial = open_trial(op)
     subject = _subject(op.body)
+    site = _site(op, trial["trial_id"])
+    require_writer(op, trial, site)
     if ENROLMENT.get(op.ledger, (trial["trial_id"], subject)) is not None:
         raise Conflict(f"subject {subject} is already enrolled")
-    site = _site(op, trial["trial_id"])
     ENROLMENT.put(
         op.ledger,
         EnrolmentRow(
@@ -210,13 +216,14 @@ def consent(op: Op) -> None:
     body = op.body
     f.exact_members(body, "trial", "subject", "site", "consented", "protocol_version", "signature")
     trial = open_trial(op)
+    subject = _subject(body)
+    site = _site(op, trial["trial_id"])
+    require_writer(op, trial, site)
     in_force = latest_protocol(op.ledger, trial["trial_id"])
     if body.get("protocol_version") != in_force:
         raise Conflict(
             f"consent is bound to the protocol version in force, v{in_force}", in_force=in_force
         )
-    subject = _subject(body)
-    site = _site(op, trial["trial_id"])
     _record_consent(
         op.ledger,
         trial_id=trial["trial_id"],
@@ -235,6 +242,7 @@ def withdraw(op: Op) -> None:
     f.exact_members(op.body, "trial", "subject", "withdrawn", "signature")
     trial = require_trial(op.ledger, op.body.get("trial"))
     subject = _subject(op.body)
+    require_subject_writer(op, trial, subject)
     _record_consent(
         op.ledger,
         trial_id=trial["trial_id"],

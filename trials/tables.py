@@ -15,6 +15,9 @@ METADATA = MetaData()
 TRIAL_KEYS: dict[str, tuple[str, ...]] = {
     "trial": ("trial_id",),
     "trial_site": ("trial_id", "site"),
+    "trial_site_party": ("trial_id", "site"),
+    "trial_party": ("trial_id", "gln"),
+    "payload_trial": ("payload",),
     "protocol_version": ("trial_id", "version"),
     "dataset_version": ("trial_id", "dataset", "version"),
     "enrolment": ("trial_id", "subject"),
@@ -51,6 +54,35 @@ class TrialSite(TrialTable, table=True):
     site: str = Field(sa_column=string(40, primary_key=True))
     name: str = Field(sa_column=text(nullable=False))
     activated: str | None = Field(default=None, sa_column=string(10))
+
+
+class TrialSiteParty(TrialTable, table=True):
+    """Rules 2: the registered party that acts for a site of a trial, and writes for it."""
+
+    __tablename__ = "trial_site_party"
+    trial_id: str = Field(sa_column=string(40, primary_key=True))
+    site: str = Field(sa_column=string(40, primary_key=True))
+    gln: str = Field(sa_column=string(13, nullable=False))
+
+
+class TrialParty(TrialTable, table=True):
+    """Rules 2: a party listed for one or more sites of a trial, so it may also write what
+    names no site (datasets)."""
+
+    __tablename__ = "trial_party"
+    trial_id: str = Field(sa_column=string(40, primary_key=True))
+    gln: str = Field(sa_column=string(13, primary_key=True))
+    sites: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class PayloadTrial(TrialTable, table=True):
+    """Rules 2: the one trial whose protocol or dataset versions may name a payload, and whose
+    sponsor alone may erase it."""
+
+    __tablename__ = "payload_trial"
+    payload: str = Field(sa_column=string(64, primary_key=True))
+    trial_id: str = Field(sa_column=string(40, nullable=False))
+    first_index: int = Field(sa_column=bigint(nullable=False))
 
 
 class ProtocolVersion(TrialTable, table=True):

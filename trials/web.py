@@ -1,21 +1,35 @@
-"""Trial HTTP: payload upload and download (410 once erased), trial JSON, and trial pages."""
+"""Trial HTTP: payload upload and download (an attachment; 410 once erased), trial JSON, pages."""
 
 from __future__ import annotations
 
-import csv
-import io
+import mimetypes
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, Response, render_template, request
 
 from provenance.errors import Gone, NotFound
 from provenance.log.store.engine import read_connection
+from provenance.reports.render import csv_text
 from provenance.web.api import json_response
 from provenance.web.context import service
 from trials import queries
 from trials.payloads import MAX_PAYLOAD, parse_salt, store_payload
 
 bp = Blueprint("trials", __name__, template_folder="templates")
+
+#: The media type the uploader declared, reported beside the bytes.
+MEDIA_TYPE_HEADER = "Provenance-Media-Type"
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+#: Types trial uploads use that Python's own table does not know.
+_EXTENSIONS = {"application/x-sas-xport": ".xpt"}
+#: Python's built-in table only: the system's files differ from one machine to the next.
+_BUILTIN_TYPES = mimetypes.MimeTypes()
+
+
+def _extension(media_type: str) -> str:
+    """A file name extension for a declared media type; `.bin` for one nobody knows."""
+    return _EXTENSIONS.get(media_type) or _BUILTIN_TYPES.guess_extension(media_type) or ".bin"
 
 
 @bp.post("/api/v1/trials/payloads")
@@ -47,7 +61,21 @@ def download_payload(commitment: str) -> Response:
             reason=row["reason"],
             receipt=f"/log/receipt/{row['erased_index']}",
         )
-    return Response(bytes(row["data"]), mimetype=row["media_type"])
+    # Whatever type the uploader claimed, the bytes are never shown as a page of this origin: a
+    # browser saves them, and nosniff (on every answer) keeps it from guessing a type.
+    declared = str(row["media_type"])
+    response = Response(
+        bytes(row["data"]),
+        mimetype="application/octet-stream",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="{row["commitment"]}{_extension(declared)}"'
+            )
+        },
+    )
+    if MEDIA_TYPE.fullmatch(declared):
+        response.headers[MEDIA_TYPE_HEADER] = declared
+    return response
 
 
 def _trial_json(trial_id: str) -> dict[str, Any]:
@@ -93,6 +121,17 @@ HISTORY_COLUMNS = (
     "meaning",
     "key_id",
 )
+HISTORY_HEADER = (
+    "logged_at",
+    "entry",
+    "action",
+    "what",
+    "reason",
+    "party",
+    "printed_name",
+    "meaning",
+    "key_id",
+)
 
 
 @bp.get("/api/v1/trials/<trial_id>/history.csv")
@@ -101,26 +140,11 @@ def trial_history_csv(trial_id: str) -> Response:
     with read_connection(service().engine) as conn:
         queries.trial(conn, trial_id)
         rows = queries.history(conn, trial_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        [
-            "logged_at",
-            "entry",
-            "action",
-            "what",
-            "reason",
-            "party",
-            "printed_name",
-            "meaning",
-            "key_id",
-        ]
-    )
-    writer.writerows([row[c] for c in HISTORY_COLUMNS] for row in rows)
+    text = csv_text(HISTORY_HEADER, ([row[c] for c in HISTORY_COLUMNS] for row in rows))
     return Response(
-        out.getvalue(),
+        text,
         mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={trial_id}-audit.csv"},
+        headers={"Content-Disposition": f'attachment; filename="{trial_id}-audit.csv"'},
     )
 
 

@@ -20,6 +20,8 @@ from trials.datasets import content_hash
 from trials.payloads import commitment, content_commitment
 
 TRIAL = "NCT01234567"
+#: The site party the test trial lists for its site 001 (site 002 has none).
+SITE_GLN = "5412345000068"
 SIG = {"printed_name": "Dr. A. Sponsor", "meaning": "approval"}
 OUTCOMES = [
     {"id": "P1", "title": "Overall survival", "type": "primary", "time_frame": "24 months"},
@@ -93,7 +95,7 @@ def registration(**extra: Any) -> dict[str, Any]:
         "primary_completion": "2027-06-30",
         "signature": SIG,
         "sites": [
-            {"site": "001", "name": "Site one", "activated": "2026-01-15"},
+            {"site": "001", "name": "Site one", "activated": "2026-01-15", "gln": SITE_GLN},
             {"site": "002", "name": "Site two"},
         ],
         **extra,
@@ -105,7 +107,7 @@ def study(client: FlaskClient, authority: Authority) -> Study:
     s = Study(
         client,
         register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
-        register_party(client, authority, "Site 001", "5412345000068", ["site"]),
+        register_party(client, authority, "Site 001", SITE_GLN, ["site"]),
         register_party(client, authority, "Other sponsor", "5412345000099", ["sponsor"]),
     )
     s.send(s.sponsor, "trial.register", registration())

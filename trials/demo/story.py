@@ -23,6 +23,8 @@ TRIAL_ID = "NCT99000001"
 SPONSOR = DemoParty("sponsor", "Northwind Trials Sponsor", "5412345000051", ("sponsor",))
 SITE = DemoParty("site001", "Riverside Clinical Site 001", "5412345000068", ("site",))
 PARTIES = (SPONSOR, SITE)
+#: The clindata site the demo site party acts for: the first site the study lists.
+SITE_OF_PARTY = "3"
 #: Demo only: a real sponsor keeps its pseudonym key secret and off the server.
 PSEUDONYM_KEY = hashlib.sha256(b"provenance demo pseudonym key").digest()
 SIGNER = {"printed_name": "Dr. Jane Roe, Clinical Data Manager", "meaning": "responsibility"}
@@ -98,6 +100,7 @@ def statements(service: Service) -> list[tuple[str, dict[str, Any]]]:
                         "site": r.site,
                         "name": f"Site {r.site} ({r.country})",
                         **({"activated": r.activated} if r.activated else {}),
+                        **({"gln": SITE.gln} if r.site == SITE_OF_PARTY else {}),
                     }
                     for r in sites.itertuples()
                 ],
