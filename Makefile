@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Links, QR codes and labels point at this server (a PROVENANCE_PUBLIC_URL already set wins).
+run: export PROVENANCE_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/flask --app app init --demo
 	$(BIN)/flask --app app seed-demo --if-empty

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provenance.errors import BadParameter
 from provenance.log import keystore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -50,11 +53,13 @@ class Settings:
             authority_name=str(config.get("AUTHORITY_NAME") or "Registry authority"),
             authority_gln=str(config.get("AUTHORITY_GLN") or DEFAULT_AUTHORITY_GLN),
             sqlite_synchronous=str(config.get("SQLITE_SYNCHRONOUS") or "FULL"),
-            public_url=str(
-                config.get("PUBLIC_URL")
-                or os.environ.get("PROVENANCE_PUBLIC_URL")
-                or DEFAULT_PUBLIC_URL
-            ).rstrip("/"),
+            public_url=checked_public_url(
+                str(
+                    config.get("PUBLIC_URL")
+                    or os.environ.get("PROVENANCE_PUBLIC_URL")
+                    or DEFAULT_PUBLIC_URL
+                )
+            ),
             plugins=_names(
                 config["PLUGINS"] if "PLUGINS" in config else os.environ.get("PROVENANCE_PLUGINS")
             ),
@@ -63,6 +68,33 @@ class Settings:
     @property
     def keys(self) -> keystore.KeyPaths:
         return keystore.KeyPaths.under(self.data_dir)
+
+
+_NETLOC = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+
+
+def checked_public_url(value: str) -> str:
+    """The public base URL without a trailing slash, or BadParameter saying what is wrong with it.
+
+    It is only scheme and host (and port): the routes are served at the root, so a path prefix
+    would put QR codes on addresses the service does not answer."""
+    problem = f"PUBLIC_URL (PROVENANCE_PUBLIC_URL) {value!r} must be http(s)://host[:port]"
+    try:
+        url = urllib.parse.urlsplit(value.strip())
+        _ = url.port  # a port that is not a number from 0 to 65535 raises here
+    except ValueError as exc:
+        raise BadParameter(f"{problem}: {exc}") from None
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        raise BadParameter(f"{problem}: give the scheme http or https and a host")
+    if url.username is not None or url.password is not None:
+        raise BadParameter(f"{problem}: without user or password")
+    if not _NETLOC.fullmatch(url.netloc):
+        raise BadParameter(f"{problem}: a host in ASCII (punycode), a port in digits")
+    if url.path not in {"", "/"}:
+        raise BadParameter(f"{problem}: without a path (the service is served at the root)")
+    if url.query or url.fragment or value.strip().endswith(("?", "#")):
+        raise BadParameter(f"{problem}: without a query or fragment")
+    return f"{url.scheme}://{url.netloc.lower()}"
 
 
 def _names(value: object) -> tuple[str, ...] | None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import csv
+import functools
+import importlib.resources
 import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -35,8 +39,49 @@ def chart_png(chart: Chart) -> bytes:
     return buffer.getvalue()
 
 
+#: OWASP's rule for CSV injection: a spreadsheet may run a cell that starts with one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A value as a CSV cell no spreadsheet runs as a formula: text that starts like one gets a
+    leading single quote. Only text is changed, so a number (-5 too) stays a number."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A header and rows as CSV, each cell through csv_cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([csv_cell(name) for name in header])
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return out.getvalue()
+
+
+def _holds_text(column: pd.Series) -> bool:
+    """Whether a column may hold text; numeric, boolean and date columns never do."""
+    dtype = column.dtype
+    return (
+        pd.api.types.is_object_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+
+
 def table_csv(table: Table) -> str:
-    return table.frame.to_csv(index=False, lineterminator="\n")
+    """The table as CSV; text cells through csv_cell, numeric columns exactly as they are."""
+    frame = table.frame
+    safe = pd.DataFrame(
+        {
+            position: column.map(csv_cell) if _holds_text(column) else column
+            for position, (_, column) in enumerate(frame.items())
+        },
+        index=frame.index,
+    )
+    safe.columns = pd.Index([csv_cell(str(name)) for name in frame.columns], dtype=object)
+    return safe.to_csv(index=False, lineterminator="\n")
 
 
 def table_records(table: Table) -> list[dict[str, Any]]:
@@ -97,10 +142,23 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+@functools.cache
+def report_stylesheet() -> str:
+    """The report page's CSS, one file for the served page and the written one."""
+    return (importlib.resources.files("provenance.reports") / "templates" / "report.css").read_text(
+        encoding="utf-8"
+    )
+
+
 def report_html(
-    report: Report, pngs: dict[str, bytes], link: Callable[[str], str] = lambda path: path
+    report: Report,
+    pngs: dict[str, bytes],
+    link: Callable[[str], str] = lambda path: path,
+    stylesheet: str | None = None,
 ) -> str:
-    """The report page; charts are embedded as data URIs so the page stands alone."""
+    """The report page; charts are embedded as data URIs so the page stands alone. Its style is
+    linked from `stylesheet` when given (a page served under a policy that refuses inline style),
+    else embedded."""
     previews = {
         table.name: [
             [_cell(v) for v in row]
@@ -116,6 +174,8 @@ def report_html(
         link=link,
         preview_rows=PREVIEW_ROWS,
         params=report.params.to_json(),
+        stylesheet=stylesheet,
+        inline_style=None if stylesheet else markupsafe.Markup(report_stylesheet()),
     )
 
 

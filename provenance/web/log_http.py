@@ -9,6 +9,7 @@ from provenance.log import reader, tiles
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.web.context import service
+from provenance.web.headers import public_read
 
 bp = Blueprint("log", __name__, url_prefix="/log")
 
@@ -29,6 +30,7 @@ def checked_index(index: int) -> int:
 
 
 @bp.get("/checkpoint")
+@public_read
 def checkpoint() -> Response:
     with read_connection(service().engine) as conn:
         latest = reader.require_checkpoint(conn)
@@ -38,6 +40,7 @@ def checkpoint() -> Response:
 
 
 @bp.get("/key")
+@public_read
 def verifier_key() -> Response:
     return Response(
         service().verifier_key() + "\n",
@@ -47,6 +50,7 @@ def verifier_key() -> Response:
 
 
 @bp.get("/tile/<path:tile_path>")
+@public_read
 def tile(tile_path: str) -> Response:
     ref = tiles.parse_tile_path(tile_path)
     width = ref.width or tiles.TILE_WIDTH

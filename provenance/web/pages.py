@@ -12,7 +12,14 @@ from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
 from provenance.web.context import installed, service
 
-bp = Blueprint("pages", __name__, template_folder="templates")
+#: Its static folder holds the stylesheet every page links: no page has inline style or script.
+bp = Blueprint(
+    "pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/core",
+)
 LATEST = 25
 
 

@@ -6,14 +6,21 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from provenance.errors import NotFound
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.reports.catalog import catalog, report_kind
 from provenance.reports.model import Report
-from provenance.reports.render import chart_png, report_html, report_json, table_csv, table_records
+from provenance.reports.render import (
+    chart_png,
+    report_html,
+    report_json,
+    report_stylesheet,
+    table_csv,
+    table_records,
+)
 from provenance.reports.run import parse_params, run_report
 from provenance.web.context import installed, service
 
@@ -80,10 +87,17 @@ def index() -> str:
     return render_template("reports.html", kinds=kinds, params=parse_params({}).to_json())
 
 
+@bp.get("/reports/report.css")
+def stylesheet() -> Response:
+    return Response(
+        report_stylesheet(), mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
 @bp.get("/reports/<name>/")
 def page(name: str) -> str:
     built = _built(name)
-    return report_html(built.report, built.pngs, _link)
+    return report_html(built.report, built.pngs, _link, url_for("reports.stylesheet"))
 
 
 @bp.get("/reports/<name>/report.json")

@@ -7,6 +7,7 @@ from pathlib import Path
 from provenance import demo
 from provenance.web.context import installed, service
 from tests.server import live_server
+from tests.web.csp import csp_violations
 
 
 def test_report_runs_from_the_form_and_shows_charts(browser: object, tmp_path: Path) -> None:
@@ -47,5 +48,11 @@ def test_report_runs_from_the_form_and_shows_charts(browser: object, tmp_path: P
             links[0].get_attribute("href"),
         )
         assert status[0] == 200 and status[1].startswith("text/csv") and "," in status[2]
+        # The report's stylesheet is linked, not inline, and applied.
+        font = browser.execute_script(  # type: ignore[attr-defined]
+            "return getComputedStyle(document.body).fontFamily"
+        )
+        assert "system-ui" in font
+        assert csp_violations(browser) == []
         browser.save_screenshot(str(tmp_path / "report.png"))  # type: ignore[attr-defined]
         assert (tmp_path / "report.png").stat().st_size > 10_000

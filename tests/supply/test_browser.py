@@ -11,6 +11,7 @@ from provenance import demo
 from provenance.supply import demo as demo_supply
 from provenance.web.context import installed, service
 from tests.server import live_server
+from tests.web.csp import csp_violations
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def test_batch_page_shows_verdict_and_timeline(
     gtin, lot, serial = demo_supply.SHOWCASE["authentic"]
     browser.get(f"{demo_server}/01/{gtin}/10/{lot}/21/{serial}")  # type: ignore[attr-defined]
     assert _verdict(browser) == "authentic"
+    assert csp_violations(browser) == []
     timeline = browser.find_element(By.ID, "timeline").text  # type: ignore[attr-defined]
     assert "Acme Pharmaceuticals" in timeline and "MedSupply Wholesale" in timeline
     assert "City Pharmacy" in timeline and "dispense" in timeline
@@ -72,6 +74,7 @@ def test_scan_page_takes_scanner_input(
     box.send_keys(code + Keys.ENTER)  # a keyboard-wedge scanner types, then Enter
     assert _verdict(browser) == expected
     assert lot in browser.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert csp_violations(browser) == []
 
 
 def test_scan_page_explains_unreadable_input(browser: object, demo_server: str) -> None:
@@ -82,3 +85,18 @@ def test_scan_page_explains_unreadable_input(browser: object, demo_server: str) 
     browser.find_element(By.ID, "code").send_keys("hello world" + Keys.ENTER)  # type: ignore[attr-defined]
     assert _verdict(browser) == "error"
     assert browser.find_element(By.ID, "scan-error").text  # type: ignore[attr-defined]
+    assert csp_violations(browser) == []
+
+
+def test_scan_page_script_runs_under_the_policy(browser: object, demo_server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    # Headless Chromium has no BarcodeDetector: stand one in before the page's own script runs,
+    # so the camera button shows only if that script (a static file) was allowed to run.
+    browser.execute_cdp_cmd(  # type: ignore[attr-defined]
+        "Page.addScriptToEvaluateOnNewDocument",
+        {"source": "window.BarcodeDetector = window.BarcodeDetector || class {};"},
+    )
+    browser.get(f"{demo_server}/scan")  # type: ignore[attr-defined]
+    assert browser.find_element(By.ID, "camera").is_displayed()  # type: ignore[attr-defined]
+    assert csp_violations(browser) == []

@@ -11,10 +11,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from provenance.log.statements import format_timestamp
-from tests.parties import Authority, PartyKey, post, register_party, send
+from tests.parties import Authority, PartyKey, assign_prefix, post, register_party, send
 
 GTIN = "09506000134352"
 NDC_GTIN = "00307773105025"  # NDC 0777-3105-02
+#: The maker's GS1 company prefixes: of GTIN, and of NDC_GTIN (labeler 0777, as a GTIN-12).
+PREFIXES = ("9506000", "030777")
 LOT = "LOT-A1"
 FUTURE = "301231"
 
@@ -56,6 +58,8 @@ def chain(client: FlaskClient, authority: Authority) -> Chain:
         register_party(client, authority, "Town Pharmacy", "5412345000075", ["pharmacy"]),
         register_party(client, authority, "Regulator", "5412345000044", ["regulator"]),
     )
+    for prefix in PREFIXES:
+        assign_prefix(client, authority, c.maker.gln, prefix)
     c.send(
         c.maker,
         "product.register",
@@ -582,9 +586,9 @@ def test_qr_and_label_sheet(chain: Chain) -> None:
     png = chain.client.get(f"/api/v1/batches/{GTIN}/{LOT}/qr.png")
     assert png.status_code == 200 and png.mimetype == "image/png"
     (decoded,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)).convert("L"))
-    assert decoded.text == f"http://localhost/01/{GTIN}/10/{LOT}"
+    assert decoded.text == f"http://127.0.0.1:8000/01/{GTIN}/10/{LOT}"  # the default PUBLIC_URL
     resolved = chain.client.get(
-        decoded.text.removeprefix("http://localhost"), headers={"Accept": "application/json"}
+        decoded.text.removeprefix("http://127.0.0.1:8000"), headers={"Accept": "application/json"}
     )
     assert resolved.get_json()["verdict"] == "authentic"
     svg = chain.client.get(f"/api/v1/batches/{GTIN}/{LOT}/qr.svg")

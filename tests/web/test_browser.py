@@ -14,6 +14,7 @@ from provenance.supply import demo as demo_supply
 from provenance.web.context import installed, service
 from tests.chromium import FLAGS, require
 from tests.server import live_server
+from tests.web.csp import CONSOLE_TO_STDERR, csp_violations, violations_in
 
 
 @pytest.fixture
@@ -27,12 +28,20 @@ def test_front_page_renders_checkpoint_parties_and_entries(chromium: str, tmp_pa
             demo.seed(service(), installed().plugins, 20, stories=("supply",))
         checkpoint = app.test_client().get("/log/checkpoint").get_data(as_text=True)
         result = subprocess.run(
-            [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url + "/"],
+            [
+                chromium,
+                *FLAGS,
+                *CONSOLE_TO_STDERR,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--dump-dom",
+                url + "/",
+            ],
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert result.returncode == 0, result.stderr[-2000:]
+        assert violations_in(result.stderr) == []
         dom = html.unescape(result.stdout)
         size = 27 + len(demo_supply.story())
         assert f"Latest checkpoint · {size} entries" in dom
@@ -67,6 +76,7 @@ def test_trial_page_renders_protocols_submissions_and_consent(
             [
                 chromium,
                 *FLAGS,
+                *CONSOLE_TO_STDERR,
                 f"--user-data-dir={tmp_path / 'profile'}",
                 "--dump-dom",
                 url + "/trials/NCT99000001",
@@ -76,9 +86,41 @@ def test_trial_page_renders_protocols_submissions_and_consent(
             timeout=120,
         )
         assert result.returncode == 0, result.stderr[-2000:]
+        assert violations_in(result.stderr) == []
         dom = html.unescape(result.stdout)
         text = re.sub(r"<[^>]+>", "", dom)
         assert 'id="protocol-v2"' in dom and "O2: type changed from secondary to primary" in text
         assert "Toxicity grades of three events corrected" in dom
         assert "1301 enrolled, 1297 consented" in dom
         assert "Dr. John Doe, Medical Director (approval)" in dom
+
+
+def test_pages_run_under_the_policy_and_it_stops_injected_script(
+    browser: object, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    with live_server(tmp_path / "data", demo=True) as (url, app):
+        with app.app_context():
+            demo.seed(service(), installed().plugins, 0, stories=("supply", "trials"))
+        gtin, lot, _ = demo_supply.SHOWCASE["authentic"]
+        for path in ("/", "/trials", "/trials/NCT99000001", "/reports", f"/labels/{gtin}/{lot}"):
+            browser.get(url + path)  # type: ignore[attr-defined]
+            # The shared stylesheet is applied (an inline one would have been refused).
+            font = browser.execute_script(  # type: ignore[attr-defined]
+                "return getComputedStyle(document.body).fontFamily"
+            )
+            assert "system-ui" in font, path
+            assert csp_violations(browser) == [], path
+        images = browser.find_elements(By.CSS_SELECTOR, ".label img")  # type: ignore[attr-defined]
+        assert images and all(
+            browser.execute_script("return arguments[0].naturalWidth", image) > 0  # type: ignore[attr-defined]
+            for image in images
+        )
+        # Text the service stored that turned into a script element would not run.
+        browser.execute_script(  # type: ignore[attr-defined]
+            "const s = document.createElement('script');"
+            "s.textContent = 'window.injected = true'; document.body.append(s);"
+        )
+        assert browser.execute_script("return window.injected === undefined")  # type: ignore[attr-defined]
+        assert csp_violations(browser)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, make_response, render_template, request
 
 from provenance.errors import Error, NotFound
 from provenance.gs1 import keys as gs1
@@ -18,8 +18,15 @@ from provenance.log.store.engine import read_connection
 from provenance.supply import queries as supply_queries
 from provenance.web.api import json_response
 from provenance.web.context import service
+from provenance.web.headers import allow_any_origin
 
-bp = Blueprint("supply", __name__, template_folder="templates")
+bp = Blueprint(
+    "supply",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/supply",
+)
 
 #: DSCSA verification: a link type the resolver answers with Lightweight Verification Messaging.
 VERIFICATION_LINK_TYPES = {"verificationService", "gs1:verificationService"}
@@ -28,7 +35,8 @@ Identifier = TypeVar("Identifier", gs1.Lot, gs1.Serial)
 
 
 def stem() -> str:
-    return request.host_url.rstrip("/")
+    """The configured public URL: a request's Host header never decides where a link points."""
+    return service().settings.public_url
 
 
 def wants_json() -> bool:
@@ -68,32 +76,36 @@ def _lookup(gtin: str, lot: str | None, serial: str | None) -> supply_queries.Lo
         )
 
 
-def _verdict_response(
-    found: supply_queries.Lookup, warnings: tuple[str, ...] = ()
-) -> Response | str:
-    body = found.to_json(stem())
-    if warnings:
-        body["scan_warnings"] = list(warnings)
-    if wants_json():
-        return json_response(body)
-    return render_template("batch.html", v=body, now=now_timestamp())
+def _verdict_response(gtin: str, lot: str | None, serial: str | None) -> Response:
+    """The verdict page, or its JSON, which any site's scripts may read (a pharmacy system or a
+    verification app on another origin), its errors too."""
+    as_json = wants_json()
+    if as_json:
+        allow_any_origin()
+    body = _lookup(gtin, lot, serial).to_json(stem())
+    if as_json:
+        response = json_response(body)
+    else:
+        response = make_response(render_template("batch.html", v=body, now=now_timestamp()))
+    response.vary.add("Accept")
+    return response
 
 
 @bp.get("/01/<gtin>/10/<lot>")
-def resolve_batch(gtin: str, lot: str) -> Response | str:
-    return _verdict_response(_lookup(gtin, lot, None))
+def resolve_batch(gtin: str, lot: str) -> Response:
+    return _verdict_response(gtin, lot, None)
 
 
 @bp.get("/01/<gtin>/10/<lot>/21/<serial>")
-def resolve_pack(gtin: str, lot: str, serial: str) -> Response | str:
-    return _verdict_response(_lookup(gtin, lot, serial))
+def resolve_pack(gtin: str, lot: str, serial: str) -> Response:
+    return _verdict_response(gtin, lot, serial)
 
 
 @bp.get("/01/<gtin>/21/<serial>")
-def resolve_serial(gtin: str, serial: str) -> Response | str:
+def resolve_serial(gtin: str, serial: str) -> Response:
     if request.args.get("linkType") in VERIFICATION_LINK_TYPES:
         return dscsa_verification(gtin, serial)
-    return _verdict_response(_lookup(gtin, request.args.get("10"), serial))
+    return _verdict_response(gtin, request.args.get("10"), serial)
 
 
 def dscsa_verification(gtin: str, serial: str) -> Response:
