@@ -24,6 +24,7 @@ from provenance.log.statements import Statement, now_timestamp
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection, write_transaction
 from provenance.log.store.projection import DbView
+from provenance.log.store.schema import scrub
 from provenance.log.tiles import MAX_ENTRY_SIZE
 
 
@@ -77,6 +78,7 @@ class TransparencyLog:
         # process has appended since.
         self._frontier = merkle.Frontier()
         self._last_leaf = bytes(32)
+        self._last_logged_at = ""  # the log's clock never goes backwards (see _append_locked)
         # Key id → DER of every key seen: a key id is the hash of its DER, so an entry never goes
         # stale; whether the key may still sign is decided under the write lock.
         self._keys: dict[str, bytes] = {}
@@ -153,8 +155,12 @@ class TransparencyLog:
 
     def _commit(self, items: Sequence[Submission], *, isolate: bool) -> list[Appended | Error]:
         with self._lock, write_transaction(self.engine) as conn:
-            frontier, last_leaf, outcomes = self._append_locked(conn, items, isolate)
-        self._frontier, self._last_leaf = frontier, last_leaf
+            frontier, last_leaf, last_at, outcomes, erased = self._append_locked(
+                conn, items, isolate
+            )
+        self._frontier, self._last_leaf, self._last_logged_at = frontier, last_leaf, last_at
+        # An erasure is acknowledged only once its bytes are gone from the database's files.
+        scrub(self.engine, sorted(erased))
         return outcomes
 
     def _key_der(self, view: DbView, statement: Statement) -> bytes | None:
@@ -184,9 +190,13 @@ class TransparencyLog:
 
     def _append_locked(
         self, conn: Connection, items: Sequence[Submission], isolate: bool
-    ) -> tuple[merkle.Frontier, bytes, list[Appended | Error]]:
+    ) -> tuple[merkle.Frontier, bytes, str, list[Appended | Error], set[str]]:
         size = logdb.tree_size(conn)
+        reused = self._frontier.size == size
         frontier, last_leaf = self._current_frontier(conn, size)
+        # Times in the log only move forward, whichever process or host appends (hosts' clocks
+        # differ), so "before" and "after" in the rules agree with the order of the entries.
+        last_at = self._last_logged_at if reused else logdb.last_logged_at(conn, size)
         profile = self.profile(conn)
         view = self._view(conn)
         results: list[Appended | Error] = []
@@ -202,7 +212,7 @@ class TransparencyLog:
             if dup is not None:
                 results.append(dup)
                 continue
-            index, logged_at = frontier.size, now_timestamp()
+            index, logged_at = frontier.size, max(now_timestamp(), last_at)
             prev = last_leaf.hex() if index else ZERO_HASH_HEX
             try:
                 ctx = entry_context(index, logged_at, profile, item.statement.body)
@@ -238,7 +248,7 @@ class TransparencyLog:
                     "data": data,
                 }
             )
-            last_leaf = leaf
+            last_leaf, last_at = leaf, logged_at
             appended = Appended(index, leaf)
             seen[item.digest] = Appended(index, leaf, duplicate=True)
             results.append(appended)
@@ -247,7 +257,7 @@ class TransparencyLog:
             logdb.insert_rows(conn, "log_node", nodes)
             logdb.insert_rows(conn, "log_payload", payloads)
             self._publish_checkpoint(conn, frontier)
-        return frontier, last_leaf, results
+        return frontier, last_leaf, last_at, results, view.erased
 
     def _publish_checkpoint(self, conn: Connection, frontier: merkle.Frontier) -> None:
         root = frontier.root()

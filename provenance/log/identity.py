@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from provenance.log.body import exact_members as _exact_members
@@ -14,7 +14,7 @@ from provenance.log.errors import BadKey, BadStatement, Conflict, RevokedKey, Un
 from provenance.log.profile import EntryContext, genesis_profile
 from provenance.log.signing import key_id as compute_key_id
 from provenance.log.signing import parse_public_key
-from provenance.log.statements import Statement, is_key_id, parse_timestamp
+from provenance.log.statements import Statement
 
 #: The role of the registry authority named by the genesis entry; party roles come from the
 #: log's personalities.
@@ -42,13 +42,25 @@ class KeyRecord:
     revoked_index: int | None = None
     revocation_reason: str | None = None
 
-    def refusal(self, at: str) -> str | None:
-        """Why this key may not sign at time `at` (fixed-width UTC strings compare as times)."""
-        if self.retired_at is not None:
+    def refusal(self, at: str, rules: int = 1) -> str | None:
+        """Why this key may not sign at time `at` (fixed-width UTC strings compare as times).
+
+        Under rules 2 a rotation may be pending: the new key signs from its `added_at`, the old
+        one until its `retired_at` (the log's times never go backwards under rules 2)."""
+        revoked = self.revoked_from is not None and self.revoked_from <= at
+        if rules >= 2 and revoked:
+            return f"key is revoked from {self.revoked_from} (entry {self.revoked_index})"
+        if rules >= 2 and at < self.added_at:
+            return f"key becomes valid at {self.added_at} (a rotation by entry {self.added_index})"
+        if self.retired_at is not None and (rules < 2 or self.retired_at <= at):
             return f"key was rotated out by entry {self.retired_index} at {self.retired_at}"
-        if self.revoked_from is not None and self.revoked_from <= at:
+        if revoked:
             return f"key is revoked from {self.revoked_from} (entry {self.revoked_index})"
         return None
+
+    def pending(self, at: str) -> bool:
+        """Added by a rotation that has not taken effect at time `at`."""
+        return at < self.added_at
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,10 @@ class IdentityView(Protocol):
 
     def party(self, gln: str) -> PartyRecord | None: ...
 
+    def keys_of(self, gln: str) -> list[KeyRecord]: ...
 
-def _public_key(body: dict[str, Any], field: str) -> bytes:
+
+def public_key_of(body: dict[str, Any], field: str) -> bytes:
     value = body.get(field)
     try:
         der = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
@@ -91,7 +105,7 @@ def signer_key(view: IdentityView, statement: Statement, ctx: EntryContext) -> K
     key = view.key(statement.signer)
     if key is None:
         raise UnknownKey(f"key {statement.signer} is not registered", key_id=statement.signer)
-    refusal = key.refusal(ctx.logged_at)
+    refusal = key.refusal(ctx.logged_at, ctx.rules)
     if refusal is not None:
         raise RevokedKey(refusal, key_id=key.key_id)
     return key
@@ -112,7 +126,7 @@ def genesis_public_key(authority: object) -> bytes | None:
     if not isinstance(authority, dict):
         return None
     try:
-        return _public_key(authority, "public_key")
+        return public_key_of(authority, "public_key")
     except (BadStatement, BadKey):
         return None
 
@@ -129,7 +143,7 @@ def plan_genesis(statement: Statement, ctx: EntryContext) -> list[IdentityChange
     if not isinstance(authority, dict):
         raise BadStatement("body.authority must be an object")
     _exact_members(authority, "name", "gln", "public_key")
-    der = _public_key(authority, "public_key")
+    der = public_key_of(authority, "public_key")
     if compute_key_id(der) != statement.signer:
         raise BadStatement("the genesis statement must be signed by the authority key it names")
     gln = _gln(authority)
@@ -154,7 +168,7 @@ def plan_register(
         or len(set(roles)) != len(roles)
     ):
         raise BadStatement(f"body.roles must be a non-empty list of distinct {sorted(known_roles)}")
-    der = _public_key(body, "public_key")
+    der = public_key_of(body, "public_key")
     if view.party(gln) is not None:
         raise Conflict(f"party {gln} is already registered", gln=gln)
     new_id = compute_key_id(der)
@@ -164,58 +178,3 @@ def plan_register(
         PutParty(PartyRecord(gln, name, tuple(sorted(roles)), ctx.index)),
         PutKey(KeyRecord(new_id, gln, der, ctx.index, ctx.logged_at)),
     ]
-
-
-def plan_rotate(
-    view: IdentityView, signer: KeyRecord, statement: Statement, ctx: EntryContext
-) -> list[IdentityChange]:
-    """Rotation is signed by the key being retired or by the authority."""
-    body = statement.body
-    _exact_members(body, "gln", "old_key", "new_public_key")
-    gln, old_id = _gln(body), body["old_key"]
-    if not is_key_id(old_id):
-        raise BadStatement("body.old_key must be a key id")
-    old = view.key(str(old_id))
-    if old is None or old.gln != gln:
-        raise Conflict(f"key {old_id} is not a key of party {gln}")
-    if old.refusal(ctx.logged_at) is not None:
-        raise Conflict(f"key {old_id} is no longer valid and cannot be rotated")
-    signer_party = view.party(signer.gln)
-    is_authority = signer_party is not None and AUTHORITY in signer_party.roles
-    if signer.key_id != old.key_id and not is_authority:
-        raise WrongRole("a rotation is signed by the old key or by the authority")
-    der = _public_key(body, "new_public_key")
-    new_id = compute_key_id(der)
-    if view.key(new_id) is not None:
-        raise Conflict(f"key {new_id} is already registered", key_id=new_id)
-    return [
-        PutKey(replace(old, retired_index=ctx.index, retired_at=ctx.logged_at)),
-        PutKey(KeyRecord(new_id, gln, der, ctx.index, ctx.logged_at)),
-    ]
-
-
-def plan_revoke(
-    view: IdentityView, statement: Statement, ctx: EntryContext
-) -> list[IdentityChange]:
-    body = statement.body
-    _exact_members(body, "key_id", "effective_at", "reason")
-    target_id = body["key_id"]
-    if not is_key_id(target_id):
-        raise BadStatement("body.key_id must be a key id")
-    parse_timestamp(body["effective_at"], "body.effective_at")
-    reason = _text(body, "reason", 500)
-    target = view.key(str(target_id))
-    if target is None:
-        raise Conflict(f"key {target_id} is not registered")
-    if target.revoked_from is not None:
-        raise Conflict(f"key {target_id} is already revoked from {target.revoked_from}")
-    party = view.party(target.gln)
-    if party is not None and AUTHORITY in party.roles:
-        raise Conflict("the authority key cannot be revoked; rotate it instead")
-    revoked = replace(
-        target,
-        revoked_from=str(body["effective_at"]),
-        revoked_index=ctx.index,
-        revocation_reason=reason,
-    )
-    return [PutKey(revoked)]

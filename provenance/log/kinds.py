@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from provenance.log import identity
+from provenance.log import identity, rotation
 from provenance.log.errors import BadStatement
 from provenance.log.identity import AUTHORITY, KeyRecord
 from provenance.log.ledger import Ledger, RowView
@@ -160,14 +160,14 @@ PARTY_REGISTER = KindRule(
 KEY_ROTATE = KindRule(
     "key.rotate",
     frozenset({ANY_PARTY, AUTHORITY}),
-    lambda p: list(identity.plan_rotate(p.view, p.key, p.statement, p.entry)),
-    "replace a party's key; signed by the old key or the authority",
+    lambda p: list(rotation.plan_rotate(p.view, p.key, p.statement, p.entry)),
+    "replace a party's key: at once by the authority, after a wait by the old key (rules 2)",
     identity=True,
 )
 KEY_REVOKE = KindRule(
     "key.revoke",
     frozenset({AUTHORITY}),
-    lambda p: list(identity.plan_revoke(p.view, p.statement, p.entry)),
+    lambda p: list(rotation.plan_revoke(p.view, p.statement, p.entry)),
     "revoke a key from an effective time",
     identity=True,
 )

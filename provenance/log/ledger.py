@@ -18,8 +18,9 @@ class PutRow(NamedTuple):
 
 
 class SetColumns(NamedTuple):
-    """Overwrite columns of one row that is not in the projection (an erased off-log payload);
-    only rows where `unless_set` is still NULL change, so a replay changes nothing again."""
+    """Erase columns of one row that is not in the projection (an off-log payload's bytes);
+    only rows where `unless_set` is still NULL change, so a replay changes nothing again. The
+    store overwrites what it frees, and scrubs it from its files once the entry commits."""
 
     table: str
     key_columns: tuple[str, ...]

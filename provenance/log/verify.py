@@ -107,6 +107,7 @@ class _Replay:
         self.next_index = 0
         self.tree_intact = True
         self.profile: LogProfile | None = None  # what the genesis entry declares
+        self.last_at = ""  # the latest logged_at so far
 
     def problem(self, index: int, what: str, detail: str) -> None:
         self.report.problems.append(Problem(index, what, detail))
@@ -151,8 +152,17 @@ class _Replay:
                     f"prev {str(entry.get('prev'))[:16]}… is not the leaf hash of entry "
                     f"{idx - 1} ({self.prev[:16]}…)",
                 )
+            logged_at = str(entry["logged_at"])
+            if self.profile is not None and self.profile.rules >= 2 and logged_at < self.last_at:
+                self.problem(
+                    idx,
+                    "edited entry",
+                    f"logged_at {logged_at} is before entry {idx - 1}'s ({self.last_at}); "
+                    "the log's time never goes back",
+                )
+            self.last_at = max(self.last_at, logged_at)
             envelope, statement = self.opener(entry)
-            ctx = entry_context(idx, str(entry["logged_at"]), self.profile, statement.body)
+            ctx = entry_context(idx, logged_at, self.profile, statement.body)
             if idx == 0:
                 changes: list[object] = list(identity.plan_genesis(statement, ctx))
                 self.profile = genesis_profile(statement.body)

@@ -57,6 +57,8 @@ KINDS = {
     "trial.register": 1,
     "trial.unlock": 1,
 }
+#: Kinds added after release 0.1.0, so absent from its log.
+NEWER_KINDS = {"prefix.assign"}
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ def test_it_holds_every_kind_of_the_installed_plugins(service: Service) -> None:
                 kind = logdb.entry_facts(conn, [entry.idx])[entry.idx][0]
                 found[kind] = found.get(kind, 0) + 1
     assert found == KINDS
-    assert set(found) == {*service.registry.kinds, "log.genesis"}
+    assert set(found) | NEWER_KINDS == {*service.registry.kinds, "log.genesis"}
 
 
 def test_it_verifies_with_the_public_key_alone(service: Service) -> None:

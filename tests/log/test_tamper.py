@@ -78,7 +78,8 @@ def test_edited_entry_with_recomputed_hashes_is_found(seeded: Flask) -> None:
     conn.execute("UPDATE log_node SET hash = ? WHERE level = 0 AND idx = 120", (leaf_hash(edited),))
     code, output = run_verify(seeded)
     assert code == 1
-    assert "first bad index 120: edited tree hash" in output
+    # The rewritten time is caught first: a log's time never goes back (rules 2).
+    assert "first bad index 120: edited entry: logged_at 1" in output
     assert "root mismatch" not in output.splitlines()[0]
 
 

@@ -37,7 +37,7 @@ def column(report: Report, table: str, *names: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """Genesis, 6 demo parties, the 18-statement supply story and 3 attestations."""
+    """Genesis, 6 demo parties, the 20-statement supply story and 3 attestations."""
     with seeded_demo_app(tmp_path_factory.mktemp("ledger-report"), 3, ("supply",)) as app:
         yield app
 
@@ -48,14 +48,15 @@ def test_demo_log_verifies_and_is_counted(demo_app: Flask) -> None:
         ((checkpoints,),) = conn.execute(text("SELECT count(*) FROM log_checkpoint")).all()
         ((day,),) = conn.execute(text("SELECT min(substr(logged_at, 1, 10)) FROM log_entry")).all()
     assert report.metric("Log") == Metric("Log", "intact")
-    assert report.metric("Entries checked").value == "28"
-    assert report.metric("Signatures checked").value == "28"
+    assert report.metric("Entries checked").value == "30"
+    assert report.metric("Signatures checked").value == "30"
     assert report.metric("Checkpoints checked").value == str(checkpoints)
     assert report.metric("First failure") == Metric("First failure", "none")
     assert [t.name for t in report.sections[0].tables] == []  # no problems table when intact
     assert dict(column(report, "entries_per_kind", "kind", "entries")) == {
         "log.genesis": 1,
         "party.register": 6,
+        "prefix.assign": 2,
         "product.register": 2,
         "batch.commission": 4,
         "custody.ship": 4,
@@ -69,12 +70,12 @@ def test_demo_log_verifies_and_is_counted(demo_app: Flask) -> None:
     # The supply story's statements plus one attestation each for the first three parties.
     assert column(report, "entries_per_party", "gln", "entries") == [
         (demo_supply.GLNS["acme"], 10),
-        (AUTHORITY, 7),
+        (AUTHORITY, 9),
         (demo_supply.GLNS["medsupply"], 6),
         (demo_supply.GLNS["citypharmacy"], 4),
         ("5412345000044", 1),
     ]
-    assert column(report, "entries_per_day", "day", "entries") == [(day, 28)]
+    assert column(report, "entries_per_day", "day", "entries") == [(day, 30)]
     assert report.metric("Signing parties").value == "5"
 
 
@@ -102,7 +103,8 @@ def test_rotation_and_revocation_on_the_timeline(
         "old_key": manufacturer.key_id,
         "new_public_key": new.public_b64,
     }
-    assert post(client, manufacturer.envelope("key.rotate", rotate)).status_code == 201
+    # Signed by the authority, the rotation takes effect at once.
+    assert post(client, authority.envelope("key.rotate", rotate)).status_code == 201
     assert post(client, attestation(new, "signed with the new key")).status_code == 201
     revoke = {
         "key_id": pharmacy.key_id,
@@ -126,7 +128,7 @@ def test_rotation_and_revocation_on_the_timeline(
     )
     # Entries signed with the new key still count for the party that holds it.
     per_party = dict(column(report, "entries_per_party", "gln", "entries"))
-    assert per_party[manufacturer.gln] == 2
+    assert per_party[manufacturer.gln] == 1  # the attestation, signed with the new key
 
 
 def test_tampered_log_shows_the_first_failure(tmp_path: Path) -> None:

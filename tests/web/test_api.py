@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -212,12 +213,17 @@ def test_rotation_by_old_key(client: FlaskClient, manufacturer: PartyKey) -> Non
         "old_key": manufacturer.key_id,
         "new_public_key": new.public_b64,
     }
-    assert post(client, manufacturer.envelope("key.rotate", body)).status_code == 201
-    assert post(client, attestation(new, "after rotation")).status_code == 201
-    assert_problem(post(client, attestation(manufacturer, "old key")), 403, "revoked-key")
+    rotated = post(client, manufacturer.envelope("key.rotate", body))
+    assert rotated.status_code == 201
+    # A key rotating itself may be a stolen key: the rotation is announced and waits 72 hours.
+    assert_problem(post(client, attestation(new, "too early")), 403, "revoked-key")
+    assert post(client, attestation(manufacturer, "old key, still valid")).status_code == 201
     keys = client.get(f"/api/v1/parties/{manufacturer.gln}").get_json()["keys"]
     assert [k["key_id"] for k in keys] == [manufacturer.key_id, new.key_id]
-    assert keys[0]["retired_at"] is not None and keys[1]["retired_at"] is None
+    entry = client.get(rotated.get_json()["entry"]).get_json()["entry"]
+    logged = datetime.fromisoformat(entry["logged_at"])
+    assert keys[0]["retired_at"] == keys[1]["added_at"]
+    assert datetime.fromisoformat(keys[1]["added_at"]) - logged == timedelta(hours=72)
 
 
 def test_rotation_by_someone_else_rejected(

@@ -142,6 +142,14 @@ def entry_pages(conn: Connection, page: int = PAGE) -> Iterator[list[StoredEntry
         last = int(rows[-1][0])
 
 
+def last_logged_at(conn: Connection, size: int) -> str:
+    """When the newest of `size` entries was logged ("" for an empty log)."""
+    if size == 0:
+        return ""
+    rows = query(conn, "SELECT logged_at FROM log_entry WHERE idx = ?", (size - 1,))
+    return str(rows[0][0]) if rows else ""
+
+
 def payload_digest(conn: Connection, index: int) -> bytes | None:
     """The SHA-256 of the payload an entry logged (its identity for deduplication)."""
     rows = query(conn, "SELECT payload_digest FROM log_entry WHERE idx = ?", (index,))

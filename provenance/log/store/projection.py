@@ -50,6 +50,10 @@ class MemoryView:
     def party(self, gln: str) -> PartyRecord | None:
         return self.parties.get(gln)
 
+    def keys_of(self, gln: str) -> list[KeyRecord]:
+        found = [key for key in self.keys.values() if key.gln == gln]
+        return sorted(found, key=lambda key: key.added_index)
+
     def apply(self, changes: Sequence[object]) -> None:
         for change in changes:
             if isinstance(change, PutParty):
@@ -72,6 +76,8 @@ class DbView:
         self.conn = conn
         self.key_columns: KeyColumns = key_columns or {}
         self._cursor: Any = None
+        #: Tables whose erased columns the store must scrub from its files after commit.
+        self.erased: set[str] = set()
         self._parties: dict[str, PartyRecord] = {}
 
     def _raw(self, sql: str, params: tuple[Any, ...]) -> Any:
@@ -132,13 +138,7 @@ class DbView:
             if isinstance(change, PutRow):
                 rows.setdefault(change.table, []).append(change.values)
             elif isinstance(change, SetColumns):
-                where = " AND ".join(f"{column} = ?" for column in change.key_columns)
-                sets = ", ".join(f"{column} = ?" for column in change.values)
-                self._raw(
-                    f"UPDATE {change.table} SET {sets} WHERE {where} "
-                    f"AND {change.unless_set} IS NULL",
-                    (*change.values.values(), *change.key),
-                )
+                self._erase(change)
             elif isinstance(change, PutParty):
                 values = asdict(change.party)
                 values["roles"] = ",".join(change.party.roles)
@@ -151,6 +151,20 @@ class DbView:
                 raise TypeError(f"no projection for change {type(change).__name__}")
         for table, table_rows in rows.items():
             upsert_rows(self.conn, table, self.key_columns[table], table_rows)
+
+    def _erase(self, change: SetColumns) -> None:
+        where = " AND ".join(f"{column} = ?" for column in change.key_columns)
+        sets = ", ".join(f"{column} = ?" for column in change.values)
+        sqlite = self.conn.dialect.name == "sqlite"
+        if sqlite:  # zero the freed pages as the row shrinks, not only unlink them
+            self._raw("PRAGMA secure_delete = ON", ())
+        self._raw(
+            f"UPDATE {change.table} SET {sets} WHERE {where} AND {change.unless_set} IS NULL",
+            (*change.values.values(), *change.key),
+        )
+        if sqlite:
+            self._raw("PRAGMA secure_delete = OFF", ())
+        self.erased.add(change.table)
 
     def parties(self) -> list[PartyRecord]:
         rows = self.conn.execute(select(_party).order_by(_party.c.registered_index)).mappings()

@@ -1,12 +1,14 @@
-"""Creating the schema: the core's tables, the personalities' tables, append-only triggers."""
+"""The schema (core and personality tables, append-only triggers), and scrubbing erasures."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, MetaData
 
-from provenance.log.store.engine import write_transaction
+from provenance.log.errors import IntegrityError
+from provenance.log.store.engine import is_sqlite, write_transaction
 from provenance.log.store.tables import LOG_TABLES, METADATA
 
 _SQLITE_GUARDS = [
@@ -70,3 +72,27 @@ def create_schema(engine: Engine, metadata: Sequence[MetaData] = ()) -> None:
         for schema in (METADATA, *metadata):
             schema.create_all(conn)
         _install_guards(conn)
+
+
+def scrub(engine: Engine, tables: Sequence[str]) -> None:
+    """Remove erased bytes from the database's files once the erasing entry has committed.
+
+    SQLite: the erasure overwrote the freed pages (secure_delete); a TRUNCATE checkpoint copies
+    the WAL into the database and empties it, so no older frame still holds the bytes.
+    PostgreSQL: an UPDATE leaves the old row version in the table (and its TOAST table) until
+    VACUUM; VACUUM FULL rewrites the tables into new files. Neither reaches backups, replicas
+    or, on PostgreSQL, WAL segments not yet recycled: README says what operators must do.
+    """
+    if not tables:
+        return
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            for _ in range(50):  # readers on older snapshots can hold the checkpoint back
+                busy, _log, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                if not busy:
+                    return
+                time.sleep(0.1)
+            raise IntegrityError("the erased bytes could not be checkpointed out of the WAL")
+        vacuum = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in sorted(set(tables)):
+            vacuum.exec_driver_sql(f"VACUUM FULL {table}")
