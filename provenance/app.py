@@ -7,8 +7,12 @@ from typing import Any
 from flask import Flask
 
 from provenance import commands
+from provenance.access import login, sessions
+from provenance.access import web as access
+from provenance.access.errors import PROBLEMS as ACCESS_PROBLEMS
 from provenance.log.service import Service
 from provenance.log.settings import Settings
+from provenance.log.store.schema import create_schema
 from provenance.plugins import Installed, load_plugins
 from provenance.web import api, headers, log_http, pages, problems, reports_http
 from provenance.web.context import PLUGINS, SERVICE
@@ -30,12 +34,18 @@ def create_app(
         plugins = load_plugins(settings.plugins)
     app.extensions[PLUGINS] = plugins
     app.extensions[SERVICE] = Service(settings, plugins.registry)
-    problems.register(app, plugins.problems())
-    for blueprint in (log_http.bp, api.bp, pages.bp, reports_http.bp):
+    problems.register(app, (*ACCESS_PROBLEMS, *plugins.problems()))
+    for blueprint in (log_http.bp, api.bp, pages.bp, reports_http.bp, login.bp):
         app.register_blueprint(blueprint)
+    rules = {**log_http.ACCESS, **api.ACCESS, **pages.ACCESS, **reports_http.ACCESS}
+    rules.update({**problems.ACCESS, **login.ACCESS})
     for plugin in plugins.plugins:
         for blueprint in plugin.blueprints():
             app.register_blueprint(blueprint)
+        rules.update(plugin.access())
+    service = app.extensions[SERVICE]
+    create_schema(service.engine, [sessions.METADATA])
+    access.install(app, service, rules)
     pages.install_navigation(app, plugins.nav())
     headers.install(app)
     commands.register(app)

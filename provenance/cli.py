@@ -139,6 +139,40 @@ def register_party(
         _emit(envelope, out)
 
 
+@main.command("register-person")
+@click.option(
+    "--party-key",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="the party's own (system) key, or the registry authority's",
+)
+@click.option("--gln", required=True, help="the party's GLN")
+@click.option("--person", "person_id", required=True, help="the party's id for the person")
+@click.option("--name", required=True, help="the printed name of the person's signatures")
+@click.option("--role", required=True, help='what the person does, e.g. "pharmacist"')
+@click.option(
+    "--public-key",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="the person's public key (PEM), made on the person's own machine",
+)
+@click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
+def register_person(
+    party_key: Path, gln: str, person_id: str, name: str, role: str, public_key: Path, url: str
+) -> None:
+    """Register a person who acts for the party, with the person's own key."""
+    body = {
+        "gln": gln,
+        "person": person_id,
+        "name": name,
+        "role": role,
+        "public_key": base64.b64encode(load_public_key_pem(public_key.read_bytes())).decode(),
+    }
+    report_result(
+        client.sign_and_submit(url, client.load_private_key(party_key), "person.register", body)
+    )
+
+
 @main.command()
 @click.argument("statement", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
@@ -184,8 +218,18 @@ def report_result(result: dict[str, Any]) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="save each entry's receipt here as entry-<index>.tlog-proof",
 )
-def submit(envelopes: tuple[Path, ...], url: str, receipt_dir: Path | None) -> None:
+@click.option(
+    "--key",
+    type=click.Path(exists=True, path_type=Path),
+    help="your registered key, to sign the requests for receipts (they carry the entry)",
+)
+def submit(
+    envelopes: tuple[Path, ...], url: str, receipt_dir: Path | None, key: Path | None
+) -> None:
     """Submit signed envelopes to a log server."""
+    if receipt_dir is not None and key is None:
+        raise click.UsageError("--receipt-dir needs --key: a receipt is read by its parties")
+    private = client.load_private_key(key) if key is not None else None
     results = []
     with click.progressbar(
         envelopes, label="submitting", file=sys.stderr, hidden=len(envelopes) < 2
@@ -196,9 +240,20 @@ def submit(envelopes: tuple[Path, ...], url: str, receipt_dir: Path | None) -> N
             if receipt_dir is not None:
                 receipt_dir.mkdir(parents=True, exist_ok=True)
                 target = receipt_dir / f"entry-{result['index']}.tlog-proof"
-                target.write_text(client.fetch_receipt(url, int(result["index"])))
+                receipt = client.fetch_receipt(url, int(result["index"]), private)
+                target.write_text(receipt)
     for result in results:
         report_result(result)
+
+
+@main.command()
+@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
+def login(key: Path, url: str) -> None:
+    """Print a one-time link (two minutes) that logs a browser in as your party."""
+    answer = client.login_link(url, client.load_private_key(key))
+    click.echo(f"open within two minutes, as {answer['as']}:")
+    click.echo(answer["url"])
 
 
 @main.command("verify-receipt")

@@ -13,6 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from provenance.access.http_signatures import sign_request
 from provenance.errors import Error
 from provenance.log import merkle
 from provenance.log.canonical import parse_json
@@ -78,11 +79,23 @@ def party_registration(
 
 
 def http_request(
-    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+    url: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> tuple[int, bytes]:
-    """GET (or POST `data`); an HTTP error becomes a ClientError carrying the problem."""
+    """GET (or POST `data`), signed with `key` (RFC 9421) if given; an HTTP error becomes a
+    ClientError carrying the problem."""
     if headers is None:
         headers = {"Content-Type": "application/json"} if data is not None else {}
+    if key is not None:
+        target = urllib.parse.urlsplit(url)
+        method = "POST" if data is not None else "GET"
+        signed = sign_request(
+            key, method=method, path=target.path or "/", query=target.query, body=data or b""
+        )
+        headers = {**headers, **signed}
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
@@ -116,6 +129,13 @@ def log_origin(server: str) -> str:
     return origin
 
 
+def login_link(server: str, key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
+    """A one-time link that logs a browser in as the key's party (a signed request)."""
+    _, body = http_request(f"{server.rstrip('/')}/api/v1/login-links", b"", key=key)
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
 def sign_and_submit(
     server: str, key: ec.EllipticCurvePrivateKey, kind: str, body: dict[str, Any]
 ) -> dict[str, Any]:
@@ -123,23 +143,26 @@ def sign_and_submit(
     return submit(server, build_envelope(key, kind, body, log=log_origin(server)))
 
 
-def lookup(server: str, path: str) -> dict[str, Any]:
+def lookup(server: str, path: str, key: ec.EllipticCurvePrivateKey | None = None) -> dict[str, Any]:
     """The resolver's JSON verdict for a Digital Link path such as /01/<gtin>/10/<lot>."""
     url = f"{server.rstrip('/')}{urllib.parse.quote(path)}"
-    _, body = http_request(url, headers={"Accept": "application/json"})
+    _, body = http_request(url, headers={"Accept": "application/json"}, key=key)
     result: dict[str, Any] = json.loads(body)
     return result
 
 
-def post_bytes(url: str, data: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    """POST raw bytes; the JSON answer."""
-    _, body = http_request(url, data, headers)
+def post_bytes(
+    url: str, data: bytes, headers: dict[str, str], key: ec.EllipticCurvePrivateKey
+) -> dict[str, Any]:
+    """POST raw bytes in a request signed with `key`; the JSON answer."""
+    _, body = http_request(url, data, headers, key=key)
     result: dict[str, Any] = json.loads(body)
     return result
 
 
-def fetch_receipt(server: str, index: int) -> str:
-    _, body = http_request(f"{server.rstrip('/')}/log/receipt/{index}")
+def fetch_receipt(server: str, index: int, key: ec.EllipticCurvePrivateKey | None = None) -> str:
+    """An entry's receipt; it carries the entry, so the request is signed by a reader."""
+    _, body = http_request(f"{server.rstrip('/')}/log/receipt/{index}", key=key)
     return body.decode()
 
 

@@ -1,4 +1,4 @@
-"""Admin commands under `flask --app app`: init, seed-demo, verify, rebuild."""
+"""Admin commands under `flask --app app`: init, seed-demo, verify, rebuild, and the plug-ins'."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from provenance import demo
 from provenance.errors import Error
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
-from provenance.web.context import installed, service
+from provenance.plugins import Installed
+from provenance.web.context import PLUGINS, installed, service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +121,28 @@ def rebuild_command(quiet: bool) -> None:
         sys.exit(1)
 
 
+@click.command("access")
+@with_appcontext
+def access_command() -> None:
+    """Print every route with its methods and its access rule."""
+    from flask import current_app
+
+    from provenance.access.web import RULES
+
+    rules = current_app.extensions[RULES]
+    for route in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
+        methods = ",".join(sorted(m for m in route.methods or () if m not in ("HEAD", "OPTIONS")))
+        rule = rules.get(route.endpoint)
+        name = rule.name if rule is not None else "anyone (static files)"
+        click.echo(f"{methods:<5} {route.rule:<56} {name}")
+
+
 def register(app: Flask) -> None:
-    for command in (init_command, seed_demo_command, verify_command, rebuild_command):
+    """The core's admin commands, then those of the app's installed plug-ins."""
+    commands = (init_command, seed_demo_command, verify_command, rebuild_command, access_command)
+    for command in commands:
         app.cli.add_command(command)
+    plugins: Installed = app.extensions[PLUGINS]
+    for plugin in plugins.plugins:
+        for command in plugin.admin_commands():
+            app.cli.add_command(command)

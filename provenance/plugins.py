@@ -9,7 +9,7 @@ reports, click commands) are given as functions, so what is not used is not impo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from flask import Blueprint
     from sqlalchemy import Connection
 
+    from provenance.access.principal import Principal
+    from provenance.access.rules import Rule
     from provenance.log.append import Submission
     from provenance.log.service import Service
     from provenance.reports.model import ReportKind
@@ -32,6 +34,10 @@ GROUP = "provenance.plugins"
 
 def _none() -> tuple[Any, ...]:
     return ()
+
+
+def _no_rules() -> Mapping[str, Rule]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,8 @@ class Panel:
     """A section of the front page: a template of the plug-in's and the data it shows."""
 
     template: str
-    data: Callable[[Connection], dict[str, Any]]
+    #: What the panel shows this reader (the connection is a read snapshot).
+    data: Callable[[Connection, Principal], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,12 @@ class Plugin:
     personality: Personality
     problems: tuple[type[Error], ...] = ()
     blueprints: Callable[[], Sequence[Blueprint]] = _none
+    #: The access rule of every route its blueprints add (endpoint name → rule).
+    access: Callable[[], Mapping[str, Rule]] = _no_rules
     #: Subcommands of the party-side `provenance` command.
     commands: Callable[[], Sequence[click.Command]] = _none
+    #: Operator commands under `flask --app app` (beside init, verify, rebuild).
+    admin_commands: Callable[[], Sequence[click.Command]] = _none
     reports: Callable[[], Sequence[ReportKind]] = _none
     demo: Demo | None = None
     #: (label, path) links in the site's navigation.

@@ -26,9 +26,17 @@ from tests.parties import Authority, PartyKey, register_party
 POSTGRES_ENV = "PROVENANCE_TEST_POSTGRES_URL"
 
 
-def make_app(data_dir: Path, database_url: str | None = None, *, demo: bool = False) -> Flask:
+def make_app(
+    data_dir: Path,
+    database_url: str | None = None,
+    *,
+    demo: bool = False,
+    public_url: str | None = None,
+) -> Flask:
     """An app over a new log; `demo`: a demonstration log, which alone takes the demo seed."""
     config: dict[str, object] = {"TESTING": True, "DATA_DIR": str(data_dir)}
+    if public_url:
+        config["PUBLIC_URL"] = public_url
     if database_url:
         config["DATABASE_URL"] = database_url
     app = create_app(config)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 
+from provenance.access.http_signatures import sign_request
 from provenance.log import keystore
 from provenance.log.settings import DEFAULT_ORIGIN
 from provenance.log.signing import generate_private_key, key_id, public_key_der, sign_envelope
 from provenance.log.statements import make_statement
-from provenance.web.context import service
+from provenance.web.context import installed, service
 
 #: The origin of every test log (the default).
 ORIGIN = DEFAULT_ORIGIN
@@ -55,6 +57,47 @@ class Authority(PartyKey):
     def from_app(cls, app: Flask) -> Authority:
         with app.app_context():
             return cls(keystore.load_authority_key(service().settings.keys))
+
+
+def signed(party: PartyKey, method: str, url: str, body: bytes = b"") -> dict[str, str]:
+    """RFC 9421 headers that authenticate a request as `party` (as the CLI and client do)."""
+    target = urlsplit(url)
+    return sign_request(
+        party.key, method=method, path=target.path or "/", query=target.query, body=body
+    )
+
+
+def read(client: FlaskClient, party: PartyKey | None, url: str, **options: Any) -> Any:
+    """GET `url` as `party` (a signed request), or anonymously when `party` is None."""
+    headers = dict(options.pop("headers", {}))
+    query = options.pop("query_string", None)
+    if query:  # the query is part of what a request signature covers
+        url += ("&" if "?" in url else "?") + (
+            query if isinstance(query, str) else urlencode(query)
+        )
+    if party is not None:
+        headers.update(signed(party, "GET", url))
+    return client.get(url, headers=headers, **options)
+
+
+@dataclass
+class Reader:
+    """A test client whose every GET is signed as one party (a regulator, say)."""
+
+    client: FlaskClient
+    party: PartyKey
+
+    def get(self, url: str, **options: Any) -> Any:
+        return read(self.client, self.party, url, **options)
+
+
+def demo_party(app: Flask, slug: str) -> PartyKey:
+    """A demo party of a seeded demo log, with its key from the demo folder."""
+    from provenance.demo import demo_key, parties
+
+    with app.app_context():
+        party = next(p for p in parties(installed().plugins) if p.slug == slug)
+        return PartyKey(demo_key(service().settings.data_dir, slug), party.gln)
 
 
 def post(client: FlaskClient, envelope: Any) -> Any:

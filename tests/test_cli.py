@@ -12,7 +12,8 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from provenance.cli import main
-from tests.parties import ORIGIN
+from provenance.client import load_private_key
+from tests.parties import ORIGIN, PartyKey, read
 from tests.server import live_server
 
 
@@ -61,7 +62,9 @@ def test_full_party_flow(server: tuple[str, Flask, Path], tmp_path: Path) -> Non
     assert run("sign", statement, "--key", key, "--out", envelope).exit_code == 2  # which log?
     assert run("sign", statement, "--key", key, "--out", envelope, "--url", url).exit_code == 0
     receipts = tmp_path / "receipts"
-    submitted = run("submit", envelope, "--url", url, "--receipt-dir", receipts)
+    # A receipt carries the entry: its reader signs the request for it.
+    assert run("submit", envelope, "--url", url, "--receipt-dir", receipts).exit_code == 2
+    submitted = run("submit", envelope, "--url", url, "--receipt-dir", receipts, "--key", key)
     assert submitted.exit_code == 0, submitted.output
     assert submitted.output.startswith("index 2 ")
     again = run("submit", envelope, "--url", url)
@@ -169,7 +172,8 @@ def test_scan_and_epcis_capture_from_the_command_line(
     scanned = run("scan", f"]d201{gtin}10{lot}\x1d21{serial}", "--key", city, "--url", url)
     assert scanned.exit_code == 0, scanned.output
     assert "Unknown: possible counterfeit" in scanned.output
-    alerts = app.test_client().get("/api/v1/alerts").get_json()["alerts"]
+    as_city = PartyKey(load_private_key(city))  # alerts are read by the party they were raised at
+    alerts = read(app.test_client(), as_city, "/api/v1/alerts").get_json()["alerts"]
     assert alerts[0]["kind"] == "unknown-serial" and alerts[0]["serial"] == serial
     bad = run("scan", "not a barcode", "--key", city, "--url", url)
     assert bad.exit_code == 1 and "Error" in bad.output
@@ -262,6 +266,8 @@ def test_trial_commands_sign_locally(server: tuple[str, Flask, Path], tmp_path: 
     assert lazy.exit_code == 1 and "HTTP 422" in lazy.output
     amended = amend("Term recoded to MedDRA preferred term after query Q-12")
     assert amended.exit_code == 0, amended.output
-    history = app.test_client().get("/api/v1/trials/NCT05555555/datasets/AE/history").get_json()
+    as_sponsor = PartyKey(load_private_key(sponsor))
+    history_url = "/api/v1/trials/NCT05555555/datasets/AE/history"
+    history = read(app.test_client(), as_sponsor, history_url).get_json()
     assert [v["version"] for v in history["versions"]] == [1, 2]
     assert history["versions"][1]["printed_name"] == "Dr. A. Sponsor"

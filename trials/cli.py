@@ -94,7 +94,8 @@ def commit(
 ) -> None:
     """Upload a protocol document and commit it as the next version."""
     data, salt = document.read_bytes(), new_salt()
-    upload(url, data, salt, "application/octet-stream")
+    private = load_private_key(key)
+    upload(url, data, salt, "application/octet-stream", private)
     body = protocol_body(
         trial_id,
         version,
@@ -105,7 +106,7 @@ def commit(
         reconsent,
         {"printed_name": printed_name, "meaning": meaning},
     )
-    _done(sign_and_submit(url, load_private_key(key), "protocol.commit", body))
+    _done(sign_and_submit(url, private, "protocol.commit", body))
 
 
 def _dataset(
@@ -123,9 +124,10 @@ def _dataset(
     salt = new_salt()
     sig = {"printed_name": printed_name, "meaning": meaning}
     body, data, fmt = dataset_body(trial_id, dataset, domain, path, salt, sig)
-    upload(url, data, salt, MEDIA_TYPES[fmt])
+    private = load_private_key(key)
+    upload(url, data, salt, MEDIA_TYPES[fmt], private)
     body.update(extra)
-    _done(sign_and_submit(url, load_private_key(key), kind, body))
+    _done(sign_and_submit(url, private, kind, body))
     click.echo(f"  {dataset}: {body['rows']} rows x {body['columns']} columns ({fmt})")
 
 

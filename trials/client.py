@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from provenance.client import post_bytes
 from trials.dataset_files import detect_format, parse_dataset
 from trials.datasets import content_hash
@@ -17,12 +19,16 @@ def new_salt() -> bytes:
     return os.urandom(SALT_BYTES)
 
 
-def upload(server: str, data: bytes, salt: bytes, media_type: str) -> dict[str, Any]:
-    """Store the bytes off-log; the answer's commitment is checked against our own."""
+def upload(
+    server: str, data: bytes, salt: bytes, media_type: str, key: ec.EllipticCurvePrivateKey
+) -> dict[str, Any]:
+    """Store the bytes off-log, in a request signed by the uploading party's key; the answer's
+    commitment is checked against our own."""
     answer = post_bytes(
         f"{server.rstrip('/')}/api/v1/trials/payloads",
         data,
         {"Content-Type": media_type, "X-Salt": salt.hex()},
+        key,
     )
     if answer.get("commitment") != commitment(salt, data):
         raise ValueError("the server stored the payload under another commitment")

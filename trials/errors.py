@@ -9,4 +9,8 @@ class BadDataset(Error):
     slug, status, title = "bad-dataset", 422, "Not a readable dataset file"
 
 
-PROBLEMS: tuple[type[Error], ...] = (BadDataset,)
+class UploadQuotaExceeded(Error):
+    slug, status, title = "upload-quota", 429, "The party's upload quota is used up"
+
+
+PROBLEMS: tuple[type[Error], ...] = (BadDataset, UploadQuotaExceeded)

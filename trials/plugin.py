@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from provenance.log.personality import Personality
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import click
     from flask import Blueprint
 
+    from provenance.access.rules import Rule
     from provenance.reports.model import ReportKind
 
 ROLES = frozenset({"sponsor", "site"})
@@ -26,8 +27,20 @@ def _blueprints() -> Sequence[Blueprint]:
     return (bp,)
 
 
+def _access() -> Mapping[str, Rule]:
+    from trials.web import ACCESS
+
+    return ACCESS
+
+
 def _commands() -> Sequence[click.Command]:
     from trials.cli import COMMANDS
+
+    return COMMANDS
+
+
+def _admin_commands() -> Sequence[click.Command]:
+    from trials.admin import COMMANDS
 
     return COMMANDS
 
@@ -50,7 +63,9 @@ PLUGIN = Plugin(
     ),
     problems=PROBLEMS,
     blueprints=_blueprints,
+    access=_access,
     commands=_commands,
+    admin_commands=_admin_commands,
     reports=_reports,
     demo=Demo(story.PARTIES, story.tell),
     nav=(("Trials", "/trials"),),

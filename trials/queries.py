@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -12,9 +13,23 @@ from provenance.errors import NotFound
 from provenance.log.store.engine import query, query_dicts
 from trials.consent import consent_findings
 
+#: What a public trial registry shows of a registration; nothing about data, consent or subjects.
+REGISTRATION_COLUMNS = (
+    "trial_id",
+    "registry_name",
+    "title",
+    "phase",
+    "sponsor",
+    "planned_enrolment",
+    "primary_completion",
+    "registered_at",
+)
+
 
 def trials(conn: Connection) -> list[dict[str, Any]]:
-    return query_dicts(conn, "SELECT * FROM trial ORDER BY registered_index")
+    """Every trial's public registration facts, in the order they were registered."""
+    columns = ", ".join(REGISTRATION_COLUMNS)
+    return query_dicts(conn, f"SELECT {columns} FROM trial ORDER BY registered_index")
 
 
 def trial(conn: Connection, trial_id: str) -> dict[str, Any]:
@@ -82,13 +97,13 @@ def history(conn: Connection, trial_id: str, about: str | None = None) -> list[d
     return rows
 
 
-def consent_status(conn: Connection, trial_id: str) -> dict[str, Any]:
-    """Per-subject consent against enrolment and the protocol version in force."""
-    enrolled = pd.DataFrame(
-        query_dicts(
-            conn, "SELECT subject, site, enrolled FROM enrolment WHERE trial_id = ?", (trial_id,)
-        ),
-        columns=["subject", "site", "enrolled"],
+def consent_status(
+    conn: Connection, trial_id: str, subjects: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Per-subject consent against enrolment and the protocol version in force, over `subjects`
+    only if given (a site party's own)."""
+    enrolments = query_dicts(
+        conn, "SELECT subject, site, enrolled FROM enrolment WHERE trial_id = ?", (trial_id,)
     )
     records = query_dicts(
         conn,
@@ -96,6 +111,10 @@ def consent_status(conn: Connection, trial_id: str) -> dict[str, Any]:
         "ORDER BY idx, seq",
         (trial_id,),
     )
+    if subjects is not None:
+        enrolments = [row for row in enrolments if row["subject"] in subjects]
+        records = [row for row in records if row["subject"] in subjects]
+    enrolled = pd.DataFrame(enrolments, columns=["subject", "site", "enrolled"])
     latest: dict[str, dict[str, Any]] = {}
     first_consent: dict[str, str] = {}
     for record in records:

@@ -135,6 +135,13 @@ class TrialPayloadRow(TypedDict):
     erased_index: int | None
 
 
+class TrialUploadRow(TypedDict):
+    commitment: str
+    party: str
+    size: int
+    uploaded_at: str
+
+
 TRIAL: Table[TrialRow, tuple[str]] = Table("trial", TrialRow)
 TRIAL_SITE: Table[TrialSiteRow, tuple[str, str]] = Table("trial_site", TrialSiteRow)
 TRIAL_SITE_PARTY: Table[TrialSitePartyRow, tuple[str, str]] = Table(
@@ -154,7 +161,8 @@ RESULTS_REPORT: Table[ResultsReportRow, tuple[int]] = Table("results_report", Re
 TRIAL_EVENT: Table[TrialEventRow, tuple[int, int]] = Table("trial_event", TrialEventRow)
 ERASURE: Table[ErasureRow, tuple[str]] = Table("erasure", ErasureRow)
 TRIAL_PAYLOAD: Table[TrialPayloadRow, tuple[str]] = Table("trial_payload", TrialPayloadRow)
-#: Every table the trial statements read or write.
+TRIAL_UPLOAD: Table[TrialUploadRow, tuple[str, str]] = Table("trial_upload", TrialUploadRow)
+#: Every trial table (the statements read or write all of them but the upload records).
 TABLES: tuple[Table[Any, Any], ...] = (
     TRIAL,
     TRIAL_SITE,
@@ -169,4 +177,5 @@ TABLES: tuple[Table[Any, Any], ...] = (
     TRIAL_EVENT,
     ERASURE,
     TRIAL_PAYLOAD,
+    TRIAL_UPLOAD,
 )

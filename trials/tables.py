@@ -1,4 +1,4 @@
-"""Tables of the trial projection, and the off-log payload store that erasure may empty."""
+"""Trial tables: the projection, the off-log payloads erasure may empty, who uploaded them."""
 
 from __future__ import annotations
 
@@ -189,3 +189,15 @@ class TrialPayload(TrialTable, table=True):
     size: int = Field(sa_column=bigint(nullable=False))
     stored_at: str = Field(sa_column=string(24, nullable=False))
     erased_index: int | None = Field(default=None, sa_column=bigint())  # the erasure's entry
+
+
+class TrialUpload(TrialTable, table=True):
+    """Off-log: which party uploaded which payload, when and how large. It counts against the
+    party's upload quota, and lets the uploader alone fetch a payload no statement names yet."""
+
+    __tablename__ = "trial_upload"
+    __table_args__ = (Index("trial_upload_party", "party", "uploaded_at"),)
+    commitment: str = Field(sa_column=string(64, primary_key=True))
+    party: str = Field(sa_column=string(13, primary_key=True))  # the uploader's GLN
+    size: int = Field(sa_column=bigint(nullable=False))
+    uploaded_at: str = Field(sa_column=string(24, nullable=False))

@@ -7,14 +7,21 @@ import re
 from typing import Any
 
 from flask import Blueprint, Flask, Response, render_template, request
+from sqlalchemy import Connection
 
+from provenance.access.rules import PUBLIC, Rule
+from provenance.access.web import body_limit, current_principal
 from provenance.errors import Gone, NotFound
 from provenance.log.store.engine import read_connection
 from provenance.reports.render import csv_text
 from provenance.web.api import json_response
 from provenance.web.context import service
+from provenance.web.problems import handle_error
 from trials import queries
+from trials.access import PAYLOAD_READERS, TRIAL_READERS, UPLOADERS
+from trials.errors import UploadQuotaExceeded
 from trials.payloads import MAX_PAYLOAD, parse_salt, store_payload
+from trials.scope import Scope, scope_of
 
 bp = Blueprint("trials", __name__, template_folder="templates")
 
@@ -33,17 +40,31 @@ def _extension(media_type: str) -> str:
 
 
 @bp.post("/api/v1/trials/payloads")
+@body_limit(MAX_PAYLOAD)
 def upload_payload() -> Response:
-    """Raw bytes, with the uploader's salt in `X-Salt`; answers the commitment to sign."""
-    request.max_content_length = MAX_PAYLOAD
+    """Raw bytes, with the uploader's salt in `X-Salt`; answers the commitment to sign. Each
+    party uploads at most its quota in any 24 hours (429 beyond it)."""
     salt = parse_salt(request.headers.get("X-Salt"))
+    svc = service()
     stored = store_payload(
-        service().engine,
+        svc.engine,
         request.get_data(cache=False),
         salt,
         request.mimetype or "application/octet-stream",
+        party=current_principal().gln,
+        quota=svc.settings.upload_quota,
     )
     return json_response(stored, 201)
+
+
+@bp.errorhandler(UploadQuotaExceeded)
+def quota_exceeded(error: UploadQuotaExceeded) -> Response:
+    """The problem, with `Retry-After`: when enough of the party's uploads leave the window."""
+    response = handle_error(error)
+    retry_after = error.extensions.get("retry_after")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.get("/api/v1/trials/payloads/<commitment>")
@@ -78,36 +99,42 @@ def download_payload(commitment: str) -> Response:
     return response
 
 
-def _trial_json(trial_id: str) -> dict[str, Any]:
-    with read_connection(service().engine) as conn:
-        trial = queries.trial(conn, trial_id)
-        return {
-            "trial": trial,
-            "protocols": queries.protocols(conn, trial_id),
-            "datasets": [
-                {k: v for k, v in d.items() if k != "data"}
-                for d in queries.datasets(conn, trial_id)
-            ],
-            "consent": queries.consent_status(conn, trial_id),
-        }
+def _trial_json(conn: Connection, trial_id: str, scope: Scope) -> dict[str, Any]:
+    trial = queries.trial(conn, trial_id)
+    return {
+        "trial": trial,
+        "protocols": queries.protocols(conn, trial_id),
+        "datasets": [
+            {k: v for k, v in d.items() if k != "data"} for d in queries.datasets(conn, trial_id)
+        ],
+        "consent": queries.consent_status(conn, trial_id, scope.subjects(conn, trial_id)),
+    }
+
+
+def _history(conn: Connection, trial_id: str, scope: Scope) -> list[dict[str, Any]]:
+    queries.trial(conn, trial_id)
+    return scope.history(conn, trial_id, queries.history(conn, trial_id))
 
 
 @bp.get("/api/v1/trials")
 def list_trials() -> Response:
+    """Registration facts only, as public trial registries show them."""
     with read_connection(service().engine) as conn:
         return json_response({"trials": queries.trials(conn)})
 
 
 @bp.get("/api/v1/trials/<trial_id>")
 def trial_json(trial_id: str) -> Response:
-    return json_response(_trial_json(trial_id))
+    with read_connection(service().engine) as conn:
+        scope = scope_of(current_principal(), conn, trial_id)
+        return json_response(_trial_json(conn, trial_id, scope))
 
 
 @bp.get("/api/v1/trials/<trial_id>/history")
 def trial_history(trial_id: str) -> Response:
     with read_connection(service().engine) as conn:
-        queries.trial(conn, trial_id)
-        return json_response({"history": queries.history(conn, trial_id)})
+        scope = scope_of(current_principal(), conn, trial_id)
+        return json_response({"history": _history(conn, trial_id, scope)})
 
 
 HISTORY_COLUMNS = (
@@ -138,8 +165,7 @@ HISTORY_HEADER = (
 def trial_history_csv(trial_id: str) -> Response:
     """The audit trail as CSV, each row with its signature manifestation (21 CFR 11.50)."""
     with read_connection(service().engine) as conn:
-        queries.trial(conn, trial_id)
-        rows = queries.history(conn, trial_id)
+        rows = _history(conn, trial_id, scope_of(current_principal(), conn, trial_id))
     text = csv_text(HISTORY_HEADER, ([row[c] for c in HISTORY_COLUMNS] for row in rows))
     return Response(
         text,
@@ -161,7 +187,8 @@ def dataset_history(trial_id: str, dataset: str) -> Response:
 def consent(trial_id: str) -> Response:
     with read_connection(service().engine) as conn:
         queries.trial(conn, trial_id)
-        return json_response(queries.consent_status(conn, trial_id))
+        subjects = scope_of(current_principal(), conn, trial_id).subjects(conn, trial_id)
+        return json_response(queries.consent_status(conn, trial_id, subjects))
 
 
 @bp.get("/trials")
@@ -172,11 +199,28 @@ def trials_page() -> str:
 
 @bp.get("/trials/<trial_id>")
 def trial_page(trial_id: str) -> str:
-    data = _trial_json(trial_id)
     with read_connection(service().engine) as conn:
-        data["history"] = queries.history(conn, trial_id)
+        scope = scope_of(current_principal(), conn, trial_id)
+        data = _trial_json(conn, trial_id, scope)
+        data["history"] = _history(conn, trial_id, scope)
     return render_template("trial.html", **data)
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
+
+
+ACCESS: dict[str, Rule] = {
+    "trials.upload_payload": UPLOADERS,
+    "trials.download_payload": PAYLOAD_READERS,
+    # A trial's registration is public, as in the public trial registries.
+    "trials.list_trials": PUBLIC,
+    "trials.trials_page": PUBLIC,
+    # Site parties see their own sites' subjects only (`Scope`).
+    "trials.trial_json": TRIAL_READERS,
+    "trials.trial_page": TRIAL_READERS,
+    "trials.trial_history": TRIAL_READERS,
+    "trials.trial_history_csv": TRIAL_READERS,
+    "trials.dataset_history": TRIAL_READERS,
+    "trials.consent": TRIAL_READERS,
+}

@@ -64,6 +64,32 @@ class KeyRecord:
 
 
 @dataclass(frozen=True)
+class PersonRecord:
+    """A person acting for a party, through one of their keys (each key has its record)."""
+
+    key_id: str
+    gln: str
+    person: str  # the party's own identifier for the person (e.g. an employee number)
+    name: str  # the printed name of their electronic signatures (21 CFR 11.50)
+    role: str  # what they do for the party, e.g. "pharmacist" or "clinical data manager"
+    registered_index: int
+    suspended_from: str | None = None
+    suspended_index: int | None = None
+    suspension_reason: str | None = None
+
+    def refusal(self, at: str) -> str | None:
+        if self.suspended_from is not None and self.suspended_from <= at:
+            why = self.suspension_reason or "no reason given"
+            return f"{self.name} ({self.person}) is suspended from {self.suspended_from}: {why}"
+        return None
+
+
+@dataclass(frozen=True)
+class PutPerson:
+    person: PersonRecord
+
+
+@dataclass(frozen=True)
 class PutParty:
     party: PartyRecord
 
@@ -75,7 +101,7 @@ class PutKey:
     key: KeyRecord
 
 
-IdentityChange = PutParty | PutKey
+IdentityChange = PutParty | PutKey | PutPerson
 
 
 class IdentityView(Protocol):
@@ -86,6 +112,10 @@ class IdentityView(Protocol):
     def party(self, gln: str) -> PartyRecord | None: ...
 
     def keys_of(self, gln: str) -> list[KeyRecord]: ...
+
+    def person_of(self, key_id: str) -> PersonRecord | None: ...
+
+    def person_keys(self, gln: str, person: str) -> list[PersonRecord]: ...
 
 
 def public_key_of(body: dict[str, Any], field: str) -> bytes:
@@ -106,6 +136,9 @@ def signer_key(view: IdentityView, statement: Statement, ctx: EntryContext) -> K
     if key is None:
         raise UnknownKey(f"key {statement.signer} is not registered", key_id=statement.signer)
     refusal = key.refusal(ctx.logged_at, ctx.rules)
+    if refusal is None:
+        person = view.person_of(key.key_id)
+        refusal = person.refusal(ctx.logged_at) if person is not None else None
     if refusal is not None:
         raise RevokedKey(refusal, key_id=key.key_id)
     return key

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from provenance.log import identity, rotation
+from provenance.log import identity, people, rotation
 from provenance.log.errors import BadStatement
 from provenance.log.identity import AUTHORITY, KeyRecord
 from provenance.log.ledger import Ledger, RowView
@@ -177,5 +177,34 @@ ATTESTATION = KindRule(
     _plan_attestation,
     "a signed claim about a subject by any registered party",
 )
+PERSON_REGISTER = KindRule(
+    "person.register",
+    frozenset({ANY_PARTY, AUTHORITY}),
+    lambda p: list(people.plan_register_person(p.view, p.key, p.statement, p.entry)),
+    "a party registers a person who acts for it, with the person's own key",
+    identity=True,
+)
+PERSON_SUSPEND = KindRule(
+    "person.suspend",
+    frozenset({ANY_PARTY, AUTHORITY}),
+    lambda p: list(people.plan_suspend_person(p.view, p.key, p.statement, p.entry)),
+    "a party suspends a person: the person's keys are refused from this entry on",
+    identity=True,
+)
+PERSON_REINSTATE = KindRule(
+    "person.reinstate",
+    frozenset({ANY_PARTY, AUTHORITY}),
+    lambda p: list(people.plan_reinstate_person(p.view, p.key, p.statement, p.entry)),
+    "a party reinstates a suspended person",
+    identity=True,
+)
 #: The kinds every log accepts besides its genesis entry, whatever its personalities.
-CORE_KINDS = (PARTY_REGISTER, KEY_ROTATE, KEY_REVOKE, ATTESTATION)
+CORE_KINDS = (
+    PARTY_REGISTER,
+    KEY_ROTATE,
+    KEY_REVOKE,
+    ATTESTATION,
+    PERSON_REGISTER,
+    PERSON_SUSPEND,
+    PERSON_REINSTATE,
+)

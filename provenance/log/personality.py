@@ -8,7 +8,7 @@ passes the personalities in, and `Registry` is all the log, `verify` and `rebuil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import MetaData
@@ -22,8 +22,14 @@ from provenance.log.statements import Statement, parse_statement
 
 from . import identity, kinds
 
+#: Identity is public, so that anyone can check every signature with the log's own keys.
+CORE_PUBLIC_KINDS = frozenset({GENESIS, "party.register", "key.rotate", "key.revoke"})
 #: The identity projection of every log, in rebuild order.
-IDENTITY_TABLES: Mapping[str, tuple[str, ...]] = {"party": ("gln",), "party_key": ("key_id",)}
+IDENTITY_TABLES: Mapping[str, tuple[str, ...]] = {
+    "party": ("gln",),
+    "party_key": ("key_id",),
+    "person_key": ("key_id",),
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class Personality:
     metadata: MetaData | None = None  # the schema of all its tables
     roles: frozenset[str] = frozenset()
     codecs: tuple[PayloadCodec, ...] = ()
+    #: Kinds whose entries anyone may read (their facts are meant to be public, e.g. recalls).
+    public_kinds: frozenset[str] = frozenset()
+    #: The GLNs of the parties a statement of its kinds names: they may read its entry.
+    readers: Callable[[Statement], Iterable[str]] | None = None
 
 
 class Registry:
@@ -91,6 +101,16 @@ class Registry:
         self.key_columns: dict[str, tuple[str, ...]] = {**self.projection, **self.off_log}
         self.payload_types = frozenset({PAYLOAD_TYPE, *self.codecs})
         self.metadata = tuple(p.metadata for p in self.personalities if p.metadata is not None)
+        self.public_kinds = frozenset(
+            {*CORE_PUBLIC_KINDS, *(k for p in self.personalities for k in p.public_kinds)}
+        )
+        self._readers = {
+            rule.kind: p.readers for p in self.personalities if p.readers for rule in p.kinds
+        }
+        for codec in self.codecs.values():
+            owner = next(p for p in self.personalities if codec in p.codecs)
+            if owner.readers is not None:
+                self._readers.setdefault(codec.kind, owner.readers)
 
     def statement(self, envelope: Envelope) -> Statement:
         """The statement an envelope makes, decoded by its payload type."""
@@ -100,6 +120,16 @@ class Registry:
         if envelope.payload_type != PAYLOAD_TYPE:
             raise BadEnvelope(f"payloadType must be one of {', '.join(sorted(self.payload_types))}")
         return parse_statement(envelope.payload)
+
+    def named_parties(self, statement: Statement) -> frozenset[str]:
+        """The parties (GLNs) a statement names, who may read its entry besides its signer."""
+        readers = self._readers.get(statement.kind)
+        if readers is None:
+            return frozenset()
+        try:
+            return frozenset(str(gln) for gln in readers(statement))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return frozenset()  # a malformed body names nobody
 
     def is_detached(self, payload_type: str) -> bool:
         codec = self.codecs.get(payload_type)

@@ -24,6 +24,7 @@ from provenance.log.identity import (
     PutKey,
     public_key_of,
 )
+from provenance.log.people import rotated_person
 from provenance.log.profile import EntryContext
 from provenance.log.signing import key_id as compute_key_id
 from provenance.log.statements import Statement, format_timestamp, is_key_id, parse_timestamp
@@ -58,6 +59,7 @@ def plan_rotate(
         return [
             PutKey(replace(old, retired_index=ctx.index, retired_at=ctx.logged_at)),
             PutKey(KeyRecord(new_id, gln, der, ctx.index, ctx.logged_at)),
+            *rotated_person(view, old, new_id, ctx),
         ]
     pending = _pending_successors(view, old, ctx)
     if pending and not is_authority:
@@ -73,6 +75,7 @@ def plan_rotate(
         *cancelled,
         PutKey(replace(old, retired_index=ctx.index, retired_at=effective)),
         PutKey(KeyRecord(new_id, gln, der, ctx.index, effective)),
+        *rotated_person(view, old, new_id, ctx),
     ]
 
 

@@ -18,6 +18,7 @@ DEFAULT_ORIGIN = "provenance.local/log"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 #: GLN of the registry authority unless configured: GS1 prefix 0000000 is never assigned.
 DEFAULT_AUTHORITY_GLN = "0000000000000"
+DEFAULT_UPLOAD_QUOTA = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Settings:
     public_url: str = DEFAULT_PUBLIC_URL
     #: The plug-ins (entry points of the group `provenance.plugins`) to install; None: all.
     plugins: tuple[str, ...] | None = None
+    #: Bytes one party may upload off the log (trial payloads) in any 24 hours.
+    upload_quota: int = DEFAULT_UPLOAD_QUOTA
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -62,6 +65,13 @@ class Settings:
             ),
             plugins=_names(
                 config["PLUGINS"] if "PLUGINS" in config else os.environ.get("PROVENANCE_PLUGINS")
+            ),
+            upload_quota=_byte_count(
+                "UPLOAD_QUOTA",
+                config["UPLOAD_QUOTA"]
+                if "UPLOAD_QUOTA" in config
+                else os.environ.get("PROVENANCE_UPLOAD_QUOTA"),
+                DEFAULT_UPLOAD_QUOTA,
             ),
         )
 
@@ -103,3 +113,13 @@ def _names(value: object) -> tuple[str, ...] | None:
         return None
     items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
     return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _byte_count(name: str, value: object, default: int) -> int:
+    """A number of bytes from config or the environment; BadParameter if it is not one."""
+    if value is None or value == "":
+        return default
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise BadParameter(f"{name} (PROVENANCE_{name}) must be a number of bytes, not {value!r}")
+    return int(text)

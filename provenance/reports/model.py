@@ -11,7 +11,9 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from sqlalchemy import Connection
 
+    from provenance.access.principal import Principal
     from provenance.reports.source import Source
 
 
@@ -108,15 +110,24 @@ class ReportKind:
     description: str
     steps: int
     build: Build
+    #: Whom the report admits besides regulators: (principal, query parameters, a read
+    #: connection) -> allowed; e.g. a trial's sponsor for its own trial.
+    also_for: Callable[[Principal, dict[str, Any], Connection], bool] | None = None
 
 
 def report_kind(
-    name: str, title: str, description: str, steps: int
+    name: str,
+    title: str,
+    description: str,
+    steps: int,
+    *,
+    also_for: Callable[[Principal, dict[str, Any], Connection], bool] | None = None,
 ) -> Callable[[Build], ReportKind]:
     """Declare a report builder as the report `name` (for the CLI and `/reports/<name>`); a
-    plug-in lists its report kinds in its `Plugin`."""
+    plug-in lists its report kinds in its `Plugin`. Regulators may run every report; `also_for`
+    admits others."""
 
     def declare(build: Build) -> ReportKind:
-        return ReportKind(name, title, description, steps, build)
+        return ReportKind(name, title, description, steps, build, also_for)
 
     return declare

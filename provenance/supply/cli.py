@@ -48,12 +48,13 @@ def scan(code: str, key: Path, url: str) -> None:
     received here) is stored as an alert in the log.
     """
     origin = client.log_origin(url)
-    envelope = supply_client.scan_statement(client.load_private_key(key), code, log=origin)
+    private = client.load_private_key(key)
+    envelope = supply_client.scan_statement(private, code, log=origin)
     report_result(client.submit(url, envelope))
     body = parse_json(base64.b64decode(envelope["payload"]))["body"]
     path = f"/01/{body['gtin']}" + (f"/10/{body['lot']}" if "lot" in body else "")
     path += f"/21/{body['serial']}" if "serial" in body else ""
-    verdict = client.lookup(url, path)
+    verdict = client.lookup(url, path, private)
     click.echo(f"{verdict['title']}" + "".join(f"\n  {r}" for r in verdict["reasons"]))
 
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from provenance.access.principal import Principal
 from provenance.epcis.errors import PROBLEMS as EPCIS_PROBLEMS
 from provenance.gs1.errors import PROBLEMS as GS1_PROBLEMS
 from provenance.log.personality import Personality
 from provenance.plugins import Demo, Panel, Plugin
-from provenance.supply import capture, demo, kinds, queries, tables
+from provenance.supply import capture, demo, kinds, queries, readers, tables
 
 if TYPE_CHECKING:
     import click
     from flask import Blueprint
 
+    from provenance.access.rules import Rule
     from provenance.reports.model import ReportKind
 
 ROLES = frozenset({"manufacturer", "wholesaler", "pharmacy", "regulator"})
@@ -27,6 +29,12 @@ def _blueprints() -> Sequence[Blueprint]:
     from provenance.supply.web import epcis, resolver
 
     return (resolver.bp, epcis.bp)
+
+
+def _access() -> Mapping[str, Rule]:
+    from provenance.supply.web import epcis, resolver
+
+    return {**resolver.ACCESS, **epcis.ACCESS}
 
 
 def _commands() -> Sequence[click.Command]:
@@ -41,10 +49,14 @@ def _reports() -> Sequence[ReportKind]:
     return (supply_chain_report,)
 
 
-def _front_page(conn: Connection) -> dict[str, Any]:
+def _front_page(conn: Connection, reader: Principal) -> dict[str, Any]:
+    """The batches and open alerts this reader may see (a regulator all, a party its own)."""
+    if not reader.authenticated:
+        return {"batches": [], "open_alerts": None}
+    alerts = queries.alerts(conn, open_only=True, reader=reader)
     return {
-        "batches": queries.batches(conn, limit=LATEST_BATCHES),
-        "open_alerts": queries.open_alert_count(conn),
+        "batches": queries.batches(conn, limit=LATEST_BATCHES, reader=reader),
+        "open_alerts": len(alerts),
     }
 
 
@@ -56,9 +68,12 @@ PLUGIN = Plugin(
         metadata=tables.METADATA,
         roles=ROLES,
         codecs=(capture.CODEC,),
+        public_kinds=readers.PUBLIC_KINDS,
+        readers=readers.named_parties,
     ),
     problems=(*GS1_PROBLEMS, *EPCIS_PROBLEMS),
     blueprints=_blueprints,
+    access=_access,
     commands=_commands,
     reports=_reports,
     demo=Demo(demo.parties(), demo.tell),

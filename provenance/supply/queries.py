@@ -1,4 +1,9 @@
-"""Reads over the supply-chain projection: batch pages, scan lookups, alerts, EPCIS events."""
+"""Reads over the supply-chain projection: batch pages, scan lookups, alerts (EPCIS events:
+`event_queries`).
+
+Each read takes the `reader` it answers (a Principal) and gives it only what it may see (see
+`readers`); None is the operator's own tools, which see everything.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from provenance.access.principal import Principal
 from provenance.gs1 import keys as gs1
 from provenance.gs1.keys import GTIN, Lot, Serial
 from provenance.log.store.engine import query, query_dicts
 from provenance.log.store.projection import DbView
 from provenance.supply import custody, verdict
+from provenance.supply.readers import HANDLED_BY, limited_to, sees_custody
 from provenance.supply.rows import BatchRow, PackRow, ProductRow
 from provenance.supply.tables import KEYS
 
@@ -32,37 +39,57 @@ class Lookup:
     expiry: str | None
     verdict: verdict.Verdict
     product: ProductRow | None = None
+    manufacturer_name: str | None = None
     batch: BatchRow | None = None
     pack: PackRow | None = None
     timeline: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     holdings: list[dict[str, Any]] = field(default_factory=list)
     in_transit: int = 0
+    #: Whether the reader sees the batch's custody; if not, the answer is the public one.
+    full: bool = True
 
     def to_json(self, stem: str) -> dict[str, Any]:
-        batch, pack = self.batch, self.pack
-        return {
-            **self.verdict.to_json(),
+        """The verdict and the public facts; the batch's custody too if the reader sees it."""
+        batch = self.batch
+        answer: dict[str, Any] = {
+            **self.verdict.to_json(full=self.full),
+            "view": "full" if self.full else "public",
             "gtin": self.gtin,
             "lot": self.lot,
             "serial": self.serial,
             "digital_link": gs1.digital_link_uri(stem, self.gtin, self.lot, self.serial),
-            "product": self.product,
+            # A product's facts come from its public registration, its maker's name with them.
+            "product": None
+            if self.product is None
+            else {**self.product, "manufacturer_name": self.manufacturer_name},
+            # What is printed on the pack, and whether the batch is recalled.
             "batch": None
             if batch is None
             else {
                 "expiry": batch["expiry"],
-                "commissioned": batch["quantity"],
-                "serialised": bool(batch["serialised"]),
                 "status": batch["status"],
                 "recall_reason": batch["recall_reason"],
-                "held": sum(h["quantity"] for h in self.holdings),
+            },
+        }
+        return {**answer, **self._custody(answer["batch"])} if self.full else answer
+
+    def _custody(self, public: dict[str, Any] | None) -> dict[str, Any]:
+        """The batch's counts, the pack's state and holder, holdings, timeline and alerts."""
+        batch, pack = self.batch, self.pack
+        held = sum(h["quantity"] for h in self.holdings)
+        return {
+            "batch": None
+            if batch is None
+            else {
+                **(public or {}),
+                "commissioned": batch["quantity"],
+                "serialised": bool(batch["serialised"]),
+                "held": held,
                 "in_transit": self.in_transit,
                 "dispensed": batch["dispensed"],
                 "destroyed": batch["destroyed"],
-                "conserved": custody.conservation(
-                    batch, sum(h["quantity"] for h in self.holdings), self.in_transit
-                ),
+                "conserved": custody.conservation(batch, held, self.in_transit),
             },
             "pack": None
             if pack is None
@@ -86,8 +113,10 @@ def lookup(
     *,
     expiry: str | None = None,
     today: datetime | None = None,
+    reader: Principal | None = None,
 ) -> Lookup:
-    """The verdict and custody timeline for a GTIN, batch and optional serial (read-only)."""
+    """The verdict for a GTIN, batch and optional serial (read-only), with the batch's custody
+    timeline for a reader that may see it."""
     duplicates = 0
     if serial is not None:
         ((duplicates,),) = query(
@@ -96,8 +125,9 @@ def lookup(
             "AND resolved_index IS NULL",
             (gtin, serial, "duplicate-serial"),
         )
+    view = DbView(conn, KEYS)
     scanned = verdict.judge_scan(
-        DbView(conn, KEYS),
+        view,
         gtin=gtin,
         lot=lot,
         serial=serial,
@@ -107,6 +137,7 @@ def lookup(
         duplicate_alerts=int(duplicates),
     )
     lot = scanned.lot
+    maker = None if scanned.product is None else view.party(scanned.product["manufacturer"])
     found = Lookup(
         gtin=gtin,
         lot=lot,
@@ -114,10 +145,12 @@ def lookup(
         expiry=expiry,
         verdict=scanned.verdict,
         product=scanned.product,
+        manufacturer_name=maker.name if maker else None,
         batch=scanned.batch,
         pack=scanned.pack,
+        full=reader is None or sees_custody(conn, reader, gtin, lot),
     )
-    if scanned.batch is not None:
+    if scanned.batch is not None and found.full:
         names = party_names(conn)
         found.timeline = [
             {
@@ -160,9 +193,11 @@ def alerts(
     lot: str | None = None,
     open_only: bool = False,
     limit: int = 500,
+    reader: Principal | None = None,
 ) -> list[dict[str, Any]]:
+    """Alerts, newest first; a party reads those raised at it, a regulator all."""
     where, params = ["1 = 1"], []
-    for column, value in (("gtin", gtin), ("lot", lot)):
+    for column, value in (("gtin", gtin), ("lot", lot), ("party", limited_to(reader))):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
@@ -182,12 +217,18 @@ def open_alert_count(conn: Connection) -> int:
     return int(count)
 
 
-def batches(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
+def batches(
+    conn: Connection, limit: int = 200, reader: Principal | None = None
+) -> list[dict[str, Any]]:
+    """The newest batches; a party reads those it handled, a regulator all."""
+    gln = limited_to(reader)
+    where, params = ("", ()) if gln is None else (f"WHERE {HANDLED_BY} ", (gln, gln, gln))
     return query_dicts(
         conn,
         "SELECT b.gtin, b.lot, b.expiry, b.quantity, b.status, b.serialised, p.name "
-        "FROM batch b JOIN product p ON p.gtin = b.gtin "
+        f"FROM batch b JOIN product p ON p.gtin = b.gtin {where}"
         f"ORDER BY b.commissioned_index DESC LIMIT {int(limit)}",
+        params,
     )
 
 
@@ -201,49 +242,3 @@ def serials_of(conn: Connection, gtin: str, lot: str, limit: int = 1000) -> list
             (gtin, lot),
         )
     ]
-
-
-def epcis_events(
-    conn: Connection,
-    *,
-    epc: str | None = None,
-    gtin: str | None = None,
-    lot: str | None = None,
-    biz_step: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    limit: int = 1000,
-) -> list[dict[str, Any]]:
-    """Captured events matching every given filter, oldest first."""
-    where, params = ["1 = 1"], []
-    for column, value in (("gtin", gtin), ("lot", lot), ("biz_step", biz_step)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if epc is not None:
-        where.append("(' ' || epcs || ' ') LIKE ?")
-        params.append(f"% {epc} %")
-    if since is not None:
-        where.append("event_time >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("event_time < ?")
-        params.append(until)
-    rows = query(
-        conn,
-        f"SELECT event, hash_id FROM epcis_event WHERE {' AND '.join(where)} "
-        f"ORDER BY event_time, idx, position LIMIT {int(limit)}",
-        tuple(params),
-    )
-    events = []
-    for raw, hash_id in rows:
-        event = json.loads(raw)
-        event.setdefault("eventID", hash_id)
-        events.append(event)
-    return events
-
-
-def events_captured(conn: Connection, index: int) -> int:
-    """How many EPCIS events the entry at `index` captured (duplicates are not counted)."""
-    ((count,),) = query(conn, "SELECT count(*) FROM epcis_event WHERE idx = ?", (index,))
-    return int(count)

@@ -29,13 +29,20 @@ class Verdict:
     reasons: tuple[str, ...] = field(default=())
     #: Alert kinds a signed scan with this verdict raises.
     alerts: tuple[tuple[str, str], ...] = field(default=())
+    #: The reasons as anyone may read them: what is wrong with the pack, never who did it (the
+    #: pharmacy that dispensed it, the party that set its state). None: the reasons name nobody.
+    public_reasons: tuple[str, ...] | None = None
 
     @property
     def title(self) -> str:
         return VERDICTS[self.code]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.code, "title": self.title, "reasons": list(self.reasons)}
+    def to_json(self, *, full: bool = True) -> dict[str, Any]:
+        """The verdict with its reasons: in full for the parties that handled the batch and
+        regulators, else their public form."""
+        public = self.reasons if self.public_reasons is None else self.public_reasons
+        reasons = self.reasons if full else public
+        return {"verdict": self.code, "title": self.title, "reasons": list(reasons)}
 
 
 def expiry_date(yymmdd: str) -> date | None:
@@ -66,6 +73,7 @@ def judge(
         why = f"serial {serial} was never commissioned in this batch"
         return Verdict("unknown", (why,), (("unknown-serial", why),))
     reasons: list[str] = []
+    public: list[str] = []  # the same reasons, without who
     alerts: list[tuple[str, str]] = []
     if scanned_expiry is not None and scanned_expiry != batch["expiry"]:
         why = (
@@ -73,25 +81,33 @@ def judge(
             f"the batch was commissioned with {batch['expiry']}"
         )
         reasons.append(why)
+        public.append(why)
         alerts.append(("expiry-mismatch", why))
     if batch["status"] == "recalled":
         why = f"batch recalled: {batch['recall_reason']}"
-        return Verdict("recalled", (why, *reasons), (("recalled-scan", why), *alerts))
+        return Verdict(
+            "recalled", (why, *reasons), (("recalled-scan", why), *alerts), (why, *public)
+        )
     expires = expiry_date(batch["expiry"])
     if expires is not None and expires < today:
         why = f"batch expired on {expires.isoformat()}"
-        return Verdict("expired", (why, *reasons), (("expired-scan", why), *alerts))
+        return Verdict("expired", (why, *reasons), (("expired-scan", why), *alerts), (why, *public))
     if pack is not None:
         if pack["state"] == "supplied":
             why = f"pack {serial} was dispensed at {pack['state_at']} by {pack['state_by']}"
-            return Verdict("dispensed", (why, *reasons), (("duplicate-serial", why), *alerts))
+            seen = f"pack {serial} was already dispensed, on {pack['state_at'][:10]}"
+            return Verdict(
+                "dispensed", (why, *reasons), (("duplicate-serial", why), *alerts), (seen, *public)
+            )
         if pack["state"] != "active":
             reasons.append(f"pack {serial} is {pack['state']} (set by {pack['state_by']})")
+            public.append(f"pack {serial} is {pack['state']}")
             alerts.append(("pack-state", reasons[-1]))
     if duplicate_alerts:
         reasons.append(f"this serial has {duplicate_alerts} open duplicate-serial alert(s)")
+        public.append(reasons[-1])
     if reasons:
-        return Verdict("suspect", tuple(reasons), tuple(alerts))
+        return Verdict("suspect", tuple(reasons), tuple(alerts), tuple(public))
     return Verdict("authentic")
 
 

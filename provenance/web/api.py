@@ -6,11 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response, json, request, url_for
 
+from provenance.access.rules import PUBLIC, Rule, entry_reader
+from provenance.access.web import current_principal
 from provenance.errors import Error, NotFound, UnsupportedMediaType
 from provenance.log import reader
 from provenance.log.append import Appended
 from provenance.log.canonical import parse_json
 from provenance.log.errors import BadEnvelope
+from provenance.log.identity import KeyRecord
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
@@ -105,23 +108,39 @@ def _party_json(view: DbView, gln: str) -> dict[str, Any]:
     party = view.party(gln)
     if party is None:
         raise NotFound(f"no party with GLN {gln}")
+    who = current_principal()
+    # Keys are public (anyone checks signatures with them); who holds a person's key is for
+    # the party itself and regulators.
+    insider = who.regulator or who.gln == gln
     return {
         "gln": party.gln,
         "name": party.name,
         "roles": list(party.roles),
         "registered_index": party.registered_index,
-        "keys": [
-            {
-                "key_id": k.key_id,
-                "added_index": k.added_index,
-                "added_at": k.added_at,
-                "retired_at": k.retired_at,
-                "revoked_from": k.revoked_from,
-                "revocation_reason": k.revocation_reason,
-            }
-            for k in view.keys_of(gln)
-        ],
+        "keys": [_key_json(view, k, insider) for k in view.keys_of(gln)],
     }
+
+
+def _key_json(view: DbView, key: KeyRecord, insider: bool) -> dict[str, Any]:
+    person = view.person_of(key.key_id)
+    body: dict[str, Any] = {
+        "key_id": key.key_id,
+        "holder": "person" if person is not None else "system",
+        "added_index": key.added_index,
+        "added_at": key.added_at,
+        "retired_at": key.retired_at,
+        "revoked_from": key.revoked_from,
+        "revocation_reason": key.revocation_reason,
+    }
+    if person is not None and insider:
+        body["person"] = {
+            "id": person.person,
+            "name": person.name,
+            "role": person.role,
+            "suspended_from": person.suspended_from,
+            "suspension_reason": person.suspension_reason,
+        }
+    return body
 
 
 @bp.get("/parties")
@@ -137,3 +156,18 @@ def party(gln: str) -> Response:
     with read_connection(service().engine) as conn:
         body = _party_json(DbView(conn), gln)
     return json_response(body)
+
+
+#: A statement authenticates itself: its envelope carries the signature of a registered key
+#: (unknown keys are refused before any signature is checked).
+SIGNED_STATEMENT = Rule("anyone, for statements signed by a registered key", lambda who, f: True)
+
+ACCESS: dict[str, Rule] = {
+    "api.submit_statement": SIGNED_STATEMENT,
+    "api.submit_batch": SIGNED_STATEMENT,
+    "api.log_state": PUBLIC,
+    "api.entry": entry_reader(),
+    # Parties and their public keys: anyone checking a signature needs them.
+    "api.parties": PUBLIC,
+    "api.party": PUBLIC,
+}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from provenance.access.principal import Principal
+from provenance.access.rules import PUBLIC, Facts, Rule, entry_reader
 from provenance.errors import NotFound
 from provenance.log import reader, tiles
 from provenance.log.store import logdb
@@ -101,3 +103,27 @@ def payload(digest: str) -> Response:
         mimetype=payload_type or "application/octet-stream",
         headers={"Cache-Control": IMMUTABLE},
     )
+
+
+def _tile_readers(who: Principal, facts: Facts) -> bool:
+    # Hash tiles hold only hashes: anyone checks consistency and witnesses cosign from them.
+    # Entry bundles hold entries: a reader allowed some entries of a bundle is not allowed all.
+    return not str(facts.args.get("tile_path", "")).startswith("entries/") or who.regulator
+
+
+def _payload_readers(who: Principal, facts: Facts) -> bool:
+    try:
+        digest = bytes.fromhex(str(facts.args.get("digest", "")))
+    except ValueError:
+        return who.authenticated  # a malformed name answers 404 to a signed-in reader
+    index = logdb.entry_of_payload(facts.conn, digest)
+    return facts.readers().may_read(who, index) if index is not None else who.authenticated
+
+
+ACCESS: dict[str, Rule] = {
+    "log.checkpoint": PUBLIC,
+    "log.verifier_key": PUBLIC,
+    "log.tile": Rule("anyone for hash tiles; regulators for entry bundles", _tile_readers),
+    "log.receipt": entry_reader(),
+    "log.payload": Rule("the readers of the entry that logged it", _payload_readers),
+}

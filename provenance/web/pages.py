@@ -7,6 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, render_template
 
+from provenance.access.principal import EntryReaders
+from provenance.access.rules import PUBLIC, Rule
+from provenance.access.web import current_principal
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
@@ -25,14 +28,18 @@ LATEST = 25
 
 @bp.get("/")
 def index() -> str:
+    who = current_principal()
     with read_connection(service().engine) as conn:
         latest = logdb.latest_checkpoint(conn)
         view = DbView(conn)
         parties = view.parties()
         names = {k.key_id: p.name for p in parties for k in view.keys_of(p.gln)}
-        rows = logdb.latest_entries(conn, LATEST)
+        # Even an entry's kind, signer and time say what a party does: list only entries the
+        # reader may read.
+        readers = EntryReaders(conn, service().registry, view)
+        rows = [r for r in logdb.latest_entries(conn, LATEST) if readers.may_read(who, r[0])]
         panels = [
-            (panel.template, panel.data(conn))
+            (panel.template, panel.data(conn, who))
             for plugin in installed().plugins
             for panel in plugin.panels
         ]
@@ -66,3 +73,6 @@ def install_navigation(app: Flask, links: Sequence[tuple[str, str]]) -> None:
     def navigation() -> dict[str, Any]:
         profile = service().profile()
         return {"nav_links": nav, "demo_log": profile is not None and profile.demo}
+
+
+ACCESS: dict[str, Rule] = {"pages.index": PUBLIC}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, json, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from provenance.access.rules import PUBLIC, Rule
 from provenance.errors import PROBLEM_BASE, PROBLEMS, Error
 from provenance.log.errors import PROBLEMS as LOG_PROBLEMS
 
@@ -24,7 +25,21 @@ _HTTP_SLUGS = {
 
 
 def problem_response(body: dict[str, object], status: int) -> Response:
+    """The problem as RFC 9457 JSON; a browser asking for HTML gets a page saying the same."""
+    if _wants_html():
+        page = render_template("problem.html", problem=body, sign_in=status == 401)
+        return Response(page, status=status, mimetype="text/html")
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+def _wants_html() -> bool:
+    # Only when the client names text/html before any JSON type: API clients, curl and test
+    # clients that send no Accept header keep getting problem+json.
+    accept = request.accept_mimetypes
+    if not accept or "text/html" not in accept.values():
+        return False
+    best = accept.best_match(["text/html", PROBLEM_JSON, "application/json"])
+    return best == "text/html"
 
 
 def handle_error(error: Error) -> Response:
@@ -79,3 +94,6 @@ def register(app: Flask, extra: Sequence[type[Error]] = ()) -> None:
             {"type": cls.type_uri(), "status": cls.status, "title": cls.title} for cls in documented
         ]
         return Response(json.dumps(types), mimetype="application/json")
+
+
+ACCESS: dict[str, Rule] = {"problem_types": PUBLIC}

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
+from provenance.access.principal import Principal
+from provenance.access.rules import PUBLIC, SIGNED_IN, Facts, Rule
+from provenance.access.web import current_principal
 from provenance.errors import NotFound
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
@@ -83,8 +86,16 @@ def _link(path: str) -> str:
 
 @bp.get("/reports")
 def index() -> str:
-    kinds = sorted(catalog(installed()).values(), key=lambda kind: kind.name)
-    return render_template("reports.html", kinds=kinds, params=parse_params({}).to_json())
+    # The list offers only what this party may run: a regulator every report, others those
+    # that admit them for data of their own (a sponsor's trial).
+    who = current_principal()
+    kinds = sorted(
+        (kind for kind in catalog(installed()).values() if who.regulator or kind.also_for),
+        key=lambda kind: kind.name,
+    )
+    return render_template(
+        "reports.html", kinds=kinds, regulator=who.regulator, params=parse_params({}).to_json()
+    )
 
 
 @bp.get("/reports/report.css")
@@ -133,3 +144,26 @@ def chart(name: str, chart: str) -> Response:
     if png is None:
         raise NotFound(f"report {name!r} has no chart {chart!r}")
     return Response(png, mimetype="image/png")
+
+
+def _report_readers(who: Principal, facts: Facts) -> bool:
+    if who.regulator:
+        return True
+    kind = catalog(installed()).get(str(facts.args.get("name")))
+    if kind is None or kind.also_for is None or not who.authenticated:
+        return False
+    return kind.also_for(who, dict(facts.args), facts.conn)
+
+
+REPORT_READERS = Rule(
+    "regulators (and whom a report admits, e.g. a trial's sponsor)", _report_readers
+)
+ACCESS: dict[str, Rule] = {
+    "reports.index": SIGNED_IN,
+    "reports.stylesheet": PUBLIC,
+    "reports.page": REPORT_READERS,
+    "reports.as_json": REPORT_READERS,
+    "reports.table_as_csv": REPORT_READERS,
+    "reports.table_as_json": REPORT_READERS,
+    "reports.chart": REPORT_READERS,
+}

@@ -54,6 +54,9 @@ def test_a_core_log_knows_only_the_core_kinds(core: tuple[Service, Authority]) -
         "key.rotate",
         "key.revoke",
         "attestation",
+        "person.register",
+        "person.suspend",
+        "person.reinstate",
     }
     member = register(service, authority, GLN, [MEMBER])
     claim = {"subject": "lot/1", "claim": {"ok": True}}

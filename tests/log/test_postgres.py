@@ -15,7 +15,7 @@ from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifie
 from provenance.log.store.engine import normalise_url
 from provenance.web.context import installed, service
 from tests.conftest import make_app
-from tests.parties import Authority, PartyKey, attestation, post, register_party
+from tests.parties import Authority, PartyKey, attestation, post, read, register_party
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_api_flow_on_postgres(pg_app: Flask) -> None:
     assert post(client, attestation(authority, "authority is not a party role")).status_code == 403
     assert client.get("/api/v1/log").get_json()["size"] == size
     vkey = parse_verifier_key(client.get("/log/key").get_data(as_text=True).strip())
-    proof = parse_tlog_proof(client.get(f"/log/receipt/{first.get_json()['index']}").data)
+    proof = parse_tlog_proof(read(client, party, f"/log/receipt/{first.get_json()['index']}").data)
     assert open_checkpoint(proof.checkpoint, vkey).size == size
 
 
@@ -120,7 +120,9 @@ def test_supply_chain_epcis_and_rebuild_on_postgres(pg_app: Flask) -> None:
     shipped = capture(client, PartyKey(acme), document(commissioning(serials), shipping(serials)))
     assert shipped.status_code == 201, shipped.get_json()
     assert capture(client, PartyKey(medsupply), document(receiving(serials))).status_code == 201
-    events = client.get("/epcis/events", query_string={"gtin": demo_supply.AMOXICILLIN}).get_json()
+    maker = PartyKey(acme, demo_supply.GLNS["acme"])
+    query = {"gtin": demo_supply.AMOXICILLIN}
+    events = read(client, maker, "/epcis/events", query_string=query).get_json()
     assert len(events["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 3
     result = runner.invoke(args=["rebuild", "--quiet"])
     assert result.exit_code == 0 and "identical" in result.output, result.output
@@ -150,7 +152,8 @@ def test_trial_with_erasure_and_rebuild_on_postgres(pg_app: Flask) -> None:
         "reason": "Erasure requested by the subject through the site (GDPR art. 17)",
     }
     study.send(study.sponsor, "payload.erase", erase)
-    assert client.get(f"/api/v1/trials/payloads/{body['payload']}").status_code == 410
+    erased = read(client, study.sponsor, f"/api/v1/trials/payloads/{body['payload']}")
+    assert erased.status_code == 410
     runner = pg_app.test_cli_runner()
     rebuilt = runner.invoke(args=["rebuild", "--quiet"])
     assert rebuilt.exit_code == 0 and "identical" in rebuilt.output, rebuilt.output

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from provenance import demo
 from provenance.web.context import installed, service
-from tests.server import live_server
+from tests.parties import demo_party
+from tests.server import live_server, log_in
 from tests.web.csp import csp_violations
 
 
@@ -17,6 +18,7 @@ def test_report_runs_from_the_form_and_shows_charts(browser: object, tmp_path: P
     with live_server(tmp_path / "data", demo=True) as (url, app):
         with app.app_context():
             demo.seed(service(), installed().plugins, 0, stories=("supply",))
+        log_in(browser, url, app, demo_party(app, "regulator"))  # reports are for regulators
         browser.get(f"{url}/reports")  # type: ignore[attr-defined]
         field = browser.find_element(By.NAME, "days")  # type: ignore[attr-defined]
         field.clear()

@@ -26,6 +26,7 @@ from provenance.reports.render import report_json, write_report
 from provenance.reports.run import parse_params, run_report
 from provenance.web.context import installed, service
 from tests.conftest import make_app, run_named_report
+from tests.parties import Reader, demo_party
 
 NAMES = ("ledger", "supply-chain", "trial-checks", "monitoring")
 
@@ -156,14 +157,16 @@ def test_cli_refuses_unknown_report_and_bad_date(tmp_path: Path) -> None:
 
 
 def test_reports_index_lists_each_report(seeded: Flask) -> None:
-    page = seeded.test_client().get("/reports").get_data(as_text=True)
+    regulator = Reader(seeded.test_client(), demo_party(seeded, "regulator"))
+    assert seeded.test_client().get("/reports").status_code == 401
+    page = regulator.get("/reports").get_data(as_text=True)
     for name in NAMES:
         assert f'formaction="/reports/{name}/"' in page
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_web_report_page_json_and_tables_agree(seeded: Flask, name: str) -> None:
-    client = seeded.test_client()
+    client = Reader(seeded.test_client(), demo_party(seeded, "regulator"))
     query = "?as_of=2026-11-25&days=14"
     page = client.get(f"/reports/{name}/{query}")
     assert page.status_code == 200 and page.mimetype == "text/html"
@@ -185,7 +188,7 @@ def test_web_report_page_json_and_tables_agree(seeded: Flask, name: str) -> None
 
 
 def test_web_report_errors_are_problems(seeded: Flask) -> None:
-    client = seeded.test_client()
+    client = Reader(seeded.test_client(), demo_party(seeded, "regulator"))
     missing = client.get("/reports/nope/")
     assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
     bad = client.get("/reports/ledger/?days=0")
@@ -198,7 +201,9 @@ def test_web_report_errors_are_problems(seeded: Flask) -> None:
 
 def test_web_report_follows_the_log(demo_app: Flask) -> None:
     app = demo_app
-    client = app.test_client()
+    with app.app_context():
+        demo.seed(service(), installed().plugins, 0, stories=())  # the demo regulator
+    client = Reader(app.test_client(), demo_party(app, "regulator"))
     before = client.get("/reports/ledger/report.json").get_json()["log_size"]
     assert client.get("/reports/ledger/report.json").get_json()["log_size"] == before
     with app.app_context():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from provenance import demo
+from provenance import client, demo
 from provenance.supply import demo as demo_supply
 from provenance.web.context import installed, service
 from tests.server import live_server
@@ -15,11 +16,22 @@ from tests.web.csp import csp_violations
 
 
 @pytest.fixture
-def demo_server(tmp_path: Path) -> Iterator[str]:
-    with live_server(tmp_path / "data", demo=True) as (url, app):
+def demo_data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def demo_server(demo_data: Path) -> Iterator[str]:
+    with live_server(demo_data, demo=True) as (url, app):
         with app.app_context():
             demo.seed(service(), installed().plugins, 0, stories=("supply",))
         yield url
+
+
+def log_in(browser: object, server: str, data_dir: Path, slug: str) -> None:
+    """Open a one-time login link, as `provenance login` prints it, for a demo party."""
+    link = client.login_link(server, demo.demo_key(data_dir, slug))["url"]
+    browser.get(server + urlsplit(link).path)  # type: ignore[attr-defined]
 
 
 def _verdict(driver: object) -> str:
@@ -33,12 +45,18 @@ def _verdict(driver: object) -> str:
 
 
 def test_batch_page_shows_verdict_and_timeline(
-    browser: object, demo_server: str, tmp_path: Path
+    browser: object, demo_server: str, demo_data: Path, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
     gtin, lot, serial = demo_supply.SHOWCASE["authentic"]
-    browser.get(f"{demo_server}/01/{gtin}/10/{lot}/21/{serial}")  # type: ignore[attr-defined]
+    page = f"{demo_server}/01/{gtin}/10/{lot}/21/{serial}"
+    browser.get(page)  # type: ignore[attr-defined]
+    assert _verdict(browser) == "authentic"
+    assert browser.find_elements(By.ID, "timeline") == []  # type: ignore[attr-defined]
+    assert browser.find_element(By.ID, "public-view").is_displayed()  # type: ignore[attr-defined]
+    log_in(browser, demo_server, demo_data, demo_supply.CITY)  # a pharmacy that handled it
+    browser.get(page)  # type: ignore[attr-defined]
     assert _verdict(browser) == "authentic"
     assert csp_violations(browser) == []
     timeline = browser.find_element(By.ID, "timeline").text  # type: ignore[attr-defined]

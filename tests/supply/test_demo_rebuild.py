@@ -8,11 +8,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
+from provenance.demo import demo_key
 from provenance.log.rebuild import projection_digest
 from provenance.log.store.engine import read_connection, write_transaction
 from provenance.supply import demo as demo_supply
 from provenance.web.context import service
 from tests.conftest import make_app
+from tests.parties import PartyKey, read
+
+JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +32,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         service().close()
 
 
+def demo_party(app: Flask, slug: str) -> PartyKey:
+    """A demo party of the supply story, with the key the seed made for it."""
+    party = next(p for p in demo_supply.parties() if p.slug == slug)
+    with app.app_context():
+        return PartyKey(demo_key(service().settings.data_dir, slug), party.gln)
+
+
 @pytest.mark.parametrize("expected", sorted(demo_supply.SHOWCASE))
 def test_demo_shows_each_verdict(seeded: Flask, expected: str) -> None:
     gtin, lot, serial = demo_supply.SHOWCASE[expected]
@@ -39,16 +50,13 @@ def test_demo_shows_each_verdict(seeded: Flask, expected: str) -> None:
 
 def test_demo_full_chain_reaches_the_patient(seeded: Flask) -> None:
     gtin, lot, _ = demo_supply.SHOWCASE["authentic"]
-    body = (
-        seeded.test_client()
-        .get(f"/01/{gtin}/10/{lot}", headers={"Accept": "application/json"})
-        .get_json()
-    )
+    client, city = seeded.test_client(), demo_party(seeded, demo_supply.CITY)
+    body = read(client, city, f"/01/{gtin}/10/{lot}", headers=JSON).get_json()
     actions = [e["action"] for e in body["timeline"]]
     assert actions[:6] == ["commission", "ship", "receive", "ship", "receive", "dispense"]
     assert body["batch"]["conserved"]
-    kinds = {a["kind"] for a in seeded.test_client().get("/api/v1/alerts").get_json()["alerts"]}
-    assert "unknown-serial" in kinds
+    kinds = {a["kind"] for a in read(client, city, "/api/v1/alerts").get_json()["alerts"]}
+    assert "unknown-serial" in kinds  # the forged pack City Pharmacy scanned
 
 
 def test_rebuild_gives_identical_projection(seeded: Flask) -> None:
@@ -76,17 +84,17 @@ def test_rebuild_reports_a_projection_that_drifted(seeded: Flask) -> None:
 
 def test_demo_trial_finds_the_known_consent_violations(seeded: Flask) -> None:
     """clindata's facts.txt: 4 enrolled without consent, 16 enrolled before consent."""
-    client = seeded.test_client()
-    consent = client.get("/api/v1/trials/NCT99000001/consent").get_json()
+    client, regulator = seeded.test_client(), demo_party(seeded, demo_supply.REGULATOR)
+    consent = read(client, regulator, "/api/v1/trials/NCT99000001/consent").get_json()
     kinds = [finding["kind"] for finding in consent["findings"]]
     assert (consent["enrolled"], consent["consented"]) == (1301, 1297)
     assert (kinds.count("no-consent"), kinds.count("enrolled-before-consent")) == (4, 16)
-    trial = client.get("/api/v1/trials/NCT99000001").get_json()
+    trial = read(client, regulator, "/api/v1/trials/NCT99000001").get_json()
     assert trial["protocols"][1]["changes"] == [
         {"id": "O2", "change": "type changed", "from": "secondary", "to": "primary"}
     ]
     versions = [(d["dataset"], d["version"]) for d in trial["datasets"]]
     assert versions == [("AE", 1), ("AE", 2), ("DM", 1), ("SV", 1)]
-    page = client.get("/trials/NCT99000001").get_data(as_text=True)
+    page = read(client, regulator, "/trials/NCT99000001").get_data(as_text=True)
     assert "Dr. Jane Roe, Clinical Data Manager (responsibility)" in page
     assert "4 enrolled without consent" in page and "16 enrolled before consent" in page

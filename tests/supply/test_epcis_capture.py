@@ -16,14 +16,19 @@ from provenance.epcis.hash import event_hash_id
 from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER
 from provenance.log.signing import sign_envelope
 from provenance.log.statements import format_timestamp, now_timestamp
-from tests.parties import ORIGIN, Authority, PartyKey, assign_prefix, register_party
+from tests.parties import ORIGIN, Authority, PartyKey, assign_prefix, read, register_party
 from tests.paths import VECTORS
 
 VECTORS = VECTORS / "epcis"
 GTIN = "09506000134352"
 LOT = "EP-LOT-1"
 SERIALS = [f"EP{n:04d}" for n in range(6)]
-MAKER, WHOLESALER = "5412345000013", "5412345000020"
+MAKER, WHOLESALER, PHARMACY, REGULATOR = (
+    "5412345000013",
+    "5412345000020",
+    "5412345000037",
+    "5412345000044",
+)
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
 
@@ -87,13 +92,15 @@ def receiving(serials: list[str], desadv: str = "urn:desadv:D-1") -> dict[str, A
 def parties(client: FlaskClient, authority: Authority) -> dict[str, PartyKey]:
     maker = register_party(client, authority, "Acme", MAKER, ["manufacturer"])
     wholesaler = register_party(client, authority, "MedSupply", WHOLESALER, ["wholesaler"])
+    pharmacy = register_party(client, authority, "City Pharmacy", PHARMACY, ["pharmacy"])
+    regulator = register_party(client, authority, "Regulator", REGULATOR, ["regulator"])
     assign_prefix(client, authority, MAKER, "9506000")
     body = {"gtin": GTIN, "name": "Amoxicillin", "form": "capsule", "strength": "500 mg"}
     assert (
         client.post("/api/v1/statements", json=maker.envelope("product.register", body)).status_code
         == 201
     )
-    return {"maker": maker, "wholesaler": wholesaler}
+    return {"maker": maker, "wholesaler": wholesaler, "pharmacy": pharmacy, "regulator": regulator}
 
 
 def capture(client: FlaskClient, party: PartyKey, doc: dict[str, Any] | bytes) -> Any:
@@ -106,8 +113,25 @@ def log_size(client: FlaskClient) -> int:
     return int(client.get("/api/v1/log").get_json()["size"])
 
 
-def batch(client: FlaskClient, lot: str = LOT) -> Any:
-    return client.get(f"/01/{GTIN}/10/{lot}", headers={"Accept": "application/json"}).get_json()
+def batch(client: FlaskClient, maker: PartyKey, lot: str = LOT) -> Any:
+    """The batch as its manufacturer reads it (with its custody)."""
+    url = f"/01/{GTIN}/10/{lot}"
+    return read(client, maker, url, headers={"Accept": "application/json"}).get_json()
+
+
+def query(client: FlaskClient, reader: PartyKey | None, **params: str) -> Any:
+    """/epcis/events as `reader` asks it (None: anonymously): the response."""
+    return read(client, reader, "/epcis/events", query_string=params)
+
+
+def events(client: FlaskClient, reader: PartyKey, **params: str) -> list[dict[str, Any]]:
+    """The events /epcis/events answers `reader`."""
+    response = query(client, reader, **params)
+    assert response.status_code == 200, response.get_json()
+    found: list[dict[str, Any]] = response.get_json()["epcisBody"]["queryResults"]["resultsBody"][
+        "eventList"
+    ]
+    return found
 
 
 def test_capture_moves_custody_and_stores_hash_ids(
@@ -117,37 +141,70 @@ def test_capture_moves_custody_and_stores_hash_ids(
     response = capture(client, parties["maker"], doc)
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["events_captured"] == 2
-    assert batch(client)["batch"]["in_transit"] == 4
+    maker = parties["maker"]
+    assert batch(client, maker)["batch"]["in_transit"] == 4
     received = capture(client, parties["wholesaler"], document(receiving(SERIALS[:4])))
     assert received.status_code == 201, received.get_json()
-    body = batch(client)
+    body = batch(client, maker)
     assert [h["quantity"] for h in body["holdings"]] == [2, 4]
     assert body["batch"]["conserved"] and body["verdict"] == "authentic"
     assert [e["action"] for e in body["timeline"]] == ["commission", "ship", "receive"]
     # Each event is queryable, carrying the CBV 2.0 Event Hash ID it was stored under.
-    query = client.get("/epcis/events", query_string={"MATCH_epc": epc(SERIALS[0])}).get_json()
-    assert query["type"] == "EPCISQueryDocument"
-    events = query["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-    assert [e["bizStep"] for e in events] == ["commissioning", "shipping", "receiving"]
+    answer = query(client, maker, MATCH_epc=epc(SERIALS[0])).get_json()
+    assert answer["type"] == "EPCISQueryDocument"
+    found = answer["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [e["bizStep"] for e in found] == ["commissioning", "shipping", "receiving"]
     expected = [
         event_hash_id(e, CONTEXT) for e in (*doc["epcisBody"]["eventList"], receiving(SERIALS[:4]))
     ]
-    assert [e["eventID"] for e in events] == expected
-    assert len(parse_epcis_document(query)) == 3  # the answer is itself valid EPCIS 2.0
+    assert [e["eventID"] for e in found] == expected
+    assert len(parse_epcis_document(answer)) == 3  # the answer is itself valid EPCIS 2.0
     as_urn = f"urn:epc:id:sgtin:9506000.013435.{SERIALS[0]}"  # the same pack as an SGTIN URN
-    urn_query = client.get("/epcis/events", query_string={"MATCH_epc": as_urn}).get_json()
-    assert urn_query["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == events
-    by_step = client.get("/epcis/events", query_string={"EQ_bizStep": "shipping"}).get_json()
+    assert events(client, maker, MATCH_epc=as_urn) == found
+    by_step = query(client, maker, EQ_bizStep="shipping").get_json()
     assert len(by_step["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 1
     for form in ("https://ref.gs1.org/cbv/BizStep-shipping", "urn:epcglobal:cbv:bizstep:shipping"):
-        same = client.get("/epcis/events", query_string={"EQ_bizStep": form}).get_json()
+        same = query(client, maker, EQ_bizStep=form).get_json()
         assert same == {**by_step, "creationDate": same["creationDate"]}
-    window = client.get(
-        "/epcis/events",
-        query_string={"GE_eventTime": "2026-11-02T00:00:00Z", "gtin": GTIN, "lot": LOT},
-    ).get_json()
-    assert len(window["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 2
-    assert client.get("/epcis/events", query_string={"EQ_foo": "x"}).status_code == 422
+    window = events(client, maker, GE_eventTime="2026-11-02T00:00:00Z", gtin=GTIN, lot=LOT)
+    assert len(window) == 2
+    assert query(client, maker, EQ_foo="x").status_code == 422
+
+
+def inspecting(serial: str) -> dict[str, Any]:
+    """An observation that moves nothing (a pharmacy checks a pack it does not hold)."""
+    event = shipping([serial])
+    for member in ("bizTransactionList", "sourceList", "destinationList"):
+        del event[member]
+    event.update(bizStep="inspecting", disposition="active", eventTime="2026-11-04T09:00:00Z")
+    return event
+
+
+def test_each_party_queries_only_the_events_it_may_read(
+    client: FlaskClient, parties: dict[str, PartyKey]
+) -> None:
+    maker, wholesaler, pharmacy = parties["maker"], parties["wholesaler"], parties["pharmacy"]
+    doc = document(commissioning(SERIALS), shipping(SERIALS[:4]))
+    shipped = capture(client, maker, doc)
+    assert shipped.status_code == 201
+    # The document's entry is read by its signer, the parties its events name, regulators.
+    entry = shipped.get_json()["entry"]
+    readers = (maker, wholesaler, pharmacy, parties["regulator"], None)
+    assert [read(client, r, entry).status_code for r in readers] == [200, 200, 403, 200, 401]
+    # The pharmacy never handled the batch: it reads none of its events...
+    assert events(client, pharmacy) == []
+    # ... until it signs one of its own, which is all it reads.
+    assert capture(client, pharmacy, document(inspecting(SERIALS[5]))).status_code == 201
+    assert [e["bizStep"] for e in events(client, pharmacy)] == ["inspecting"]
+    # The wholesaler was shipped the batch: it reads the batch's events, as the maker does.
+    steps = ["commissioning", "shipping", "inspecting"]
+    for reader in (maker, wholesaler, parties["regulator"]):
+        assert [e["bizStep"] for e in events(client, reader)] == steps
+    assert query(client, None).status_code == 401
+    # A capture authenticates itself by its envelope, whoever sends it.
+    received = capture(client, wholesaler, document(receiving(SERIALS[:4])))
+    assert received.status_code == 201 and "Signature" not in received.request.headers
+    assert [e["bizStep"] for e in events(client, pharmacy)] == ["inspecting"]
 
 
 def test_the_document_is_in_the_log_and_verify_checks_it(
@@ -155,8 +212,8 @@ def test_the_document_is_in_the_log_and_verify_checks_it(
 ) -> None:
     payload = json.dumps(document(commissioning(SERIALS))).encode()
     response = capture(client, parties["maker"], payload).get_json()
-    assert client.get(response["payload"]).data == payload
-    entry = client.get(response["entry"]).get_json()["entry"]
+    assert read(client, parties["maker"], response["payload"]).data == payload
+    entry = read(client, parties["maker"], response["entry"]).get_json()["entry"]
     assert "payload" not in entry["envelope"] and len(entry["envelope"]["payloadSha256"]) == 64
     result = app.test_cli_runner().invoke(args=["verify", "--quiet", "--workers", "1"])
     assert result.exit_code == 0, result.output
@@ -179,7 +236,7 @@ def test_recaptured_events_are_duplicates(
     newer = document(event, shipping(SERIALS[:1]), created=an_hour_ago)
     response = capture(client, parties["maker"], newer)
     assert response.status_code == 201 and response.get_json()["events_captured"] == 1
-    assert batch(client)["batch"]["commissioned"] == 6
+    assert batch(client, parties["maker"])["batch"]["commissioned"] == 6
 
 
 def test_one_bad_event_rejects_the_document(
@@ -194,9 +251,8 @@ def test_one_bad_event_rejects_the_document(
     problem = response.get_json()
     assert problem["event"] == 2 and "event 2 (shipping)" in problem["detail"]
     assert log_size(client) == size
-    assert batch(client)["verdict"] == "unknown"  # not even the commissioning was applied
-    events = client.get("/epcis/events").get_json()["epcisBody"]["queryResults"]["resultsBody"]
-    assert events["eventList"] == []
+    assert batch(client, parties["maker"])["verdict"] == "unknown"  # nothing was applied
+    assert events(client, parties["regulator"]) == []
 
 
 def test_wrong_party_and_bad_envelopes(client: FlaskClient, parties: dict[str, PartyKey]) -> None:

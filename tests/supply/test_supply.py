@@ -2,112 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from provenance.log.statements import format_timestamp
-from tests.parties import Authority, PartyKey, assign_prefix, post, register_party, send
-
-GTIN = "09506000134352"
-NDC_GTIN = "00307773105025"  # NDC 0777-3105-02
-#: The maker's GS1 company prefixes: of GTIN, and of NDC_GTIN (labeler 0777, as a GTIN-12).
-PREFIXES = ("9506000", "030777")
-LOT = "LOT-A1"
-FUTURE = "301231"
-
-
-@dataclass
-class Chain:
-    client: FlaskClient
-    maker: PartyKey
-    wholesaler: PartyKey
-    pharmacy: PartyKey
-    other_pharmacy: PartyKey
-    regulator: PartyKey
-
-    def send(self, party: PartyKey, kind: str, body: dict[str, Any], status: int = 201) -> Any:
-        return send(self.client, party, kind, body, status)
-
-    def batch(self, lot: str = LOT) -> Any:
-        response = self.client.get(f"/01/{GTIN}/10/{lot}", headers={"Accept": "application/json"})
-        assert response.status_code == 200
-        return response.get_json()
-
-    def pack(self, serial: str, lot: str = LOT, **query: str) -> Any:
-        response = self.client.get(
-            f"/01/{GTIN}/10/{lot}/21/{serial}",
-            query_string=query,
-            headers={"Accept": "application/json"},
-        )
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
-
-@pytest.fixture
-def chain(client: FlaskClient, authority: Authority) -> Chain:
-    c = Chain(
-        client,
-        register_party(client, authority, "Acme Pharma", "5412345000013", ["manufacturer"]),
-        register_party(client, authority, "MedSupply", "5412345000020", ["wholesaler"]),
-        register_party(client, authority, "City Pharmacy", "5412345000037", ["pharmacy"]),
-        register_party(client, authority, "Town Pharmacy", "5412345000075", ["pharmacy"]),
-        register_party(client, authority, "Regulator", "5412345000044", ["regulator"]),
-    )
-    for prefix in PREFIXES:
-        assign_prefix(client, authority, c.maker.gln, prefix)
-    c.send(
-        c.maker,
-        "product.register",
-        {"gtin": GTIN, "name": "Amoxicillin", "form": "capsule", "strength": "500 mg"},
-    )
-    return c
-
-
-def commission_serialised(
-    c: Chain, lot: str = LOT, count: int = 5, expiry: str = FUTURE
-) -> list[str]:
-    serials = [f"S{lot}-{i}" for i in range(count)]
-    c.send(
-        c.maker,
-        "batch.commission",
-        {"gtin": GTIN, "lot": lot, "expiry": expiry, "serials": serials},
-    )
-    return serials
-
-
-def full_chain(c: Chain) -> list[str]:
-    serials = commission_serialised(c)
-    c.send(
-        c.maker,
-        "custody.ship",
-        {
-            "shipment": "D1",
-            "gtin": GTIN,
-            "lot": LOT,
-            "to": c.wholesaler.gln,
-            "serials": serials,
-            "po": "PO-9",
-        },
-    )
-    c.send(
-        c.wholesaler, "custody.receive", {"from": c.maker.gln, "shipment": "D1", "serials": serials}
-    )
-    c.send(
-        c.wholesaler,
-        "custody.ship",
-        {"shipment": "W1", "gtin": GTIN, "lot": LOT, "to": c.pharmacy.gln, "serials": serials[:3]},
-    )
-    c.send(
-        c.pharmacy,
-        "custody.receive",
-        {"from": c.wholesaler.gln, "shipment": "W1", "serials": serials[:3]},
-    )
-    return serials
+from tests.parties import Authority, post, read, register_party
+from tests.supply.chain import (
+    FUTURE,
+    GTIN,
+    JSON,
+    LOT,
+    NDC_GTIN,
+    Chain,
+    commission_serialised,
+    full_chain,
+)
 
 
 def test_full_chain_moves_custody_and_conserves(chain: Chain) -> None:
@@ -325,7 +237,7 @@ def test_duplicate_serial_dispense_raises_alert(chain: Chain) -> None:
     later = format_timestamp(datetime.now(UTC) + timedelta(seconds=1))
     response = post(chain.client, chain.pharmacy.envelope("custody.dispense", body, later))
     assert response.status_code == 201
-    alerts = chain.client.get("/api/v1/alerts").get_json()["alerts"]
+    alerts = chain.alerts(chain.pharmacy)
     assert [a["kind"] for a in alerts] == ["duplicate-serial"]
     assert chain.batch()["batch"]["dispensed"] == 1
 
@@ -343,7 +255,7 @@ def test_scan_records_alerts(chain: Chain) -> None:
     chain.send(chain.pharmacy, "scan.record", {"gtin": GTIN, "lot": LOT, "serial": "FORGED-1"})
     chain.send(chain.pharmacy, "scan.record", {"gtin": GTIN, "lot": "NOLOT"})
     chain.send(chain.pharmacy, "scan.record", {"gtin": NDC_GTIN})
-    kinds = sorted(a["kind"] for a in chain.client.get("/api/v1/alerts").get_json()["alerts"])
+    kinds = sorted(a["kind"] for a in chain.alerts(chain.regulator))
     assert kinds == [
         "expiry-mismatch",
         "never-received",
@@ -351,6 +263,9 @@ def test_scan_records_alerts(chain: Chain) -> None:
         "unknown-product",
         "unknown-serial",
     ]
+    # Each pharmacy reads the alerts raised at it; the wholesaler had none.
+    assert [a["kind"] for a in chain.alerts(chain.other_pharmacy)] == ["never-received"]
+    assert len(chain.alerts(chain.pharmacy)) == 4 and chain.alerts(chain.wholesaler) == []
     assert chain.pack(serials[1], **{"17": "301130"})["verdict"] == "suspect"
 
 
@@ -362,7 +277,7 @@ def test_a_signed_scan_and_the_resolver_agree(chain: Chain) -> None:
     verdicts = {}
     for serial in [*serials[:3], "FORGED-1"]:
         chain.send(chain.pharmacy, "scan.record", {"gtin": GTIN, "lot": LOT, "serial": serial})
-        found = chain.pack(serial)
+        found = chain.pack(serial, reader=chain.pharmacy)
         signed = [event for event in found["timeline"] if event["action"] == "scan"][-1]
         assert signed["detail"] == found["verdict"], serial  # the verdict the scan recorded
         verdicts[serial] = found["verdict"]
@@ -372,7 +287,7 @@ def test_a_signed_scan_and_the_resolver_agree(chain: Chain) -> None:
 def test_alert_resolution(chain: Chain) -> None:
     full_chain(chain)
     chain.send(chain.pharmacy, "scan.record", {"gtin": GTIN, "lot": LOT, "serial": "FORGED-1"})
-    alert = chain.client.get("/api/v1/alerts?open=1").get_json()["alerts"][0]
+    alert = chain.alerts(chain.pharmacy, open="1")[0]
     chain.send(
         chain.wholesaler, "alert.resolve", {"alert": alert["id"], "resolution": "x"}, status=403
     )
@@ -382,7 +297,8 @@ def test_alert_resolution(chain: Chain) -> None:
     chain.send(
         chain.pharmacy, "alert.resolve", {"alert": alert["id"], "resolution": "again"}, status=409
     )
-    assert chain.client.get("/api/v1/alerts?open=1").get_json()["alerts"] == []
+    assert chain.alerts(chain.pharmacy, open="1") == []
+    assert chain.alerts(chain.pharmacy)[0]["resolution"] == "counterfeit seized"
 
 
 def test_pack_states_and_undo_rules(chain: Chain) -> None:
@@ -583,18 +499,16 @@ def test_qr_and_label_sheet(chain: Chain) -> None:
     from PIL import Image
 
     serials = commission_serialised(chain, count=2)
-    png = chain.client.get(f"/api/v1/batches/{GTIN}/{LOT}/qr.png")
+    png = read(chain.client, chain.maker, f"/api/v1/batches/{GTIN}/{LOT}/qr.png")
     assert png.status_code == 200 and png.mimetype == "image/png"
     (decoded,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)).convert("L"))
     assert decoded.text == f"http://127.0.0.1:8000/01/{GTIN}/10/{LOT}"  # the default PUBLIC_URL
-    resolved = chain.client.get(
-        decoded.text.removeprefix("http://127.0.0.1:8000"), headers={"Accept": "application/json"}
-    )
+    resolved = chain.client.get(decoded.text.removeprefix("http://127.0.0.1:8000"), headers=JSON)
     assert resolved.get_json()["verdict"] == "authentic"
-    svg = chain.client.get(f"/api/v1/batches/{GTIN}/{LOT}/qr.svg")
+    svg = read(chain.client, chain.maker, f"/api/v1/batches/{GTIN}/{LOT}/qr.svg")
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
-    assert chain.client.get(f"/api/v1/batches/{GTIN}/NOPE/qr.png").status_code == 404
-    sheet = chain.client.get(f"/labels/{GTIN}/{LOT}")
+    assert read(chain.client, chain.maker, f"/api/v1/batches/{GTIN}/NOPE/qr.png").status_code == 404
+    sheet = read(chain.client, chain.maker, f"/labels/{GTIN}/{LOT}")
     assert sheet.status_code == 200 and sheet.data.count(b'class="label"') == 2
     assert serials[1].encode() in sheet.data
 

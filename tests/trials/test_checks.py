@@ -19,7 +19,7 @@ from provenance.log.store.engine import read_connection, write_transaction
 from provenance.reports.model import Params, Report
 from provenance.web.context import service
 from tests.conftest import run_named_report, seeded_demo_app
-from tests.parties import Authority, register_party, send
+from tests.parties import Authority, register_party, send, signed
 from trials import checks
 from trials.demo import clindata
 from trials.demo.story import TRIAL_ID
@@ -596,10 +596,15 @@ def test_results_carry_type_and_time_frame_and_amendments_after_lock_are_found(
         "sites": [{"site": "001", "name": "Site one", "activated": str(today + timedelta(days=5))}],
     }
     send(client, sponsor, "trial.register", registration)
+    url, document = "/api/v1/trials/payloads", b"protocol text"
     upload = client.post(
-        "/api/v1/trials/payloads",
-        data=b"protocol text",
-        headers={"X-Salt": "11" * 32, "Content-Type": "text/plain"},
+        url,
+        data=document,
+        headers={
+            **signed(sponsor, "POST", url, document),
+            "X-Salt": "11" * 32,
+            "Content-Type": "text/plain",
+        },
     ).get_json()
     protocol = {
         "trial": trial,

@@ -12,8 +12,8 @@ from sqlalchemy import create_engine, text
 
 from provenance.web.context import service
 from tests.conftest import make_app
-from tests.parties import Authority, register_party
-from tests.trials.test_trials import AE_CSV, OUTCOMES, SITE_GLN, TRIAL, Study, registration
+from tests.parties import Authority
+from tests.trials.test_trials import AE_CSV, OUTCOMES, TRIAL, Study, registration
 
 
 def erase_a_marked_dataset(app: Flask, settle: Callable[[], None] = lambda: None) -> bytes:
@@ -21,12 +21,7 @@ def erase_a_marked_dataset(app: Flask, settle: Callable[[], None] = lambda: None
     runs before the erasure and after it (to push what the database buffers into its files)."""
     client = app.test_client()
     authority = Authority.from_app(app)
-    study = Study(
-        client,
-        register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
-        register_party(client, authority, "Site 001", SITE_GLN, ["site"]),
-        register_party(client, authority, "Other sponsor", "5412345000099", ["sponsor"]),
-    )
+    study = Study.with_parties(client, authority)
     study.send(study.sponsor, "trial.register", registration())
     study.send(study.sponsor, "protocol.commit", study.protocol(1, OUTCOMES))
     marker = f"ERASE-ME-{secrets.token_hex(12)}".encode()
@@ -42,7 +37,7 @@ def erase_a_marked_dataset(app: Flask, settle: Callable[[], None] = lambda: None
     erase = {"trial": TRIAL, "payload": body["payload"], "reason": reason, "signature": study_sig()}
     study.send(study.sponsor, "payload.erase", erase)
     settle()
-    assert client.get(f"/api/v1/trials/payloads/{body['payload']}").status_code == 410
+    assert study.read(f"/api/v1/trials/payloads/{body['payload']}").status_code == 410
     return marker
 
 

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.parties import Authority, PartyKey, register_party, send
+from tests.parties import Authority, PartyKey, read, register_party, send, signed
 from trials.dataset_files import parse_dataset
 from trials.datasets import content_hash
 from trials.payloads import commitment, content_commitment
@@ -37,17 +37,29 @@ class Study:
     other: PartyKey
     salts: list[bytes] = field(default_factory=list)
 
+    @classmethod
+    def with_parties(cls, client: FlaskClient, authority: Authority) -> Study:
+        """A study whose sponsor, site and another sponsor the authority has just registered."""
+        return cls(
+            client,
+            register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
+            register_party(client, authority, "Site 001", SITE_GLN, ["site"]),
+            register_party(client, authority, "Other sponsor", "5412345000099", ["sponsor"]),
+        )
+
     def send(self, party: PartyKey, kind: str, body: dict[str, Any], status: int = 201) -> Any:
         return send(self.client, party, kind, body, status)
 
-    def upload(self, data: bytes, media_type: str = "text/csv") -> tuple[str, bytes]:
+    def upload(
+        self, data: bytes, media_type: str = "text/csv", party: PartyKey | None = None
+    ) -> tuple[str, bytes]:
+        """Upload as `party` (the sponsor unless given), with a salt of its own."""
         salt = hashlib.sha256(data + bytes([len(self.salts)])).digest()
         self.salts.append(salt)
-        response = self.client.post(
-            "/api/v1/trials/payloads",
-            data=data,
-            headers={"X-Salt": salt.hex(), "Content-Type": media_type},
-        )
+        url = "/api/v1/trials/payloads"
+        headers = {"X-Salt": salt.hex(), "Content-Type": media_type}
+        headers.update(signed(party or self.sponsor, "POST", url, data))
+        response = self.client.post(url, data=data, headers=headers)
         assert response.status_code == 201, response.get_json()
         assert response.get_json()["commitment"] == commitment(salt, data)
         return response.get_json()["commitment"], salt
@@ -82,8 +94,12 @@ class Study:
             "signature": SIG,
         }
 
+    def read(self, url: str, party: PartyKey | None = None) -> Any:
+        """GET `url` signed as `party` (the sponsor unless given)."""
+        return read(self.client, party or self.sponsor, url)
+
     def trial(self) -> Any:
-        return self.client.get(f"/api/v1/trials/{TRIAL}").get_json()
+        return self.read(f"/api/v1/trials/{TRIAL}").get_json()
 
 
 def registration(**extra: Any) -> dict[str, Any]:
@@ -104,12 +120,7 @@ def registration(**extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def study(client: FlaskClient, authority: Authority) -> Study:
-    s = Study(
-        client,
-        register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
-        register_party(client, authority, "Site 001", SITE_GLN, ["site"]),
-        register_party(client, authority, "Other sponsor", "5412345000099", ["sponsor"]),
-    )
+    s = Study.with_parties(client, authority)
     s.send(s.sponsor, "trial.register", registration())
     return s
 
@@ -138,10 +149,8 @@ def test_registration_rules(study: Study) -> None:
     problem = study.send(study.sponsor, "trial.register", missing, status=422)
     assert "signature" in str(problem)
     study.send(study.sponsor, "trial.register", registration(trial="2024-123456-12-00"))  # CTIS
-    assert (
-        study.client.get("/api/v1/trials/2024-123456-12-00").get_json()["trial"]["registry_name"]
-        == "CTIS"
-    )
+    ctis = study.read("/api/v1/trials/2024-123456-12-00").get_json()["trial"]
+    assert ctis["registry_name"] == "CTIS"
 
 
 def test_protocol_versions_only_add_and_need_reasons(study: Study) -> None:
@@ -212,17 +221,17 @@ def test_amendments_keep_both_versions_and_need_a_reason(study: Study) -> None:
     why = "AESER corrected for subject S-2 after source data verification (query Q-7)"
     study.send(study.site, "dataset.amend", dict(second, supersedes=2, reason=why), status=409)
     study.send(study.site, "dataset.amend", dict(second, supersedes=1, reason=why))
-    history = study.client.get(f"/api/v1/trials/{TRIAL}/datasets/AE/history").get_json()["versions"]
+    history = study.read(f"/api/v1/trials/{TRIAL}/datasets/AE/history").get_json()["versions"]
     assert [(v["version"], v["reason"], v["printed_name"], v["meaning"]) for v in history] == [
         (1, None, SIG["printed_name"], "approval"),
         (2, why, SIG["printed_name"], "approval"),
     ]
     for version in history:  # both versions stay retrievable
-        assert study.client.get(f"/api/v1/trials/payloads/{version['payload']}").status_code == 200
-    trail = study.client.get(f"/api/v1/trials/{TRIAL}/history").get_json()["history"]
+        assert study.read(f"/api/v1/trials/payloads/{version['payload']}").status_code == 200
+    trail = study.read(f"/api/v1/trials/{TRIAL}/history").get_json()["history"]
     assert [e["action"] for e in trail] == ["register", "protocol", "submit", "amend"]
     assert trail[-1]["reason"] == why
-    exported = study.client.get(f"/api/v1/trials/{TRIAL}/history.csv").get_data(as_text=True)
+    exported = study.read(f"/api/v1/trials/{TRIAL}/history.csv").get_data(as_text=True)
     lines = exported.splitlines()
     assert lines[0].startswith("logged_at,entry,action,what,reason,party,printed_name,meaning")
     assert len(lines) == 5 and "Dr. A. Sponsor,approval" in lines[-1] and why in lines[-1]
@@ -295,7 +304,7 @@ def test_consent_binding_withdrawal_and_reconsent(study: Study) -> None:
         "consent.withdraw",
         {"trial": TRIAL, "subject": "S-2", "withdrawn": "2026-04-01", "signature": SIG},
     )
-    status = study.client.get(f"/api/v1/trials/{TRIAL}/consent").get_json()
+    status = study.read(f"/api/v1/trials/{TRIAL}/consent").get_json()
     assert status["needs_reconsent"] == ["S-1"] and status["withdrawn"] == ["S-2"]
     assert [(f["subject"], f["kind"]) for f in status["findings"]] == [
         ("S-2", "enrolled-before-consent")
@@ -321,7 +330,7 @@ def test_results_and_erasure(study: Study, app: Flask) -> None:
     study.send(study.site, "payload.erase", erase, status=403)
     study.send(study.sponsor, "payload.erase", erase)
     study.send(study.sponsor, "payload.erase", erase, status=409)
-    gone = study.client.get(f"/api/v1/trials/payloads/{body['payload']}")
+    gone = study.read(f"/api/v1/trials/payloads/{body['payload']}")
     assert gone.status_code == 410 and gone.mimetype == "application/problem+json"
     assert (
         gone.get_json()["reason"] == erase["reason"]
@@ -335,4 +344,4 @@ def test_results_and_erasure(study: Study, app: Flask) -> None:
     assert verified.exit_code == 0, verified.output
     rebuilt = runner.invoke(args=["rebuild", "--quiet"])
     assert "identical" in rebuilt.output, rebuilt.output
-    assert study.client.get(f"/api/v1/trials/payloads/{body['payload']}").status_code == 410
+    assert study.read(f"/api/v1/trials/payloads/{body['payload']}").status_code == 410

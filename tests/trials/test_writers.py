@@ -94,12 +94,7 @@ def amendment(body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def trials(app: Flask, client: FlaskClient, authority: Authority) -> Trials:
-    study = Study(
-        client,
-        register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
-        register_party(client, authority, "Site 001", SITE_GLN, ["site"]),
-        register_party(client, authority, "Other sponsor", "5412345000099", ["sponsor"]),
-    )
+    study = Study.with_parties(client, authority)
     rival_site = register_party(client, authority, "Rival site", RIVAL_SITE_GLN, ["site"])
     loose_site = register_party(client, authority, "Loose site", LOOSE_SITE_GLN, ["site"])
     study.send(study.sponsor, "trial.register", registration())
@@ -198,7 +193,7 @@ def test_a_sponsor_erases_only_its_own_trials_payloads(trials: Trials) -> None:
     trials.refused(study.other, "payload.erase", erase)  # its own trial, another's payload
     trials.refused(study.other, "payload.erase", dict(erase, trial=TRIAL))  # not its trial
     trials.refused(study.sponsor, "payload.erase", erase)  # not the sponsor of OTHER_TRIAL
-    assert study.client.get(f"/api/v1/trials/payloads/{payload}").status_code == 200
+    assert study.read(f"/api/v1/trials/payloads/{payload}").status_code == 200
     # Nor can another trial make the payload its own by naming it first.
     before = trials.state()
     study.send(study.other, "dataset.submit", dict(trials.ae, trial=OTHER_TRIAL), status=409)
@@ -206,7 +201,7 @@ def test_a_sponsor_erases_only_its_own_trials_payloads(trials: Trials) -> None:
     unused, _ = study.upload(b"subject,aeterm\nS-7,Rash\n")
     trials.refused(study.sponsor, "payload.erase", dict(erase, trial=TRIAL, payload=unused))
     study.send(study.sponsor, "payload.erase", dict(erase, trial=TRIAL))
-    assert study.client.get(f"/api/v1/trials/payloads/{payload}").status_code == 410
+    assert study.read(f"/api/v1/trials/payloads/{payload}").status_code == 410
 
 
 def test_a_protocol_cannot_name_another_trials_payload(trials: Trials) -> None:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from provenance.errors import PROBLEM_BASE
 from provenance.log.signing import P256_ORDER
-from tests.parties import Authority, PartyKey, attestation, post, register_party
+from tests.parties import Authority, PartyKey, attestation, post, read, register_party
 
 
 def size(client: FlaskClient) -> int:
@@ -60,9 +60,12 @@ def test_submit_and_read_back(client: FlaskClient, manufacturer: PartyKey) -> No
     body = response.get_json()
     assert body["index"] == before and body["duplicate"] is False
     assert response.headers["Location"] == f"/api/v1/log/entries/{before}"
-    entry = client.get(body["entry"]).get_json()
+    # An attestation is read by its signer's party (and regulators), not by anyone.
+    assert_problem(client.get(body["entry"]), 401, "unauthenticated")
+    entry = read(client, manufacturer, body["entry"]).get_json()
     assert entry["leaf_hash"] == body["leaf_hash"]
     assert entry["entry"]["statement"]["body"]["subject"] == "lot/A1"
+    # The entry before it registered the manufacturer: identity is public.
     previous = client.get(f"/api/v1/log/entries/{before - 1}").get_json()
     assert entry["entry"]["prev"] == previous["leaf_hash"]
     assert size(client) == before + 1
@@ -307,9 +310,11 @@ def test_register_party_then_list(client: FlaskClient, authority: Authority) -> 
     assert client.get("/api/v1/parties/9999999999999").status_code == 404
 
 
-def test_unknown_routes_are_problems(client: FlaskClient) -> None:
-    assert_problem(client.get("/api/v1/log/entries/999"), 404, "not-found")
-    assert_problem(client.get(f"/api/v1/log/entries/{2**70}"), 404, "not-found")
+def test_unknown_routes_are_problems(client: FlaskClient, manufacturer: PartyKey) -> None:
+    # Whether an entry exists is said only to a signed-in reader.
+    assert_problem(client.get("/api/v1/log/entries/999"), 401, "unauthenticated")
+    assert_problem(read(client, manufacturer, "/api/v1/log/entries/999"), 404, "not-found")
+    assert_problem(read(client, manufacturer, f"/api/v1/log/entries/{2**70}"), 404, "not-found")
     assert_problem(client.get("/no/such/page"), 404, "not-found")
     assert_problem(client.delete("/api/v1/statements"), 405, "method-not-allowed")
 

@@ -12,28 +12,38 @@ from flask.testing import FlaskClient
 
 from provenance.reports.model import Table
 from provenance.reports.render import csv_cell, csv_text, table_csv
-from tests.parties import Authority, register_party, send
+from tests.parties import Authority, PartyKey, read, register_party, send, signed
 
 TRIAL = "NCT01234567"
 FORMULA = "=1+cmd|' /C calc'!A0"
 SUM = "@SUM(1)"
 
 
-def upload(client: FlaskClient, data: bytes, media_type: str) -> str:
+def upload(client: FlaskClient, party: PartyKey, data: bytes, media_type: str) -> str:
     salt = hashlib.sha256(data).digest()
+    url = "/api/v1/trials/payloads"
     response = client.post(
-        "/api/v1/trials/payloads",
+        url,
         data=data,
-        headers={"X-Salt": salt.hex(), "Content-Type": media_type},
+        headers={
+            **signed(party, "POST", url, data),
+            "X-Salt": salt.hex(),
+            "Content-Type": media_type,
+        },
     )
     assert response.status_code == 201, response.get_json()
     return str(response.get_json()["commitment"])
 
 
-def test_an_html_upload_comes_back_as_an_attachment(client: FlaskClient) -> None:
+@pytest.fixture
+def sponsor(client: FlaskClient, authority: Authority) -> PartyKey:
+    return register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"])
+
+
+def test_an_html_upload_comes_back_as_an_attachment(client: FlaskClient, sponsor: PartyKey) -> None:
     page = b"<!doctype html><script>alert(document.domain)</script>"
-    commitment = upload(client, page, "text/html")
-    response = client.get(f"/api/v1/trials/payloads/{commitment}")
+    commitment = upload(client, sponsor, page, "text/html")
+    response = read(client, sponsor, f"/api/v1/trials/payloads/{commitment}")
     assert response.status_code == 200 and response.data == page
     assert response.headers["Content-Type"] == "application/octet-stream"
     assert response.headers["Content-Disposition"] == f'attachment; filename="{commitment}.html"'
@@ -53,10 +63,10 @@ def test_an_html_upload_comes_back_as_an_attachment(client: FlaskClient) -> None
     ],
 )
 def test_the_file_name_follows_the_declared_type(
-    client: FlaskClient, declared: str, extension: str
+    client: FlaskClient, sponsor: PartyKey, declared: str, extension: str
 ) -> None:
-    commitment = upload(client, declared.encode(), declared)
-    response = client.get(f"/api/v1/trials/payloads/{commitment}")
+    commitment = upload(client, sponsor, declared.encode(), declared)
+    response = read(client, sponsor, f"/api/v1/trials/payloads/{commitment}")
     assert response.mimetype == "application/octet-stream"
     assert response.headers["Content-Disposition"].endswith(f'{commitment}{extension}"')
     assert response.headers["Provenance-Media-Type"] == declared
@@ -111,8 +121,7 @@ def test_report_tables_quote_text_and_keep_negative_numbers() -> None:
     ]
 
 
-def test_the_audit_trail_csv_runs_no_formula(client: FlaskClient, authority: Authority) -> None:
-    sponsor = register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"])
+def test_the_audit_trail_csv_runs_no_formula(client: FlaskClient, sponsor: PartyKey) -> None:
     registration = {
         "trial": TRIAL,
         "title": "A trial",
@@ -129,7 +138,7 @@ def test_the_audit_trail_csv_runs_no_formula(client: FlaskClient, authority: Aut
         "signature": {"printed_name": SUM, "meaning": "approval"},
     }
     send(client, sponsor, "trial.lock", lock)
-    response = client.get(f"/api/v1/trials/{TRIAL}/history.csv")
+    response = read(client, sponsor, f"/api/v1/trials/{TRIAL}/history.csv")
     assert response.headers["Content-Disposition"] == f'attachment; filename="{TRIAL}-audit.csv"'
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [(row["printed_name"], row["reason"]) for row in rows] == [
@@ -137,20 +146,21 @@ def test_the_audit_trail_csv_runs_no_formula(client: FlaskClient, authority: Aut
         ("'" + SUM, "'" + lock["reason"]),
     ]
     assert all(row["entry"].isdigit() for row in rows)
-    trail = client.get(f"/api/v1/trials/{TRIAL}/history").get_json()["history"]
+    trail = read(client, sponsor, f"/api/v1/trials/{TRIAL}/history").get_json()["history"]
     assert [e["printed_name"] for e in trail] == [FORMULA, SUM]  # JSON is not a spreadsheet
 
 
 def test_report_table_csv_over_http_quotes_party_names(
     client: FlaskClient, authority: Authority
 ) -> None:
-    register_party(client, authority, FORMULA, "5412345000013", ["manufacturer"])
-    response = client.get("/reports/ledger/tables/key_events.csv")
+    # Reports are for regulators: the party with the formula for a name is one.
+    regulator = register_party(client, authority, FORMULA, "5412345000013", ["regulator"])
+    response = read(client, regulator, "/reports/ledger/tables/key_events.csv")
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [(row["index"], row["gln"], row["party"]) for row in rows] == [
         ("0", "0000000000000", "Registry authority"),
         ("1", "5412345000013", "'" + FORMULA),
     ]
-    records = client.get("/reports/ledger/tables/key_events.json").get_json()
+    records = read(client, regulator, "/reports/ledger/tables/key_events.json").get_json()
     assert records[1]["party"] == FORMULA

@@ -11,6 +11,7 @@ from provenance.log import merkle, tiles
 from provenance.log.canonical import parse_json
 from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifier_key
 from provenance.web.context import installed, service
+from tests.parties import PartyKey, read
 
 SIZE = 600  # two full level-0 tiles and a partial one
 
@@ -21,6 +22,13 @@ def big(demo_app: Flask) -> Flask:
     with app.app_context():
         demo.seed(service(), installed().plugins, SIZE - 7, stories=())
     return app
+
+
+def regulator(app: Flask) -> PartyKey:
+    """The demo regulator, who may read every entry (others read only their own)."""
+    with app.app_context():
+        key = demo.demo_key(service().settings.data_dir, "regulator")
+    return PartyKey(key, "5412345000044")
 
 
 def checkpoint(client: FlaskClient):  # type: ignore[no-untyped-def]
@@ -39,13 +47,15 @@ def test_checkpoint_is_signed_by_the_published_key(client: FlaskClient) -> None:
 
 
 def test_tiles_rebuild_the_tree(big: Flask) -> None:
-    client = big.test_client()
+    client, inspector = big.test_client(), regulator(big)
     cp = checkpoint(client)
     assert cp.size == SIZE
     entries: list[bytes] = []
     leaves: list[bytes] = []
     for n in range(SIZE // 256):
-        full = client.get(f"/log/tile/entries/{tiles.encode_tile_index(n)}")
+        bundle = f"/log/tile/entries/{tiles.encode_tile_index(n)}"
+        assert client.get(bundle).status_code == 401  # entries are not public; hashes are
+        full = read(client, inspector, bundle)
         assert full.status_code == 200
         assert full.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         entries += tiles.parse_entry_bundle(full.data)
@@ -53,7 +63,8 @@ def test_tiles_rebuild_the_tree(big: Flask) -> None:
             client.get(f"/log/tile/0/{tiles.encode_tile_index(n)}").data
         )
     rest = SIZE % 256
-    entries += tiles.parse_entry_bundle(client.get(f"/log/tile/entries/002.p/{rest}").data)
+    partial = read(client, inspector, f"/log/tile/entries/002.p/{rest}")
+    entries += tiles.parse_entry_bundle(partial.data)
     leaves += tiles.hashes_from_tile(client.get(f"/log/tile/0/002.p/{rest}").data)
     assert [merkle.leaf_hash(e) for e in entries] == leaves
     assert merkle.root_from_leaf_hashes(leaves) == cp.root_hash
@@ -78,7 +89,7 @@ def test_tiles_rebuild_the_tree(big: Flask) -> None:
     ],
 )
 def test_unavailable_tiles_are_404(big: Flask, path: str) -> None:
-    response = big.test_client().get(f"/log/tile/{path}")
+    response = read(big.test_client(), regulator(big), f"/log/tile/{path}")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
 
@@ -92,10 +103,11 @@ def test_partial_tile_of_a_full_tile_is_still_served(big: Flask) -> None:
 
 
 def test_receipt_proves_inclusion_offline(big: Flask) -> None:
-    client = big.test_client()
+    client, inspector = big.test_client(), regulator(big)
     vkey = parse_verifier_key(client.get("/log/key").get_data(as_text=True).strip())
+    assert client.get(f"/log/receipt/{SIZE - 1}").status_code == 401  # it carries the entry
     for index in (0, 1, 255, 256, 431, SIZE - 1):
-        text = client.get(f"/log/receipt/{index}").get_data(as_text=True)
+        text = read(client, inspector, f"/log/receipt/{index}").get_data(as_text=True)
         proof = parse_tlog_proof(text)
         cp = open_checkpoint(proof.checkpoint, vkey)
         assert proof.index == index and proof.extra is not None
@@ -103,7 +115,7 @@ def test_receipt_proves_inclusion_offline(big: Flask) -> None:
             index, cp.size, merkle.leaf_hash(proof.extra), list(proof.proof), cp.root_hash
         )
         assert parse_json(proof.extra)["index"] == index
-    assert client.get(f"/log/receipt/{SIZE}").status_code == 404
+    assert read(client, inspector, f"/log/receipt/{SIZE}").status_code == 404
 
 
 def test_empty_log_has_no_checkpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -117,12 +129,16 @@ def test_empty_log_has_no_checkpoint(tmp_path) -> None:  # type: ignore[no-untyp
 
 def test_front_page_shows_checkpoint_parties_and_entries(big: Flask) -> None:
     client = big.test_client()
-    page = client.get("/")
+    page = read(client, regulator(big), "/")
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
     assert client.get("/log/checkpoint").get_data(as_text=True) in html.replace("&#43;", "+")
     assert "Acme Pharmaceuticals" in html and "City Pharmacy" in html
     assert f'href="/api/v1/log/entries/{SIZE - 1}"' in html
+    # Anyone sees the checkpoint and the parties, but only the entries it may read.
+    public = client.get("/").get_data(as_text=True)
+    assert "Acme Pharmaceuticals" in public
+    assert f'href="/api/v1/log/entries/{SIZE - 1}"' not in public
 
 
 @pytest.mark.parametrize(
@@ -130,7 +146,6 @@ def test_front_page_shows_checkpoint_parties_and_entries(big: Flask) -> None:
     [
         "/log/tile/0/x001/x234/067",
         "/log/tile/0/x000/000",
-        "/log/tile/entries/000.p/999",
         "/log/tile/%00/000",
         "/log/tile/0/000.p/",
         "/log/tile/0/000.p/1/extra",
@@ -140,7 +155,14 @@ def test_front_page_shows_checkpoint_parties_and_entries(big: Flask) -> None:
         "/api/v1/log/entries/abc",
     ],
 )
-def test_odd_paths_are_404_problems(client: FlaskClient, path: str) -> None:
-    response = client.get(path)
+def test_odd_paths_are_404_problems(client: FlaskClient, manufacturer: PartyKey, path: str) -> None:
+    response = read(client, manufacturer, path)
     assert response.status_code == 404, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
+
+
+def test_entry_bundles_are_for_regulators(client: FlaskClient, manufacturer: PartyKey) -> None:
+    """A bundle holds 256 entries of many parties: a party allowed some is not allowed all."""
+    response = read(client, manufacturer, "/log/tile/entries/000.p/1")
+    assert response.status_code == 403 and response.mimetype == "application/problem+json"
+    assert client.get("/log/tile/0/000.p/1").status_code == 200

@@ -7,7 +7,7 @@ trials, and the log appends, verifies and rebuilds its entries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ import pandas as pd
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import Column, Connection, Float, Integer, MetaData, String, Table
 
+from provenance.access.rules import Rule, roles
 from provenance.app import create_app
+from provenance.demo import demo_key
 from provenance.log import body as f
 from provenance.log.errors import BadStatement
 from provenance.log.kinds import KindRule, Op, ledger_kind
@@ -26,7 +28,7 @@ from provenance.reports.model import Metric, Params, Report, ReportKind, Section
 from provenance.reports.source import Source
 from provenance.web.context import service
 from tests.conftest import run_named_report
-from tests.parties import Authority, register_party
+from tests.parties import Authority, PartyKey, read, register_party
 
 METADATA = MetaData()
 Table(
@@ -77,6 +79,10 @@ def _blueprints() -> Sequence[Blueprint]:
     return (cold,)
 
 
+def _access() -> Mapping[str, Rule]:
+    return {"cold.temperatures": roles("carrier")}
+
+
 def _reports() -> Sequence[ReportKind]:
     return (cold_report,)
 
@@ -90,6 +96,7 @@ COLD_CHAIN = Plugin(
         roles=frozenset({"carrier"}),
     ),
     blueprints=_blueprints,
+    access=_access,
     reports=_reports,
     demo=Demo((DemoParty("truck", "Cold Trucks", "5412345000075", ("carrier",)),), story),
     nav=(("Temperatures", "/temperatures"),),
@@ -113,7 +120,8 @@ def test_a_new_domain_is_one_declaration(tmp_path: Path) -> None:
     assert client.post("/api/v1/statements", json=hot).status_code == 201
     too_hot = carrier.envelope("temperature.record", {"shipment": "S2", "celsius": 99})
     assert client.post("/api/v1/statements", json=too_hot).status_code == 422
-    assert client.get("/temperatures").get_json() == [
+    assert client.get("/temperatures").status_code == 401
+    assert read(client, carrier, "/temperatures").get_json() == [
         {"shipment": "S1", "celsius": 5.0},
         {"shipment": "S2", "celsius": 12.5},
     ]
@@ -125,7 +133,10 @@ def test_a_new_domain_is_one_declaration(tmp_path: Path) -> None:
     assert verified.exit_code == 0 and "log intact" in verified.output
     rebuilt = runner.invoke(args=["rebuild", "--quiet"])
     assert "identical" in rebuilt.output
-    entry: Any = client.get("/api/v1/log/entries/2").get_json()
+    with app.app_context():
+        truck = PartyKey(demo_key(service().settings.data_dir, "truck"), "5412345000075")
+    assert client.get("/api/v1/log/entries/2").status_code == 401  # its signer's to read
+    entry: Any = read(client, truck, "/api/v1/log/entries/2").get_json()
     assert entry["entry"]["statement"]["kind"] == "temperature.record"
     with app.app_context():
         with read_connection(service().engine) as conn:

@@ -44,8 +44,7 @@ def test_an_app_without_plugins_serves_the_log_only(tmp_path: Path) -> None:
         assert client.get(path).status_code == 404, path
     slugs = {p["type"].rsplit("/", 1)[1] for p in client.get("/problems").get_json()}
     assert {"bad-envelope", "not-found"} <= slugs and not {"bad-epcis", "bad-dataset"} & slugs
-    reports = client.get("/reports").get_data(as_text=True)
-    assert "run-ledger" in reports and "run-supply-chain" not in reports
+    assert client.get("/reports").status_code == 401  # reports are for regulators
     authority = Authority.from_app(app)
     body = {"gln": "5412345000013", "name": "A", "roles": ["manufacturer"], "public_key": ""}
     answer = client.post("/api/v1/statements", json=authority.envelope("party.register", body))

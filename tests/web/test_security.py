@@ -17,6 +17,7 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from provenance import demo
+from provenance.demo import demo_key
 from provenance.errors import BadParameter
 from provenance.log.settings import DEFAULT_PUBLIC_URL, PROJECT_ROOT, checked_public_url
 from provenance.reports.model import Report
@@ -26,6 +27,7 @@ from provenance.supply import demo as demo_supply
 from provenance.web.context import installed, service
 from provenance.web.headers import CONTENT_SECURITY_POLICY
 from tests.conftest import make_app
+from tests.parties import PartyKey, demo_party, signed
 
 PUBLIC = "https://verify.example.org"
 EVIL = "evil.example"
@@ -67,6 +69,13 @@ def evil(supply_app: Flask) -> OtherHost:
     return OtherHost(supply_app.test_client())
 
 
+@pytest.fixture
+def acme(supply_app: Flask) -> PartyKey:
+    """The demo batches' manufacturer: it alone (and regulators) prints their labels."""
+    with supply_app.app_context():
+        return PartyKey(demo_key(service().settings.data_dir, demo_supply.ACME))
+
+
 # --- headers on every answer ------------------------------------------------------------------
 
 
@@ -83,8 +92,10 @@ def evil(supply_app: Flask) -> OtherHost:
         f"/api/v1/batches/{GTIN}/{LOT}/qr.png",
     ],
 )
-def test_every_answer_carries_the_security_headers(evil: OtherHost, path: str) -> None:
-    response = evil.get(path)
+def test_every_answer_carries_the_security_headers(
+    evil: OtherHost, acme: PartyKey, path: str
+) -> None:
+    response = evil.get(path, headers=signed(acme, "GET", path) if "/batches/" in path else {})
     response.close()  # a static file's answer holds the file open
     assert response.status_code in {200, 404}
     assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
@@ -108,7 +119,7 @@ def test_the_policy_allows_no_inline_script_nor_style() -> None:
 INLINE = re.compile(r"<style|\sstyle=|\son[a-z]+=|<script(?![^>]*\ssrc=)|javascript:", re.I)
 
 
-def test_pages_carry_no_inline_script_style_or_handler(supply_app: Flask) -> None:
+def test_pages_carry_no_inline_script_style_or_handler(supply_app: Flask, acme: PartyKey) -> None:
     client = supply_app.test_client()
     pages = [
         "/",
@@ -122,8 +133,9 @@ def test_pages_carry_no_inline_script_style_or_handler(supply_app: Flask) -> Non
         "/reports/ledger/",
     ]
     assets: set[str] = set()
+    regulator = demo_party(supply_app, "regulator")  # a reader of every page
     for path in pages:
-        response = client.get(path)
+        response = client.get(path, headers=signed(regulator, "GET", path))
         assert response.status_code == 200, path
         page = response.get_data(as_text=True)
         assert not INLINE.search(page), (path, INLINE.search(page))
@@ -211,15 +223,19 @@ def decode_qr(png: bytes) -> str:
     return str(decoded.text)
 
 
-def test_qr_codes_point_at_the_public_url_whatever_the_host(evil: OtherHost) -> None:
-    png = evil.get(f"/api/v1/batches/{GTIN}/{LOT}/qr.png")
+def test_qr_codes_point_at_the_public_url_whatever_the_host(
+    evil: OtherHost, acme: PartyKey
+) -> None:
+    png_path, svg_path = (f"/api/v1/batches/{GTIN}/{LOT}/qr.{kind}" for kind in ("png", "svg"))
+    png = evil.get(png_path, headers=signed(acme, "GET", png_path))
     assert decode_qr(png.data) == f"{PUBLIC}/01/{GTIN}/10/{LOT}"
-    svg = evil.get(f"/api/v1/batches/{GTIN}/{LOT}/qr.svg").get_data(as_text=True)
+    svg = evil.get(svg_path, headers=signed(acme, "GET", svg_path)).get_data(as_text=True)
     assert PUBLIC in svg and EVIL not in svg
 
 
-def test_labels_point_at_the_public_url_whatever_the_host(evil: OtherHost) -> None:
-    sheet = evil.get(f"/labels/{GTIN}/{LOT}").get_data(as_text=True)
+def test_labels_point_at_the_public_url_whatever_the_host(evil: OtherHost, acme: PartyKey) -> None:
+    labels = f"/labels/{GTIN}/{LOT}"
+    sheet = evil.get(labels, headers=signed(acme, "GET", labels)).get_data(as_text=True)
     images = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', sheet)
     uris = [
         ET.fromstring(base64.b64decode(image)).findtext("{http://www.w3.org/2000/svg}title")
@@ -230,13 +246,14 @@ def test_labels_point_at_the_public_url_whatever_the_host(evil: OtherHost) -> No
     assert EVIL not in sheet
 
 
-def test_verdicts_link_to_the_public_url_whatever_the_host(evil: OtherHost) -> None:
+def test_verdicts_link_to_the_public_url_whatever_the_host(evil: OtherHost, acme: PartyKey) -> None:
     expected = f"{PUBLIC}/01/{GTIN}/10/{LOT}/21/{SERIAL}"
     verdict = evil.get(f"/01/{GTIN}/10/{LOT}/21/{SERIAL}", headers=JSON).get_json()
     assert verdict["digital_link"] == expected
     scanned = evil.get("/api/v1/scan", query_string={"code": f"(01){GTIN}(10){LOT}(21){SERIAL}"})
     assert scanned.get_json()["digital_link"] == expected
-    batch = evil.get(f"/api/v1/batches/{GTIN}/{LOT}").get_json()
+    batch_path = f"/api/v1/batches/{GTIN}/{LOT}"
+    batch = evil.get(batch_path, headers=signed(acme, "GET", batch_path)).get_json()
     assert batch["digital_link"] == f"{PUBLIC}/01/{GTIN}/10/{LOT}"
     page = evil.get(f"/01/{GTIN}/10/{LOT}/21/{SERIAL}").get_data(as_text=True)
     assert f'href="{expected}"' in page and EVIL not in page

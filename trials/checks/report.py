@@ -21,6 +21,7 @@ from provenance.reports.model import (
 )
 from provenance.reports.source import Source
 from trials import checks
+from trials.access import trial_sponsor_report
 from trials.checks.charts import count_rows, rule_charts
 from trials.queries import payload_bytes
 from trials.tables import TRIAL_KEYS
@@ -233,6 +234,7 @@ def _section(rule: str, frame: pd.DataFrame, metrics: list[Metric], charts: list
     "R1–R8: registration and protocol timing, COMPare outcome reporting, hidden outcome "
     "changes, amendments, late results, consent, site activation and chain integrity.",
     steps=9,
+    also_for=trial_sponsor_report,
 )
 def trial_checks_report(source: Source, params: Params, step: Step) -> Report:
     step("loading the trial projection")

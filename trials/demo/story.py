@@ -110,7 +110,7 @@ def statements(service: Service) -> list[tuple[str, dict[str, Any]]]:
     for version, outcomes, reason in ((1, OUTCOMES_V1, None), (2, None, V2_REASON)):
         document = f"Protocol {study.study_id} version {version}\n".encode() * 40
         salt = _salt(f"protocol-{version}")
-        store_payload(service.engine, document, salt, "text/plain")
+        store_payload(service.engine, document, salt, "text/plain", party=SPONSOR.gln)
         if outcomes is None:
             outcomes = [dict(o, type="primary") if o["id"] == "O2" else o for o in OUTCOMES_V1]
         body = {
@@ -165,7 +165,7 @@ def statements(service: Service) -> list[tuple[str, dict[str, Any]]]:
     ):
         data = _csv(frame)
         salt = _salt(f"{name}-{bool(extra)}")
-        store_payload(service.engine, data, salt, "text/csv")
+        store_payload(service.engine, data, salt, "text/csv", party=SPONSOR.gln)
         parsed = parse_dataset(data, "csv")
         body = {
             "trial": TRIAL_ID,

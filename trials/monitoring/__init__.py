@@ -156,7 +156,9 @@ def site_summary(checks: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     out = rows.groupby("site").agg(min_q=("q", "min")).reset_index()
     named = flagged.groupby("site")["check"].agg(lambda c: ", ".join(sorted(c)))
     out["flags"] = out["site"].map(flagged.groupby("site").size()).fillna(0).astype(int)
-    out["checks"] = out["site"].map(named).fillna("")
+    # Not map().fillna(""): with no site flagged, the mapped column is float and refuses text.
+    names: dict[str, str] = {str(site): str(text) for site, text in named.items()}
+    out["checks"] = [names.get(str(site), "") for site in out["site"]]
     out = out.sort_values(["flags", "min_q", "site"], ascending=[False, True, True])
     out["rank"] = np.arange(1, len(out) + 1)
     return out[["site", "flags", "checks", "min_q", "rank"]].reset_index(drop=True)

@@ -18,6 +18,7 @@ from provenance.reports.model import (
 )
 from provenance.reports.source import Source
 from trials import monitoring as mon
+from trials.access import trial_sponsor_report
 from trials.monitoring.charts import digits_chart, funnel_chart, lag_chart, per_trial, ranking_chart
 from trials.monitoring.data import CHECK_TITLES, Analysis, analyse, clindata_trial, stack
 from trials.monitoring.stats import FDR
@@ -41,6 +42,7 @@ THRESHOLD = (
     "preference, site mean and spread outliers, AE under-reporting on an over-dispersed funnel, "
     "duplicate records, date anomalies and data-entry lag.",
     steps=7,
+    also_for=trial_sponsor_report,
 )
 def monitoring_report(source: Source, params: Params, step: Step) -> Report:
     runs = analyse(source, params, step)

@@ -205,6 +205,12 @@ def payload_data(conn: Connection, digest: bytes) -> bytes | None:
     return bytes(rows[0][0]) if rows else None
 
 
+def entry_of_payload(conn: Connection, digest: bytes) -> int | None:
+    """The index of the entry that logged the payload with this SHA-256."""
+    rows = query(conn, "SELECT idx FROM log_entry WHERE payload_digest = ?", (digest,))
+    return int(rows[0][0]) if rows else None
+
+
 def payload_type(conn: Connection, digest: bytes) -> str | None:
     """The DSSE payload type of the entry that logged the payload with this SHA-256."""
     rows = query(conn, "SELECT data FROM log_entry WHERE payload_digest = ?", (digest,))

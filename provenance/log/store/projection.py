@@ -9,13 +9,21 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from provenance.log.identity import KeyRecord, PartyRecord, PutKey, PutParty
+from provenance.log.identity import (
+    KeyRecord,
+    PartyRecord,
+    PersonRecord,
+    PutKey,
+    PutParty,
+    PutPerson,
+)
 from provenance.log.ledger import KeyColumns, PutRow, SetColumns
 from provenance.log.store.engine import marks
-from provenance.log.store.tables import Party, PartyKey
+from provenance.log.store.tables import Party, PartyKey, PersonKey
 
 _party = Party.__table__  # type: ignore[attr-defined]
 _key = PartyKey.__table__  # type: ignore[attr-defined]
+_person = PersonKey.__table__  # type: ignore[attr-defined]
 
 
 _KEY_FIELDS = [f.name for f in fields(KeyRecord)]
@@ -35,6 +43,7 @@ class MemoryView:
         self.key_columns: KeyColumns = key_columns or {}
         self.parties: dict[str, PartyRecord] = {}
         self.keys: dict[str, KeyRecord] = {}
+        self.people: dict[str, PersonRecord] = {}
         self.tables: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
 
     def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
@@ -54,10 +63,19 @@ class MemoryView:
         found = [key for key in self.keys.values() if key.gln == gln]
         return sorted(found, key=lambda key: key.added_index)
 
+    def person_of(self, key_id: str) -> PersonRecord | None:
+        return self.people.get(key_id)
+
+    def person_keys(self, gln: str, person: str) -> list[PersonRecord]:
+        found = [p for p in self.people.values() if (p.gln, p.person) == (gln, person)]
+        return sorted(found, key=lambda p: p.registered_index)
+
     def apply(self, changes: Sequence[object]) -> None:
         for change in changes:
             if isinstance(change, PutParty):
                 self.parties[change.party.gln] = change.party
+            elif isinstance(change, PutPerson):
+                self.people[change.person.key_id] = change.person
             elif isinstance(change, PutKey):
                 self.keys[change.key.key_id] = change.key
             elif isinstance(change, PutRow):
@@ -147,6 +165,10 @@ class DbView:
                 # Projection rows are replaced whole: the log, not this table, is the history.
                 self.conn.execute(delete(_key).where(_key.c.key_id == change.key.key_id))
                 self.conn.execute(insert(_key).values(**asdict(change.key)))
+            elif isinstance(change, PutPerson):
+                record = change.person
+                self.conn.execute(delete(_person).where(_person.c.key_id == record.key_id))
+                self.conn.execute(insert(_person).values(**asdict(record)))
             else:
                 raise TypeError(f"no projection for change {type(change).__name__}")
         for table, table_rows in rows.items():
@@ -165,6 +187,19 @@ class DbView:
         if sqlite:
             self._raw("PRAGMA secure_delete = OFF", ())
         self.erased.add(change.table)
+
+    def person_of(self, key_id: str) -> PersonRecord | None:
+        row = self.conn.execute(select(_person).where(_person.c.key_id == key_id)).mappings()
+        found = row.first()
+        return PersonRecord(**found) if found is not None else None
+
+    def person_keys(self, gln: str, person: str) -> list[PersonRecord]:
+        query = (
+            select(_person)
+            .where(_person.c.gln == gln, _person.c.person == person)
+            .order_by(_person.c.registered_index)
+        )
+        return [PersonRecord(**r) for r in self.conn.execute(query).mappings()]
 
     def parties(self) -> list[PartyRecord]:
         rows = self.conn.execute(select(_party).order_by(_party.c.registered_index)).mappings()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -87,3 +87,19 @@ class PartyKey(CoreTable, table=True):
     revoked_from: str | None = Field(default=None, sa_column=Column(String(24)))
     revoked_index: int | None = Field(default=None, sa_column=Column(BigInteger))
     revocation_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class PersonKey(CoreTable, table=True):
+    """Projection: a key that belongs to a person acting for a party (one row per key)."""
+
+    __tablename__ = "person_key"
+    __table_args__ = (Index("person_key_person", "gln", "person"),)
+    key_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    gln: str = Field(sa_column=Column(String(13), nullable=False))
+    person: str = Field(sa_column=Column(String(64), nullable=False))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    role: str = Field(sa_column=Column(String(100), nullable=False))
+    registered_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    suspended_from: str | None = Field(default=None, sa_column=Column(String(24)))
+    suspended_index: int | None = Field(default=None, sa_column=Column(BigInteger))
+    suspension_reason: str | None = Field(default=None, sa_column=Column(Text))

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request, url_for
 
+from provenance.access.rules import SIGNED_IN, Rule
+from provenance.access.web import body_limit, current_principal
 from provenance.epcis.document import normalise_cbv
 from provenance.epcis.errors import BadEpcis
 from provenance.epcis.hash import normalise_epc, utc_millis
@@ -15,8 +17,8 @@ from provenance.log.errors import BadEnvelope
 from provenance.log.statements import now_timestamp
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
-from provenance.supply import queries as supply_queries
-from provenance.web.api import appended_json, json_body, json_response
+from provenance.supply import event_queries
+from provenance.web.api import SIGNED_STATEMENT, appended_json, json_body, json_response
 from provenance.web.context import service
 
 bp = Blueprint("epcis", __name__)
@@ -27,15 +29,15 @@ QUERY_LIMIT = 1000
 
 
 @bp.post("/epcis/capture")
+@body_limit(MAX_CAPTURE_BYTES)
 def capture() -> Response:
     """One DSSE envelope (payloadType application/ld+json) over a whole EPCISDocument."""
-    request.max_content_length = MAX_CAPTURE_BYTES
     envelope = json_body("the DSSE envelope of the EPCIS document")
     if not isinstance(envelope, dict) or envelope.get("payloadType") != EPCIS_PAYLOAD_TYPE:
         raise BadEnvelope(f"an EPCIS capture envelope has payloadType {EPCIS_PAYLOAD_TYPE}")
     appended = service().log.submit(envelope)
     with read_connection(service().engine) as conn:
-        captured = supply_queries.events_captured(conn, appended.index)
+        captured = event_queries.events_captured(conn, appended.index)
         digest = logdb.payload_digest(conn, appended.index)
     body = appended_json(appended)
     body["events_captured"] = captured
@@ -71,7 +73,7 @@ def events() -> Response:
     except ValueError:
         raise BadEpcis("perPage must be an integer") from None
     with read_connection(service().engine) as conn:
-        found = supply_queries.epcis_events(
+        found = event_queries.epcis_events(
             conn,
             epc=_epc(args.get("MATCH_epc") or args.get("MATCH_anyEPC")),
             gtin=args.get("gtin"),
@@ -80,6 +82,7 @@ def events() -> Response:
             since=_time(args.get("GE_eventTime")),
             until=_time(args.get("LT_eventTime")),
             limit=limit,
+            reader=current_principal(),
         )
     return json_response(query_document(found, now_timestamp()))
 
@@ -97,3 +100,10 @@ def _time(value: str | None) -> str | None:
     except ValueError:
         raise BadEpcis(f"{value!r} is not an ISO 8601 date-time") from None
     return utc_millis(value)
+
+
+ACCESS: dict[str, Rule] = {
+    "epcis.capture": SIGNED_STATEMENT,  # the document is signed whole by a registered key
+    # Each party reads the events it captured and those of batches it handled; regulators all.
+    "epcis.events": SIGNED_IN,
+}

@@ -8,6 +8,9 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, make_response, render_template, request
 
+from provenance.access.principal import ANONYMOUS, Principal
+from provenance.access.rules import PUBLIC, SIGNED_IN, Rule
+from provenance.access.web import current_principal
 from provenance.errors import Error, NotFound
 from provenance.gs1 import keys as gs1
 from provenance.gs1 import qr
@@ -16,6 +19,7 @@ from provenance.gs1.errors import BadIdentifier
 from provenance.log.statements import now_timestamp
 from provenance.log.store.engine import read_connection
 from provenance.supply import queries as supply_queries
+from provenance.supply.web.access import BATCH_HANDLERS, BATCH_MAKER
 from provenance.web.api import json_response
 from provenance.web.context import service
 from provenance.web.headers import allow_any_origin
@@ -59,7 +63,10 @@ def _checked(value: str | None, valid: bool, what: str) -> str | None:
     return value
 
 
-def _lookup(gtin: str, lot: str | None, serial: str | None) -> supply_queries.Lookup:
+def _lookup(
+    gtin: str, lot: str | None, serial: str | None, reader: Principal
+) -> supply_queries.Lookup:
+    """The verdict and what `reader` may see of the batch (ANONYMOUS: the public facts)."""
     gtin14 = _gtin(gtin)
     _checked(lot, gs1.is_valid_lot(lot), "lot")
     _checked(serial, gs1.is_valid_serial(serial), "serial")
@@ -73,6 +80,7 @@ def _lookup(gtin: str, lot: str | None, serial: str | None) -> supply_queries.Lo
             _optional(gs1.Lot, lot),
             _optional(gs1.Serial, serial),
             expiry=expiry,
+            reader=reader,
         )
 
 
@@ -82,12 +90,20 @@ def _verdict_response(gtin: str, lot: str | None, serial: str | None) -> Respons
     as_json = wants_json()
     if as_json:
         allow_any_origin()
-    body = _lookup(gtin, lot, serial).to_json(stem())
+    body = _lookup(gtin, lot, serial, current_principal()).to_json(stem())
     if as_json:
         response = json_response(body)
     else:
         response = make_response(render_template("batch.html", v=body, now=now_timestamp()))
     response.vary.add("Accept")
+    return _for_its_reader(response, body)
+
+
+def _for_its_reader(response: Response, body: dict[str, Any]) -> Response:
+    """An answer depends on who asks: no cache may keep a party's view for anyone else."""
+    response.vary.update(("Cookie", "Signature"))
+    if body["view"] == "full":
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -110,7 +126,8 @@ def resolve_serial(gtin: str, serial: str) -> Response:
 
 def dscsa_verification(gtin: str, serial: str) -> Response:
     """GS1 Lightweight Verification Messaging: `verified` and a failure reason code."""
-    found = _lookup(gtin, None, serial)  # by serial; the lot asked for is compared below
+    # By serial (the lot asked for is compared below); the answer holds only public facts.
+    found = _lookup(gtin, None, serial, ANONYMOUS)
     lot, expiry = request.args.get("10"), request.args.get("17")
     data: dict[str, Any] = {"verified": False}
     batch = found.batch
@@ -145,7 +162,7 @@ def dscsa_verification(gtin: str, serial: str) -> Response:
 
 
 @bp.get("/scan")
-def scan_page() -> str:
+def scan_page() -> Response:
     """Keyboard-wedge input (any GS1 form) or a camera; the verdict renders server-side too."""
     code = request.args.get("code")
     result: dict[str, Any] | None = None
@@ -155,7 +172,8 @@ def scan_page() -> str:
             result = _scan_json(code)
         except Error as exc:
             error = exc.detail
-    return render_template("scan.html", code=code or "", result=result, error=error)
+    page = render_template("scan.html", code=code or "", result=result, error=error)
+    return _for_its_reader(make_response(page), result or {"view": "public"})
 
 
 def _scan_json(code: str) -> dict[str, Any]:
@@ -167,6 +185,7 @@ def _scan_json(code: str) -> dict[str, Any]:
             _optional(gs1.Lot, scan.lot),
             _optional(gs1.Serial, scan.serial),
             expiry=scan.expiry,
+            reader=current_principal(),
         )
     body = found.to_json(stem())
     body["scan"] = {
@@ -183,25 +202,27 @@ def scan_api() -> Response:
     code = request.args.get("code")
     if not code:
         raise BadIdentifier("give the scanned data as ?code=")
-    return json_response(_scan_json(code))
+    body = _scan_json(code)
+    return _for_its_reader(json_response(body), body)
 
 
 @bp.get("/api/v1/batches")
 def list_batches() -> Response:
     with read_connection(service().engine) as conn:
-        return json_response({"batches": supply_queries.batches(conn)})
+        found = supply_queries.batches(conn, reader=current_principal())
+    return json_response({"batches": found})
 
 
 @bp.get("/api/v1/batches/<gtin>/<lot>")
 def batch_json(gtin: str, lot: str) -> Response:
-    found = _lookup(gtin, lot, None)
+    found = _lookup(gtin, lot, None, current_principal())
     if found.batch is None:
         raise NotFound(f"no batch {found.gtin}/{lot}")
     return json_response(found.to_json(stem()))
 
 
 def _batch_uri(gtin: str, lot: str) -> str:
-    found = _lookup(gtin, lot, None)
+    found = _lookup(gtin, lot, None, ANONYMOUS)
     if found.batch is None:
         raise NotFound(f"no batch {found.gtin}/{lot}")
     return gs1.digital_link_uri(stem(), found.gtin, lot)
@@ -220,7 +241,7 @@ def batch_qr_svg(gtin: str, lot: str) -> Response:
 @bp.get("/labels/<gtin>/<lot>")
 def label_sheet(gtin: str, lot: str) -> str:
     """A printable sheet: one label per serial (or one for the batch), QR plus human text."""
-    found = _lookup(gtin, lot, None)
+    found = _lookup(gtin, lot, None, ANONYMOUS)  # the label's public facts
     if found.batch is None or found.product is None:
         raise NotFound(f"no batch {found.gtin}/{lot}")
     with read_connection(service().engine) as conn:
@@ -236,4 +257,22 @@ def label_sheet(gtin: str, lot: str) -> str:
 def list_alerts() -> Response:
     open_only = request.args.get("open") in {"1", "true", "yes"}
     with read_connection(service().engine) as conn:
-        return json_response({"alerts": supply_queries.alerts(conn, open_only=open_only)})
+        found = supply_queries.alerts(conn, open_only=open_only, reader=current_principal())
+    return json_response({"alerts": found})
+
+
+ACCESS: dict[str, Rule] = {
+    # A verdict is for anyone who scans a pack; each view shows its reader what it may see.
+    "supply.resolve_batch": PUBLIC,
+    "supply.resolve_pack": PUBLIC,
+    "supply.resolve_serial": PUBLIC,
+    "supply.scan_page": PUBLIC,
+    "supply.scan_api": PUBLIC,
+    # Lists answer each party its own batches and alerts, a regulator all.
+    "supply.list_batches": SIGNED_IN,
+    "supply.list_alerts": SIGNED_IN,
+    "supply.batch_json": BATCH_HANDLERS,
+    "supply.batch_qr_png": BATCH_MAKER,
+    "supply.batch_qr_svg": BATCH_MAKER,
+    "supply.label_sheet": BATCH_MAKER,
+}

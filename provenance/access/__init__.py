@@ -1,0 +1,1 @@
+"""Who may see and write what: request signatures, sessions, principals, the route rules."""

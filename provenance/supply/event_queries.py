@@ -1,0 +1,72 @@
+"""Reads of captured EPCIS events: the query, and how many events an entry captured."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection
+
+from provenance.access.principal import Principal
+from provenance.log.store.engine import query
+from provenance.supply.readers import HANDLED_BY, limited_to
+
+
+def epcis_events(
+    conn: Connection,
+    *,
+    epc: str | None = None,
+    gtin: str | None = None,
+    lot: str | None = None,
+    biz_step: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 1000,
+    reader: Principal | None = None,
+) -> list[dict[str, Any]]:
+    """Captured events matching every given filter, oldest first. A party reads the events of
+    entries it signed and those of batches it handled (an event is filed under the first batch
+    it names); a regulator all."""
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
+    for column, value in (("gtin", gtin), ("lot", lot), ("biz_step", biz_step)):
+        if value is not None:
+            where.append(f"e.{column} = ?")
+            params.append(value)
+    gln = limited_to(reader)
+    if gln is not None:
+        # Both by key, per candidate event: the entry's signer, and the event's batch.
+        where.append(
+            "(EXISTS (SELECT 1 FROM log_entry l JOIN party_key k ON k.key_id = l.signer "
+            "WHERE l.idx = e.idx AND k.gln = ?) "
+            f"OR EXISTS (SELECT 1 FROM batch b WHERE b.gtin = e.gtin AND b.lot = e.lot "
+            f"AND {HANDLED_BY}))"
+        )
+        params.extend((gln, gln, gln, gln))
+    if epc is not None:
+        where.append("(' ' || e.epcs || ' ') LIKE ?")
+        params.append(f"% {epc} %")
+    if since is not None:
+        where.append("e.event_time >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("e.event_time < ?")
+        params.append(until)
+    rows = query(
+        conn,
+        f"SELECT e.event, e.hash_id FROM epcis_event e WHERE {' AND '.join(where)} "
+        f"ORDER BY e.event_time, e.idx, e.position LIMIT {int(limit)}",
+        tuple(params),
+    )
+    events = []
+    for raw, hash_id in rows:
+        event = json.loads(raw)
+        event.setdefault("eventID", hash_id)
+        events.append(event)
+    return events
+
+
+def events_captured(conn: Connection, index: int) -> int:
+    """How many EPCIS events the entry at `index` captured (duplicates are not counted)."""
+    ((count,),) = query(conn, "SELECT count(*) FROM epcis_event WHERE idx = ?", (index,))
+    return int(count)

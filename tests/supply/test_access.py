@@ -1,0 +1,215 @@
+"""Who sees what of the supply chain: every route as every kind of reader, and what each reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.parties import Authority, PartyKey, read, register_party
+from tests.supply.chain import GTIN, JSON, LOT, Chain, full_chain
+
+#: Readers, in the order of the expected statuses below: nobody; the batch's manufacturer; the
+#: wholesaler and the pharmacy it went through; a pharmacy and a manufacturer that never had it
+#: (the pharmacy signed a scan of one of its packs); a regulator.
+READERS = ("anonymous", "maker", "wholesaler", "pharmacy", "other_pharmacy", "rival", "regulator")
+#: Readers that see the batch's custody, and those that see only the public facts.
+HANDLERS = {"maker", "wholesaler", "pharmacy", "regulator"}
+OUTSIDERS = {"anonymous", "other_pharmacy", "rival"}
+#: Another batch: commissioned, and shipped to the wholesaler, who has not received it yet.
+IN_TRANSIT = "LOT-B"
+
+
+@dataclass
+class Scene:
+    chain: Chain
+    rival: PartyKey
+    serials: list[str]
+    ship_index: int  # the maker's shipment of IN_TRANSIT to the wholesaler
+    recall_index: int  # a recall of IN_TRANSIT by the regulator
+
+    def party(self, reader: str) -> PartyKey | None:
+        if reader == "anonymous":
+            return None
+        if reader == "rival":
+            return self.rival
+        party: PartyKey = getattr(self.chain, reader)
+        return party
+
+    def get(self, reader: str, url: str, **options: Any) -> Any:
+        return read(self.chain.client, self.party(reader), url, **options)
+
+
+@pytest.fixture
+def scene(chain: Chain, client: FlaskClient, authority: Authority) -> Scene:
+    serials = full_chain(chain)  # maker → wholesaler → pharmacy (the first three packs)
+    batch = {"gtin": GTIN, "lot": LOT}
+    chain.send(chain.pharmacy, "custody.dispense", {**batch, "serials": [serials[0]]})
+    chain.send(chain.pharmacy, "pack.state", {**batch, "serials": [serials[1]], "state": "stolen"})
+    chain.send(chain.other_pharmacy, "scan.record", {**batch, "serial": serials[2]})
+    rival = register_party(client, authority, "Rival Pharma", "5412345000082", ["manufacturer"])
+    chain.send(
+        chain.maker,
+        "batch.commission",
+        {"gtin": GTIN, "lot": IN_TRANSIT, "expiry": "301231", "quantity": 10},
+    )
+    shipped = chain.send(
+        chain.maker,
+        "custody.ship",
+        {
+            "shipment": "T1",
+            "gtin": GTIN,
+            "lot": IN_TRANSIT,
+            "to": chain.wholesaler.gln,
+            "quantity": 2,
+        },
+    )
+    recall = {"gtin": GTIN, "lot": IN_TRANSIT, "reason": "label misprint"}
+    recalled = chain.send(chain.regulator, "batch.recall", recall)
+    return Scene(chain, rival, serials, shipped["index"], recalled["index"])
+
+
+def routes(serial: str) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Every supply route with a read: its URL, and the status each reader gets."""
+    everyone = (200,) * 7
+    signed_in = (401, *(200,) * 6)
+    handlers = (401, 200, 200, 200, 403, 403, 200)
+    maker = (401, 200, 403, 403, 403, 403, 200)
+    code = quote(f"(01){GTIN}(10){LOT}(21){serial}")
+    return {
+        "resolve_batch": (f"/01/{GTIN}/10/{LOT}", everyone),
+        "resolve_pack": (f"/01/{GTIN}/10/{LOT}/21/{serial}", everyone),
+        "resolve_serial": (f"/01/{GTIN}/21/{serial}", everyone),
+        "dscsa": (f"/01/{GTIN}/21/{serial}?linkType=gs1:verificationService", everyone),
+        "scan_page": (f"/scan?code={code}", everyone),
+        "scan_api": (f"/api/v1/scan?code={code}", everyone),
+        "list_batches": ("/api/v1/batches", signed_in),
+        "batch_json": (f"/api/v1/batches/{GTIN}/{LOT}", handlers),
+        "batch_qr_png": (f"/api/v1/batches/{GTIN}/{LOT}/qr.png", maker),
+        "batch_qr_svg": (f"/api/v1/batches/{GTIN}/{LOT}/qr.svg", maker),
+        "label_sheet": (f"/labels/{GTIN}/{LOT}", maker),
+        "list_alerts": ("/api/v1/alerts", signed_in),
+        "epcis_events": ("/epcis/events", signed_in),
+    }
+
+
+@pytest.mark.parametrize("route", sorted(routes("S")))
+def test_each_route_answers_each_reader(scene: Scene, route: str) -> None:
+    url, expected = routes(scene.serials[3])[route]
+    statuses = tuple(scene.get(reader, url, headers=JSON).status_code for reader in READERS)
+    assert dict(zip(READERS, statuses, strict=True)) == dict(zip(READERS, expected, strict=True))
+
+
+def test_no_such_batch_is_401_to_anonymous_and_404_to_a_party(scene: Scene) -> None:
+    for url in (f"/api/v1/batches/{GTIN}/NOPE", f"/labels/{GTIN}/NOPE"):
+        assert scene.get("anonymous", url).status_code == 401
+        assert scene.get("other_pharmacy", url).status_code == 404
+
+
+PUBLIC_ANSWER = {"verdict", "title", "reasons", "view", "gtin", "lot", "serial", "digital_link"}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_the_verdict_shows_custody_only_to_handlers(scene: Scene, reader: str) -> None:
+    dispensed, stolen = scene.serials[:2]
+    url = f"/01/{GTIN}/10/{LOT}/21/{dispensed}"
+    answer = scene.get(reader, url, headers=JSON).get_json()
+    dispensed_on = scene.get("regulator", url, headers=JSON).get_json()["pack"]["state_at"][:10]
+    assert answer["verdict"] == "dispensed"
+    assert answer["product"]["name"] == "Amoxicillin"
+    assert answer["product"]["manufacturer_name"] == "Acme Pharma"
+    assert answer["batch"]["expiry"] == "301231" and answer["batch"]["status"] == "active"
+    pharmacy = scene.chain.pharmacy.gln
+    suspect = scene.get(reader, f"/01/{GTIN}/10/{LOT}/21/{stolen}", headers=JSON).get_json()
+    if reader in HANDLERS:
+        assert answer["view"] == "full"
+        assert [e["action"] for e in answer["timeline"]][:3] == ["commission", "ship", "receive"]
+        assert answer["pack"]["holder"] == pharmacy and answer["holdings"]
+        assert pharmacy in answer["reasons"][0]  # who dispensed it
+        assert suspect["reasons"] == [f"pack {stolen} is stolen (set by {pharmacy})"]
+    else:
+        assert answer["view"] == "public"
+        assert set(answer) == PUBLIC_ANSWER | {"product", "batch"}
+        assert set(answer["batch"]) == {"expiry", "status", "recall_reason"}
+        assert answer["reasons"] == [f"pack {dispensed} was already dispensed, on {dispensed_on}"]
+        assert suspect["reasons"] == [f"pack {stolen} is stolen"]
+
+
+def test_the_public_page_names_only_the_manufacturer(scene: Scene) -> None:
+    url = f"/01/{GTIN}/10/{LOT}/21/{scene.serials[3]}"
+    public = scene.get("other_pharmacy", url).get_data(as_text=True)
+    assert 'data-verdict="authentic"' in public and "Acme Pharma" in public
+    assert 'id="timeline"' not in public and 'id="public-view"' in public
+    for name in ("MedSupply", "City Pharmacy", "Town Pharmacy", scene.chain.pharmacy.gln):
+        assert name not in public
+    full = scene.get("pharmacy", url).get_data(as_text=True)
+    assert 'id="timeline"' in full and "MedSupply" in full and 'id="public-view"' not in full
+    scanned = scene.get("anonymous", routes(scene.serials[3])["scan_page"][0])
+    assert 'id="timeline"' not in scanned.get_data(as_text=True)
+
+
+def test_a_scan_answers_as_the_resolver_does(scene: Scene) -> None:
+    url = routes(scene.serials[3])["scan_api"][0]
+    assert "timeline" not in scene.get("anonymous", url).get_json()
+    assert scene.get("wholesaler", url).get_json()["view"] == "full"
+    # A shared cache may not hand one reader's answer to another.
+    answer = scene.get("wholesaler", url)
+    assert "Signature" in answer.vary and answer.headers["Cache-Control"] == "private, no-store"
+
+
+def test_a_recall_is_public(scene: Scene) -> None:
+    answer = scene.get("anonymous", f"/01/{GTIN}/10/{IN_TRANSIT}", headers=JSON).get_json()
+    assert (answer["verdict"], answer["batch"]["recall_reason"]) == ("recalled", "label misprint")
+    assert answer["reasons"] == ["batch recalled: label misprint"]
+
+
+def test_each_party_lists_the_batches_it_handled(scene: Scene) -> None:
+    def lots(reader: str) -> list[str]:
+        return [b["lot"] for b in scene.get(reader, "/api/v1/batches").get_json()["batches"]]
+
+    # Shipped the second batch and not yet received it, the wholesaler handles it already.
+    assert lots("maker") == lots("wholesaler") == lots("regulator") == [IN_TRANSIT, LOT]
+    assert lots("pharmacy") == [LOT]
+    assert lots("other_pharmacy") == lots("rival") == []  # a signed scan handles nothing
+    in_transit = f"/api/v1/batches/{GTIN}/{IN_TRANSIT}"
+    assert [scene.get(r, in_transit).status_code for r in ("wholesaler", "pharmacy")] == [200, 403]
+
+
+def test_each_party_lists_the_alerts_raised_at_it(scene: Scene) -> None:
+    def kinds(reader: str) -> list[str]:
+        return [a["kind"] for a in scene.get(reader, "/api/v1/alerts").get_json()["alerts"]]
+
+    assert kinds("other_pharmacy") == ["never-received"]
+    assert kinds("maker") == kinds("pharmacy") == kinds("rival") == []
+    assert kinds("regulator") == ["never-received"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/log/entries/{}", "/log/receipt/{}"])
+def test_a_supply_entry_is_read_by_its_signer_the_parties_it_names_and_regulators(
+    scene: Scene, path: str
+) -> None:
+    shipment = path.format(scene.ship_index)
+    statuses = {reader: scene.get(reader, shipment).status_code for reader in READERS}
+    assert statuses == {
+        "anonymous": 401,
+        "maker": 200,  # it signed the shipment
+        "wholesaler": 200,  # the shipment names it
+        "pharmacy": 403,
+        "other_pharmacy": 403,
+        "rival": 403,
+        "regulator": 200,
+    }
+    # A recall is for everyone.
+    recall = path.format(scene.recall_index)
+    assert {scene.get(reader, recall).status_code for reader in READERS} == {200}
+
+
+def test_the_front_page_lists_each_reader_the_batches_it_handled(scene: Scene) -> None:
+    for reader in READERS:
+        page = scene.get(reader, "/").get_data(as_text=True)
+        assert ('id="batches"' in page) == (reader in HANDLERS), reader
+        # The second lot went from the maker to the wholesaler, never to the pharmacy.
+        assert (IN_TRANSIT in page) == (reader in {"maker", "wholesaler", "regulator"}), reader
