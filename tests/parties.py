@@ -123,6 +123,18 @@ def register_party(
     return party
 
 
+def register_person(
+    client: FlaskClient, party: PartyKey, person: str, name: str, role: str
+) -> PartyKey:
+    """A person the party registers to act for it (their key made on their side); statements
+    they sign are theirs, under the party's GLN."""
+    key = PartyKey(generate_private_key(), party.gln)
+    body = {"gln": party.gln, "person": person, "name": name, "role": role,
+            "public_key": key.public_b64}  # fmt: skip
+    send(client, party, "person.register", body)
+    return key
+
+
 def assign_prefix(client: FlaskClient, authority: Authority, gln: str, prefix: str) -> None:
     """The authority assigns a GS1 company prefix; under rules 2 a product needs its holder."""
     send(client, authority, "prefix.assign", {"gln": gln, "prefix": prefix})

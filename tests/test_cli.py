@@ -204,7 +204,17 @@ def test_trial_commands_sign_locally(server: tuple[str, Flask, Path], tmp_path: 
     with app.app_context():
         demo.seed(service(), installed().plugins, 0, stories=())
     sponsor = data_dir / "demo" / "sponsor.pem"
-    sign = ["--key", sponsor, "--url", url, "--printed-name", "Dr. A. Sponsor", "--meaning"]
+    # The sponsor registers the person who signs (her key made on her side), with the CLI.
+    person, public = tmp_path / "jane.pem", tmp_path / "jane.pub.pem"
+    assert run("keygen", person, "--public-out", public).exit_code == 0
+    registered = run(
+        "register-person", "--party-key", sponsor, "--gln", "5412345000051",
+        "--person", "NW-0042", "--name", "Dr. Jane Roe", "--role", "clinical data manager",
+        "--public-key", public, "--url", url,
+    )  # fmt: skip
+    assert registered.exit_code == 0, registered.output
+    with_system_key = ["--key", sponsor, "--url", url, "--meaning"]
+    sign = ["--key", person, "--url", url, "--meaning"]
     registration = tmp_path / "trial.json"
     registration.write_text(
         json.dumps(
@@ -218,6 +228,8 @@ def test_trial_commands_sign_locally(server: tuple[str, Flask, Path], tmp_path: 
             }
         )
     )
+    refused = run("trial", "register", registration, *with_system_key, "approval")
+    assert refused.exit_code == 1 and "HTTP 403" in refused.output
     assert run("trial", "register", registration, *sign, "approval").exit_code == 0
     document, outcomes = tmp_path / "protocol.pdf", tmp_path / "outcomes.json"
     document.write_bytes(b"%PDF-1.4 protocol v1")
@@ -270,4 +282,4 @@ def test_trial_commands_sign_locally(server: tuple[str, Flask, Path], tmp_path: 
     history_url = "/api/v1/trials/NCT05555555/datasets/AE/history"
     history = read(app.test_client(), as_sponsor, history_url).get_json()
     assert [v["version"] for v in history["versions"]] == [1, 2]
-    assert history["versions"][1]["printed_name"] == "Dr. A. Sponsor"
+    assert history["versions"][1]["printed_name"] == "Dr. Jane Roe"  # from the registry

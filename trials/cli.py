@@ -15,6 +15,7 @@ from trials.client import (
     dataset_body,
     new_salt,
     protocol_body,
+    signature,
     upload,
 )
 from trials.rules import MEANINGS
@@ -23,12 +24,17 @@ F = Callable[..., Any]
 
 
 def signing_options(command: F) -> F:
-    """The key, the server and the Part 11 signature manifestation (printed name, meaning)."""
+    """The key (a registered person's), the server and the meaning of the signature."""
     for option in reversed(
         [
             click.option("--key", required=True, type=click.Path(exists=True, path_type=Path)),
             click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000"),
-            click.option("--printed-name", required=True, help="the signer's printed name (11.50)"),
+            click.option(
+                "--printed-name",
+                default=None,
+                help="only for a log of rules 1: from rules 2 the log prints the name your "
+                "party registered for your key (21 CFR 11.50)",
+            ),
             click.option("--meaning", required=True, type=click.Choice(sorted(MEANINGS))),
         ]
     ):
@@ -49,11 +55,13 @@ def trial() -> None:
 @trial.command("register")
 @click.argument("registration", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @signing_options
-def register(registration: Path, key: Path, url: str, printed_name: str, meaning: str) -> None:
+def register(
+    registration: Path, key: Path, url: str, printed_name: str | None, meaning: str
+) -> None:
     """Register a trial from a JSON file {trial, title, phase, sites, planned_enrolment,
     primary_completion}."""
     body = json.loads(registration.read_text())
-    body["signature"] = {"printed_name": printed_name, "meaning": meaning}
+    body["signature"] = signature(printed_name, meaning)
     _done(sign_and_submit(url, load_private_key(key), "trial.register", body))
 
 
@@ -89,7 +97,7 @@ def commit(
     reconsent: bool,
     key: Path,
     url: str,
-    printed_name: str,
+    printed_name: str | None,
     meaning: str,
 ) -> None:
     """Upload a protocol document and commit it as the next version."""
@@ -104,7 +112,7 @@ def commit(
         json.loads(outcomes.read_text()),
         reason,
         reconsent,
-        {"printed_name": printed_name, "meaning": meaning},
+        signature(printed_name, meaning),
     )
     _done(sign_and_submit(url, private, "protocol.commit", body))
 
@@ -117,12 +125,12 @@ def _dataset(
     domain: str,
     key: Path,
     url: str,
-    printed_name: str,
+    printed_name: str | None,
     meaning: str,
     **extra: Any,
 ) -> None:
     salt = new_salt()
-    sig = {"printed_name": printed_name, "meaning": meaning}
+    sig = signature(printed_name, meaning)
     body, data, fmt = dataset_body(trial_id, dataset, domain, path, salt, sig)
     private = load_private_key(key)
     upload(url, data, salt, MEDIA_TYPES[fmt], private)

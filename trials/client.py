@@ -35,7 +35,11 @@ def upload(
     return answer
 
 
-def signature(printed_name: str, meaning: str) -> dict[str, str]:
+def signature(printed_name: str | None, meaning: str) -> dict[str, str]:
+    """A statement's Part 11 signature: its meaning; the printed name only for a log of rules 1
+    (from rules 2 the log takes it from the signer's registration)."""
+    if printed_name is None:
+        return {"meaning": meaning}
     return {"printed_name": printed_name, "meaning": meaning}
 
 

@@ -73,15 +73,38 @@ def is_boilerplate(reason: object) -> bool:
     return words in BOILERPLATE or len(words) < 12
 
 
-def signature(body: dict[str, Any]) -> tuple[str, str]:
-    """(printed name, meaning) from body.signature (21 CFR 11.50)."""
-    sig = body.get("signature")
-    if not isinstance(sig, dict) or set(sig) != {"printed_name", "meaning"}:
-        raise BadStatement("body.signature must be {printed_name, meaning} (21 CFR 11.50)")
-    f.text(sig, "printed_name", 200)
+#: From rules 2 every trial statement is an electronic signature of a registered person.
+PERSON_SIGNATURE_RULES = 2
+
+
+def signature(op: Op) -> tuple[str, str]:
+    """(printed name, meaning) of a trial statement's signature (21 CFR 11.50).
+
+    Under rules 2 the signer must be a registered person (11.100: unique to one individual)
+    and the printed name is the one their party registered, never text sent with the
+    statement; a log of rules 1 replays the printed name its statements carried."""
+    sig = op.body.get("signature")
+    if op.rules < PERSON_SIGNATURE_RULES:
+        if not isinstance(sig, dict) or set(sig) != {"printed_name", "meaning"}:
+            raise BadStatement("body.signature must be {printed_name, meaning} (21 CFR 11.50)")
+        f.text(sig, "printed_name", 200)
+    elif not isinstance(sig, dict) or set(sig) != {"meaning"}:
+        raise BadStatement(
+            "body.signature must be {meaning}: the printed name comes from the signer's "
+            "registration as a person (21 CFR 11.50)"
+        )
     if sig["meaning"] not in MEANINGS:
         raise BadStatement(f"body.signature.meaning must be one of {sorted(MEANINGS)}")
-    return str(sig["printed_name"]), str(sig["meaning"])
+    if op.rules < PERSON_SIGNATURE_RULES:
+        return str(sig["printed_name"]), str(sig["meaning"])
+    person = op.view.person_of(op.ledger.key_id)
+    if person is None:
+        raise WrongRole(
+            "a trial statement is an electronic signature of one person (21 CFR 11.100): sign "
+            "it with the key of a person registered for the party (person.register), not with "
+            "the party's system key"
+        )
+    return person.name, str(sig["meaning"])
 
 
 def date(body: dict[str, Any], field: str) -> str:
@@ -102,7 +125,7 @@ def reason(body: dict[str, Any], field: str = "reason") -> str:
 
 def audit(op: Op, *, trial_id: str, action: str, what: str, why: str | None = None) -> None:
     """Add the statement to the trial's audit trail, with its signature manifestation."""
-    printed, meaning = signature(op.body)
+    printed, meaning = signature(op)
     ledger = op.ledger
     row = TrialEventRow(
         idx=ledger.index,

@@ -135,12 +135,7 @@ def test_trial_with_erasure_and_rebuild_on_postgres(pg_app: Flask) -> None:
 
     client = pg_app.test_client()
     authority = Authority.from_app(pg_app)
-    study = Study(
-        client,
-        register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
-        register_party(client, authority, "Site", "5412345000068", ["site"]),
-        register_party(client, authority, "Other", "5412345000099", ["sponsor"]),
-    )
+    study = Study.with_parties(client, authority)
     study.send(study.sponsor, "trial.register", registration())
     study.send(study.sponsor, "protocol.commit", study.protocol(1, OUTCOMES))
     body = study.dataset_body("AE", b"SUBJECT,AETERM\nS-1,Headache\n")

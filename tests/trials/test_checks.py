@@ -19,7 +19,7 @@ from provenance.log.store.engine import read_connection, write_transaction
 from provenance.reports.model import Params, Report
 from provenance.web.context import service
 from tests.conftest import run_named_report, seeded_demo_app
-from tests.parties import Authority, register_party, send, signed
+from tests.parties import Authority, register_party, register_person, send, signed
 from trials import checks
 from trials.demo import clindata
 from trials.demo.story import TRIAL_ID
@@ -574,14 +574,20 @@ def test_rows_pointing_at_missing_or_wrong_entries_are_named(seeded: Flask) -> N
 # --- results with type and time frame, and a lock, through the API ----------------------
 
 
-SIG = {"printed_name": "Dr. A. Sponsor", "meaning": "approval"}
+SIG = {"meaning": "approval"}
 QOL = "Quality of life (EQ-5D)"
 
 
 def test_results_carry_type_and_time_frame_and_amendments_after_lock_are_found(
     app: Flask, client: FlaskClient, authority: Authority
 ) -> None:
-    sponsor = register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"])
+    sponsor = register_person(
+        client,
+        register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
+        "P-1",
+        "Dr. A. Sponsor",
+        "medical director",
+    )
     trial = "NCT01234567"
     # Registered (at the log's clock) on the day of the first enrolment, five days before the
     # site was activated.

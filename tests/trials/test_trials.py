@@ -14,7 +14,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.parties import Authority, PartyKey, read, register_party, send, signed
+from tests.parties import (
+    Authority,
+    PartyKey,
+    read,
+    register_party,
+    register_person,
+    send,
+    signed,
+)
 from trials.dataset_files import parse_dataset
 from trials.datasets import content_hash
 from trials.payloads import commitment, content_commitment
@@ -22,7 +30,9 @@ from trials.payloads import commitment, content_commitment
 TRIAL = "NCT01234567"
 #: The site party the test trial lists for its site 001 (site 002 has none).
 SITE_GLN = "5412345000068"
-SIG = {"printed_name": "Dr. A. Sponsor", "meaning": "approval"}
+SPONSOR_PERSON = "Dr. A. Sponsor"
+SITE_PERSON = "Dr. S. Investigator"
+SIG = {"meaning": "approval"}
 OUTCOMES = [
     {"id": "P1", "title": "Overall survival", "type": "primary", "time_frame": "24 months"},
     {"id": "S1", "title": "Quality of life", "type": "secondary", "time_frame": "12 months"},
@@ -39,13 +49,17 @@ class Study:
 
     @classmethod
     def with_parties(cls, client: FlaskClient, authority: Authority) -> Study:
-        """A study whose sponsor, site and another sponsor the authority has just registered."""
-        return cls(
-            client,
-            register_party(client, authority, "Sponsor", "5412345000051", ["sponsor"]),
-            register_party(client, authority, "Site 001", SITE_GLN, ["site"]),
-            register_party(client, authority, "Other sponsor", "5412345000099", ["sponsor"]),
-        )
+        """A study whose sponsor, site and another sponsor the authority has just registered,
+        each acting through a person it registered (trial statements are people's signatures)."""
+        people = []
+        for name, gln, role, person in (
+            ("Sponsor", "5412345000051", "sponsor", SPONSOR_PERSON),
+            ("Site 001", SITE_GLN, "site", SITE_PERSON),
+            ("Other sponsor", "5412345000099", "sponsor", "Dr. O. Other"),
+        ):
+            party = register_party(client, authority, name, gln, [role])
+            people.append(register_person(client, party, "P-1", person, role))
+        return cls(client, *people)
 
     def send(self, party: PartyKey, kind: str, body: dict[str, Any], status: int = 201) -> Any:
         return send(self.client, party, kind, body, status)
@@ -223,8 +237,9 @@ def test_amendments_keep_both_versions_and_need_a_reason(study: Study) -> None:
     study.send(study.site, "dataset.amend", dict(second, supersedes=1, reason=why))
     history = study.read(f"/api/v1/trials/{TRIAL}/datasets/AE/history").get_json()["versions"]
     assert [(v["version"], v["reason"], v["printed_name"], v["meaning"]) for v in history] == [
-        (1, None, SIG["printed_name"], "approval"),
-        (2, why, SIG["printed_name"], "approval"),
+        # The site's investigator signed both: the name is theirs, from the registry.
+        (1, None, SITE_PERSON, "approval"),
+        (2, why, SITE_PERSON, "approval"),
     ]
     for version in history:  # both versions stay retrievable
         assert study.read(f"/api/v1/trials/payloads/{version['payload']}").status_code == 200
@@ -234,7 +249,8 @@ def test_amendments_keep_both_versions_and_need_a_reason(study: Study) -> None:
     exported = study.read(f"/api/v1/trials/{TRIAL}/history.csv").get_data(as_text=True)
     lines = exported.splitlines()
     assert lines[0].startswith("logged_at,entry,action,what,reason,party,printed_name,meaning")
-    assert len(lines) == 5 and "Dr. A. Sponsor,approval" in lines[-1] and why in lines[-1]
+    assert len(lines) == 5 and f"{SITE_PERSON},approval" in lines[-1] and why in lines[-1]
+    assert f"{SPONSOR_PERSON},approval" in lines[1]  # the registration: the sponsor's person
 
 
 def test_xpt_and_csv_of_the_same_data_share_a_content_hash(study: Study, tmp_path: Path) -> None:

@@ -11,7 +11,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from provenance.log.errors import BadStatement, WrongRole
-from provenance.log.identity import KeyRecord, PartyRecord, PutKey, PutParty
+from provenance.log.identity import (
+    KeyRecord,
+    PartyRecord,
+    PersonRecord,
+    PutKey,
+    PutParty,
+    PutPerson,
+)
 from provenance.log.ledger import PutRow
 from provenance.log.profile import EntryContext
 from provenance.log.rebuild import projection_digest
@@ -22,7 +29,7 @@ from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView, MemoryView
 from provenance.plugins import load_plugins
 from provenance.web.context import installed, service
-from tests.parties import ORIGIN, Authority, PartyKey, register_party, send
+from tests.parties import ORIGIN, Authority, PartyKey, register_party, register_person, send
 from tests.trials.test_trials import (
     AE_CSV,
     OUTCOMES,
@@ -218,7 +225,13 @@ def test_a_protocol_cannot_name_another_trials_payload(trials: Trials) -> None:
 def test_the_demo_site_party_acts_for_its_site(
     app: Flask, client: FlaskClient, authority: Authority
 ) -> None:
-    sponsor = register_party(client, authority, "Sponsor", story.SPONSOR.gln, ["sponsor"])
+    sponsor = register_person(
+        client,
+        register_party(client, authority, "Sponsor", story.SPONSOR.gln, ["sponsor"]),
+        "P-1",
+        "Dr. A. Sponsor",
+        "medical director",
+    )
     register_party(client, authority, "Site", story.SITE.gln, ["site"])
     with app.app_context():
         kind, body = story.statements(service())[0]
@@ -250,7 +263,9 @@ class MemoryLog:
         self.keys[gln] = key_id(der)
         party = PartyRecord(gln=gln, name=gln, roles=(role,), registered_index=1)
         key = KeyRecord(key_id=key_id(der), gln=gln, public_key=der, added_index=1, added_at=ADDED)
-        self.view.apply([PutParty(party), PutKey(key)])
+        # The key is a person's, as trial statements need from rules 2 on.
+        person = PersonRecord(key_id(der), gln, "P-1", f"Person of {gln}", role, 1)
+        self.view.apply([PutParty(party), PutKey(key), PutPerson(person)])
 
     def upload(self, data: bytes) -> str:
         salt = hashlib.sha256(data).digest()
@@ -269,6 +284,8 @@ class MemoryLog:
         return key
 
     def send(self, gln: str, kind: str, body: dict[str, Any]) -> None:
+        if self.rules < 2 and "signature" in body:  # rules 1: the signer typed the name
+            body = dict(body, signature=dict(body["signature"], printed_name=f"Signer {gln}"))
         statement = make_statement(kind, body, self.keys[gln], log=ORIGIN)
         context = EntryContext(self.index, now_timestamp(), self.rules, ORIGIN)
         self.view.apply(self.registry.evaluate(self.view, statement, context))

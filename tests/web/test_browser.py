@@ -86,7 +86,7 @@ def test_trial_page_renders_protocols_submissions_and_consent(
         assert 'id="protocol-v2"' in dom and "O2: type changed from secondary to primary" in text
         assert "Toxicity grades of three events corrected" in dom
         assert "1301 enrolled, 1297 consented" in dom
-        assert "Dr. John Doe, Medical Director (approval)" in dom
+        assert "Dr. John Doe (approval)" in dom
 
 
 def test_pages_run_under_the_policy_and_it_stops_injected_script(

@@ -12,7 +12,15 @@ from flask.testing import FlaskClient
 
 from provenance.reports.model import Table
 from provenance.reports.render import csv_cell, csv_text, table_csv
-from tests.parties import Authority, PartyKey, read, register_party, send, signed
+from tests.parties import (
+    Authority,
+    PartyKey,
+    read,
+    register_party,
+    register_person,
+    send,
+    signed,
+)
 
 TRIAL = "NCT01234567"
 FORMULA = "=1+cmd|' /C calc'!A0"
@@ -122,22 +130,25 @@ def test_report_tables_quote_text_and_keep_negative_numbers() -> None:
 
 
 def test_the_audit_trail_csv_runs_no_formula(client: FlaskClient, sponsor: PartyKey) -> None:
+    # A party may register people under any names: the names reach the audit trail verbatim.
+    formula = register_person(client, sponsor, "P-1", FORMULA, "data manager")
+    total = register_person(client, sponsor, "P-2", SUM, "medical director")
     registration = {
         "trial": TRIAL,
         "title": "A trial",
         "phase": "3",
         "planned_enrolment": 100,
         "primary_completion": "2027-06-30",
-        "signature": {"printed_name": FORMULA, "meaning": "approval"},
+        "signature": {"meaning": "approval"},
         "sites": [{"site": "001", "name": "Site one"}],
     }
-    send(client, sponsor, "trial.register", registration)
+    send(client, formula, "trial.register", registration)
     lock = {
         "trial": TRIAL,
         "reason": "-5 queries left open, all answered",
-        "signature": {"printed_name": SUM, "meaning": "approval"},
+        "signature": {"meaning": "approval"},
     }
-    send(client, sponsor, "trial.lock", lock)
+    send(client, total, "trial.lock", lock)
     response = read(client, sponsor, f"/api/v1/trials/{TRIAL}/history.csv")
     assert response.headers["Content-Disposition"] == f'attachment; filename="{TRIAL}-audit.csv"'
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))

@@ -3,6 +3,7 @@ consent, DM/AE/SV datasets with one amendment, and a results report."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from provenance.log.service import Service
+from provenance.log.signing import key_id, public_key_der
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
 from provenance.plugins import DemoParty, DemoRun
@@ -27,8 +29,12 @@ PARTIES = (SPONSOR, SITE)
 SITE_OF_PARTY = "3"
 #: Demo only: a real sponsor keeps its pseudonym key secret and off the server.
 PSEUDONYM_KEY = hashlib.sha256(b"provenance demo pseudonym key").digest()
-SIGNER = {"printed_name": "Dr. Jane Roe, Clinical Data Manager", "meaning": "responsibility"}
-APPROVER = {"printed_name": "Dr. John Doe, Medical Director", "meaning": "approval"}
+#: The sponsor's people who sign the trial (21 CFR 11.100), each with a key of their own:
+#: (demo key slug, the sponsor's id for them, printed name, role).
+DATA_MANAGER = ("sponsor-jroe", "NW-0042", "Dr. Jane Roe", "clinical data manager")
+MEDICAL_DIRECTOR = ("sponsor-jdoe", "NW-0007", "Dr. John Doe", "medical director")
+SIGNER = {"meaning": "responsibility"}
+APPROVER = {"meaning": "approval"}
 OUTCOMES_V1 = [
     {
         "id": "O1",
@@ -220,6 +226,40 @@ def tell(run: DemoRun) -> str:
     with read_connection(run.service.engine) as conn:
         if DbView(conn, TRIAL_KEYS).row("trial", (TRIAL_ID,)) is not None:
             return f"demo trial {TRIAL_ID} already present"
-    items = [run.sign(SPONSOR.slug, kind, body) for kind, body in statements(run.service)]
+    with read_connection(run.service.engine) as conn:
+        view = DbView(conn)
+        people = [
+            p
+            for p in (DATA_MANAGER, MEDICAL_DIRECTOR)
+            if view.person_of(_key_id(run, p[0])) is None
+        ]
+    run.submit(
+        [
+            run.sign(
+                SPONSOR.slug,
+                "person.register",
+                {
+                    "gln": SPONSOR.gln,
+                    "person": person,
+                    "name": name,
+                    "role": role,
+                    "public_key": base64.b64encode(public_key_der(run.key(slug))).decode(),
+                },
+            )  # fmt: skip
+            for slug, person, name, role in people
+        ]
+    )
+    items = [run.sign(_signer(body), kind, body) for kind, body in statements(run.service)]
     run.submit(items)
-    return f"demo trial {TRIAL_ID}: {len(items)} signed statements"
+    return f"demo trial {TRIAL_ID}: {len(items)} statements signed by the sponsor's people"
+
+
+def _key_id(run: DemoRun, slug: str) -> str:
+    return key_id(public_key_der(run.key(slug)))
+
+
+def _signer(body: dict[str, Any]) -> str:
+    """The sponsor's person who signs a statement: approvals the medical director, the rest
+    the data manager."""
+    meaning = body.get("signature", {}).get("meaning")
+    return MEDICAL_DIRECTOR[0] if meaning == "approval" else DATA_MANAGER[0]
