@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,26 @@ def main() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="also write the public key as PEM",
 )
-def keygen(out: Path, public_out: Path | None) -> None:
+@click.option(
+    "--passphrase",
+    "protect",
+    is_flag=True,
+    help="encrypt the key with a passphrase ($PROVENANCE_KEY_PASSPHRASE, else asked twice)",
+)
+def keygen(out: Path, public_out: Path | None, protect: bool) -> None:
     """Create a P-256 private key (PEM, mode 0600); print its key id and public key."""
     if out.exists():
         raise click.ClickException(f"{out} exists; refusing to overwrite a key")
+    passphrase = None
+    if protect:
+        typed = os.environ.get(client.PASSPHRASE_VARIABLE) or click.prompt(
+            "passphrase", hide_input=True, confirmation_prompt=True
+        )
+        if len(typed) < 12:
+            raise click.ClickException("a key's passphrase needs at least 12 characters")
+        passphrase = typed.encode()
     key = generate_private_key()
-    client.save_private_key(out, key)
+    client.save_private_key(out, key, passphrase)
     der = public_key_der(key)
     if public_out is not None:
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat

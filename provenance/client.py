@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import json
+import os
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,6 +24,8 @@ from provenance.log.errors import VerificationError
 from provenance.log.keystore import write_secret
 from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifier_key
 from provenance.log.signing import (
+    KeyLocked,
+    is_encrypted_pem,
     key_id,
     load_private_key_pem,
     private_key_pem,
@@ -38,12 +43,37 @@ class ClientError(Error):
     slug, status, title = "client", 0, "Request failed"
 
 
-def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    return load_private_key_pem(path.read_bytes())
+#: Where the command line and scripts find a key file's passphrase without a prompt.
+PASSPHRASE_VARIABLE = "PROVENANCE_KEY_PASSPHRASE"
 
 
-def save_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    write_secret(path, private_key_pem(key))
+def load_private_key(path: Path, passphrase: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+    """A party's or person's key from its PEM file; a protected one opens with `passphrase`,
+    else $PROVENANCE_KEY_PASSPHRASE, else a prompt on a terminal."""
+    data = path.read_bytes()
+    if passphrase is None and is_encrypted_pem(data):
+        passphrase = _passphrase(f"passphrase for {path.name}: ")
+        if passphrase is None:
+            raise KeyLocked(
+                f"{path.name} is protected by a passphrase: set {PASSPHRASE_VARIABLE} or run "
+                "the command in a terminal to be asked for it"
+            )
+    return load_private_key_pem(data, passphrase)
+
+
+def _passphrase(prompt: str) -> bytes | None:
+    from_environment = os.environ.get(PASSPHRASE_VARIABLE)
+    if from_environment:
+        return from_environment.encode()
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt).encode()
+    return None
+
+
+def save_private_key(
+    path: Path, key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None
+) -> None:
+    write_secret(path, private_key_pem(key, passphrase))
 
 
 def build_envelope(

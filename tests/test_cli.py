@@ -283,3 +283,27 @@ def test_trial_commands_sign_locally(server: tuple[str, Flask, Path], tmp_path: 
     history = read(app.test_client(), as_sponsor, history_url).get_json()
     assert [v["version"] for v in history["versions"]] == [1, 2]
     assert history["versions"][1]["printed_name"] == "Dr. Jane Roe"  # from the registry
+
+
+def test_a_key_can_be_kept_under_a_passphrase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, statement, out = tmp_path / "jane.pem", tmp_path / "s.json", tmp_path / "env.json"
+    monkeypatch.setenv("PROVENANCE_KEY_PASSPHRASE", "short")
+    assert "at least 12" in run("keygen", key, "--passphrase").output
+    assert not key.exists()
+    monkeypatch.setenv("PROVENANCE_KEY_PASSPHRASE", "correct horse battery staple")
+    made = run("keygen", key, "--passphrase")
+    assert made.exit_code == 0, made.output
+    assert key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    statement.write_text(json.dumps({"kind": "attestation", "body": {"subject": "s", "claim": {}}}))
+    signing = ["sign", statement, "--key", key, "--log", "provenance.local/log", "--out", out]
+    assert run(*signing).exit_code == 0
+    envelope = json.loads(out.read_text())
+    assert envelope["signatures"][0]["keyid"] in made.output  # signed with the protected key
+    monkeypatch.setenv("PROVENANCE_KEY_PASSPHRASE", "wrong horse battery staple")
+    wrong = run(*signing)
+    assert wrong.exit_code == 1 and "passphrase does not open" in wrong.output
+    monkeypatch.delenv("PROVENANCE_KEY_PASSPHRASE")
+    locked = run(*signing)  # no terminal to ask on, and no variable
+    assert locked.exit_code == 1 and "PROVENANCE_KEY_PASSPHRASE" in locked.output

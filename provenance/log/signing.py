@@ -194,6 +194,10 @@ def generate_private_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+class KeyLocked(BadKey):
+    """A passphrase-protected private key was to be used without its passphrase."""
+
+
 def public_key_der(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> bytes:
     public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
     return public.public_bytes(
@@ -201,19 +205,35 @@ def public_key_der(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) 
     )
 
 
-def private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def private_key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None) -> bytes:
+    """PKCS#8 PEM; with a passphrase, encrypted (PBES2, AES-256-CBC, the best pyca offers)."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
     return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
 
 
-def load_private_key_pem(data: bytes) -> ec.EllipticCurvePrivateKey:
+def is_encrypted_pem(data: bytes) -> bool:
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
+
+
+def load_private_key_pem(
+    data: bytes, passphrase: bytes | None = None
+) -> ec.EllipticCurvePrivateKey:
+    if is_encrypted_pem(data) and not passphrase:
+        raise KeyLocked("the private key is protected by a passphrase, and none was given")
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        key = serialization.load_pem_private_key(
+            data, password=passphrase if is_encrypted_pem(data) else None
+        )
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise BadKey(f"not an unencrypted PEM private key: {exc}") from exc
+        if is_encrypted_pem(data):
+            raise BadKey("the passphrase does not open this private key") from exc
+        raise BadKey(f"not a PEM private key: {exc}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise BadKey("the private key must be ECDSA P-256")
     return key
