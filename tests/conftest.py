@@ -114,9 +114,9 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_ENV)
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards (skips where none is configured)."""
     base = postgres_url()
     if not base:
         pytest.skip(f"{POSTGRES_ENV} is not set (CI sets it; PostgreSQL tests never skip there)")
@@ -133,6 +133,30 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+#: The two databases an access matrix runs on.
+BACKENDS = ("sqlite", "postgresql")
+
+
+@contextlib.contextmanager
+def app_on(backend: str, data_dir: Path) -> Iterator[Flask]:
+    """An app over a new log on `backend` (SQLite in `data_dir`, or a fresh PostgreSQL)."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_database()) if backend == "postgresql" else None
+        app = make_app(data_dir, url)
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                _service().close()
 
 
 @pytest.fixture

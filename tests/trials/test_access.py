@@ -10,8 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from provenance.web.context import service
-from tests.conftest import make_app
+from tests.conftest import BACKENDS, app_on
 from tests.parties import Authority, PartyKey, read, register_party, signed
 from tests.trials.test_trials import AE_CSV, OUTCOMES, SIG, TRIAL, Study, registration
 from trials.queries import REGISTRATION_COLUMNS
@@ -61,9 +60,16 @@ class World:
         return response.get_json()
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    app = make_app(tmp_path_factory.mktemp("access") / "data")
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The matrix runs on SQLite and on PostgreSQL: the rules must not depend on SQL."""
+    with app_on(request.param, tmp_path_factory.mktemp("access") / "data") as app:
+        yield from _world(app)
+
+
+def _world(app: Flask) -> Iterator[World]:
     client = app.test_client()
     authority = Authority.from_app(app)
     study = Study.with_parties(client, authority)
@@ -95,8 +101,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "regulator": regulator,
     }
     yield World(app, client, study, parties, ae["payload"], unnamed)
-    with app.app_context():
-        service().engine.dispose()
 
 
 ROUTES = [
