@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
-WORKERS ?= 2
+THREADS ?= 8
 
 .PHONY: install run test lint pytest bench clean
 
@@ -23,7 +23,7 @@ run: install
 	$(BIN)/flask --app app init --demo
 	$(BIN)/flask --app app seed-demo --if-empty
 	@echo "provenance is serving at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --worker-class gthread --bind $(HOST):$(PORT) --log-level warning 'app:create_app()'
+	$(BIN)/python -m provenance.front --host $(HOST) --port $(PORT) --threads $(THREADS)
 
 lint: install
 	$(BIN)/ruff check .
