@@ -177,26 +177,36 @@ ATTESTATION = KindRule(
     _plan_attestation,
     "a signed claim about a subject by any registered party",
 )
-PERSON_REGISTER = KindRule(
+PersonPlanner = Callable[
+    [identity.IdentityView, identity.KeyRecord, Statement, EntryContext],
+    list[identity.IdentityChange],
+]
+
+
+def _person_kind(kind: str, plan: PersonPlanner, summary: str) -> KindRule:
+    """A kind about a party's people: signed by the party (or the authority), an identity
+    change."""
+    return KindRule(
+        kind,
+        frozenset({ANY_PARTY, AUTHORITY}),
+        lambda p: list(plan(p.view, p.key, p.statement, p.entry)),
+        summary,
+        identity=True,
+    )
+
+
+PERSON_REGISTER = _person_kind(
     "person.register",
-    frozenset({ANY_PARTY, AUTHORITY}),
-    lambda p: list(people.plan_register_person(p.view, p.key, p.statement, p.entry)),
+    people.plan_register_person,
     "a party registers a person who acts for it, with the person's own key",
-    identity=True,
 )
-PERSON_SUSPEND = KindRule(
+PERSON_SUSPEND = _person_kind(
     "person.suspend",
-    frozenset({ANY_PARTY, AUTHORITY}),
-    lambda p: list(people.plan_suspend_person(p.view, p.key, p.statement, p.entry)),
+    people.plan_suspend_person,
     "a party suspends a person: the person's keys are refused from this entry on",
-    identity=True,
 )
-PERSON_REINSTATE = KindRule(
-    "person.reinstate",
-    frozenset({ANY_PARTY, AUTHORITY}),
-    lambda p: list(people.plan_reinstate_person(p.view, p.key, p.statement, p.entry)),
-    "a party reinstates a suspended person",
-    identity=True,
+PERSON_REINSTATE = _person_kind(
+    "person.reinstate", people.plan_reinstate_person, "a party reinstates a suspended person"
 )
 #: The kinds every log accepts besides its genesis entry, whatever its personalities.
 CORE_KINDS = (

@@ -42,6 +42,18 @@ def logged_in_as(client: FlaskClient) -> str | None:
     return page.split('id="signed-in">', 1)[1].split("</p>", 1)[0]
 
 
+def move_clock(monkeypatch: pytest.MonkeyPatch, *, minutes: int) -> None:
+    """The sessions' clock, `minutes` ahead of the real one."""
+    later = datetime.now(UTC) + timedelta(minutes=minutes)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return later
+
+    monkeypatch.setattr(sessions_module, "datetime", Later)
+
+
 def cookie_of(client: FlaskClient) -> str:
     found = client.get_cookie(COOKIE)
     assert found is not None
@@ -112,15 +124,7 @@ def test_a_tampered_or_old_cookie_is_nobody(
     forged = public_app.test_client()
     forged.set_cookie(COOKIE, cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
     assert logged_in_as(forged) is None
-    # Thirty-one minutes later the session is over, whatever the cookie says.
-    later = datetime.now(UTC) + timedelta(minutes=31)
-
-    class Later(datetime):
-        @classmethod
-        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
-            return later
-
-    monkeypatch.setattr(sessions_module, "datetime", Later)
+    move_clock(monkeypatch, minutes=31)  # the session is over, whatever the cookie says
     assert logged_in_as(client) is None
 
 
@@ -129,14 +133,7 @@ def test_an_expired_link_is_gone(
 ) -> None:
     client = public_app.test_client()
     path = new_link(client, pharmacy_key)
-    later = datetime.now(UTC) + timedelta(minutes=3)
-
-    class Later(datetime):
-        @classmethod
-        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
-            return later
-
-    monkeypatch.setattr(sessions_module, "datetime", Later)
+    move_clock(monkeypatch, minutes=3)
     assert client.get(path).status_code == 410
     assert logged_in_as(client) is None
 
