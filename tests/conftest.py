@@ -70,19 +70,15 @@ def run_named_report(app: Flask, name: str, params: Params) -> Report:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    app = make_app(tmp_path / "data")
-    yield app
-    with app.app_context():
-        _service().engine.dispose()
+    with app_on("sqlite", tmp_path / "data") as made:
+        yield made
 
 
 @pytest.fixture
 def demo_app(tmp_path: Path) -> Iterator[Flask]:
     """An app over a new demonstration log (for tests that seed the demo)."""
-    app = make_app(tmp_path / "demo-data", demo=True)
-    yield app
-    with app.app_context():
-        _service().engine.dispose()
+    with app_on("sqlite", tmp_path / "demo-data", demo=True) as made:
+        yield made
 
 
 @pytest.fixture
@@ -147,11 +143,12 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 @contextlib.contextmanager
-def app_on(backend: str, data_dir: Path) -> Iterator[Flask]:
-    """An app over a new log on `backend` (SQLite in `data_dir`, or a fresh PostgreSQL)."""
+def app_on(backend: str, data_dir: Path, *, demo: bool = False) -> Iterator[Flask]:
+    """An app over a new log on `backend` (SQLite in `data_dir`, or a fresh PostgreSQL),
+    its connections returned afterwards."""
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(fresh_postgres_database()) if backend == "postgresql" else None
-        app = make_app(data_dir, url)
+        app = make_app(data_dir, url, demo=demo)
         try:
             yield app
         finally:

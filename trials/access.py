@@ -20,9 +20,10 @@ def trial_sponsor(conn: Connection, trial_id: object) -> str | None:
     return str(found[0][0]) if found else None
 
 
-def is_trial_party(conn: Connection, trial_id: str, gln: str) -> bool:
-    """The trial's sponsor, or a party listed for one of its sites (rules 2 list them)."""
-    if trial_sponsor(conn, trial_id) == gln:
+def is_trial_party(conn: Connection, trial_id: str, gln: str, sponsor: str | None = None) -> bool:
+    """The trial's sponsor (`sponsor`, when the caller has read it), or a party listed for one
+    of its sites (rules 2 list them)."""
+    if (sponsor or trial_sponsor(conn, trial_id)) == gln:
         return True
     listed = "SELECT 1 FROM trial_party WHERE trial_id = ? AND gln = ?"
     return bool(query(conn, listed, (trial_id, gln)))
@@ -47,9 +48,10 @@ def _trial_reader(who: Principal, facts: Facts) -> bool:
     if who.gln is None:
         return False
     trial_id = facts.args.get("trial_id")
-    if trial_sponsor(facts.conn, trial_id) is None:
+    sponsor = trial_sponsor(facts.conn, trial_id)
+    if sponsor is None:
         return True  # no such trial: the route answers 404 (registrations are public anyway)
-    return is_trial_party(facts.conn, str(trial_id), who.gln)
+    return is_trial_party(facts.conn, str(trial_id), who.gln, sponsor)
 
 
 def _payload_reader(who: Principal, facts: Facts) -> bool:

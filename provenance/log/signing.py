@@ -224,14 +224,13 @@ def is_encrypted_pem(data: bytes) -> bool:
 def load_private_key_pem(
     data: bytes, passphrase: bytes | None = None
 ) -> ec.EllipticCurvePrivateKey:
-    if is_encrypted_pem(data) and not passphrase:
+    encrypted = is_encrypted_pem(data)
+    if encrypted and not passphrase:
         raise KeyLocked("the private key is protected by a passphrase, and none was given")
     try:
-        key = serialization.load_pem_private_key(
-            data, password=passphrase if is_encrypted_pem(data) else None
-        )
+        key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        if is_encrypted_pem(data):
+        if encrypted:
             raise BadKey("the passphrase does not open this private key") from exc
         raise BadKey(f"not a PEM private key: {exc}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":

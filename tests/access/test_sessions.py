@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,18 +13,15 @@ from flask.testing import FlaskClient
 from provenance.access import sessions as sessions_module
 from provenance.access.sessions import COOKIE
 from provenance.log.signing import generate_private_key
+from tests.conftest import make_app
 from tests.parties import Authority, PartyKey, send, signed
 
 PUBLIC_URL = "https://provenance.example"
 
 
 @pytest.fixture
-def public_app(tmp_path: object) -> Flask:
-    from pathlib import Path
-
-    from tests.conftest import make_app
-
-    return make_app(Path(str(tmp_path)) / "data", public_url=PUBLIC_URL)
+def public_app(tmp_path: Path) -> Flask:
+    return make_app(tmp_path / "data", public_url=PUBLIC_URL)
 
 
 def new_link(client: FlaskClient, party: PartyKey) -> str:

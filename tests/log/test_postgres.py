@@ -14,16 +14,14 @@ from provenance import demo
 from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifier_key
 from provenance.log.store.engine import normalise_url
 from provenance.web.context import installed, service
-from tests.conftest import make_app
+from tests.conftest import app_on
 from tests.parties import Authority, PartyKey, attestation, post, read, register_party
 
 
 @pytest.fixture
-def pg_app(tmp_path: Path, postgres_database: str) -> Iterator[Flask]:
-    app = make_app(tmp_path / "data", postgres_database, demo=True)
-    yield app
-    with app.app_context():
-        service().close()
+def pg_app(tmp_path: Path) -> Iterator[Flask]:
+    with app_on("postgresql", tmp_path / "data", demo=True) as made:
+        yield made
 
 
 def test_api_flow_on_postgres(pg_app: Flask) -> None:
