@@ -13,6 +13,7 @@ import click
 
 from provenance import client
 from provenance.errors import Error
+from provenance.key_option import KEY, key_help
 from provenance.log.canonical import parse_json
 from provenance.log.settings import Settings
 from provenance.log.signing import generate_private_key, key_id, load_public_key_pem, public_key_der
@@ -110,7 +111,12 @@ def keygen(out: Path, public_out: Path | None, protect: bool) -> None:
 
 
 @main.command("register-party")
-@click.option("--authority-key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--authority-key",
+    required=True,
+    type=KEY,
+    help=key_help("the registry authority's key"),
+)
 @click.option("--name", required=True)
 @click.option("--gln", required=True, help="the party's 13-digit GLN")
 @click.option(
@@ -130,7 +136,7 @@ def keygen(out: Path, public_out: Path | None, protect: bool) -> None:
 @click.option("--url", help="submit to this server instead of printing")
 @click.option("--log", "log", help="the origin of the log it is for (read from --url if given)")
 def register_party(
-    authority_key: Path,
+    authority_key: Path | str,
     name: str,
     gln: str,
     roles: tuple[str, ...],
@@ -158,8 +164,8 @@ def register_party(
 @click.option(
     "--party-key",
     required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="the party's own (system) key, or the registry authority's",
+    type=KEY,
+    help=key_help("the party's own (system) key, or the registry authority's"),
 )
 @click.option("--gln", required=True, help="the party's GLN")
 @click.option("--person", "person_id", required=True, help="the party's id for the person")
@@ -173,7 +179,13 @@ def register_party(
 )
 @click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
 def register_person(
-    party_key: Path, gln: str, person_id: str, name: str, role: str, public_key: Path, url: str
+    party_key: Path | str,
+    gln: str,
+    person_id: str,
+    name: str,
+    role: str,
+    public_key: Path,
+    url: str,
 ) -> None:
     """Register a person who acts for the party, with the person's own key."""
     body = {
@@ -190,11 +202,13 @@ def register_person(
 
 @main.command()
 @click.argument("statement", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--key", required=True, type=KEY, help=key_help("your registered key"))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--log", "log", help='the origin of the log it is for (or the file\'s "log")')
 @click.option("--url", help="read the origin from this log server")
-def sign(statement: Path, key: Path, out: Path | None, log: str | None, url: str | None) -> None:
+def sign(
+    statement: Path, key: Path | str, out: Path | None, log: str | None, url: str | None
+) -> None:
     """Sign a statement file {"kind": …, "body": {…}} into a DSSE envelope for one log."""
     data = _read_json(statement)
     if not isinstance(data, dict) or not {"kind", "body"} <= data.keys():
@@ -235,11 +249,11 @@ def report_result(result: dict[str, Any]) -> None:
 )
 @click.option(
     "--key",
-    type=click.Path(exists=True, path_type=Path),
-    help="your registered key, to sign the requests for receipts (they carry the entry)",
+    type=KEY,
+    help=key_help("your registered key, to sign the requests for receipts (they carry the entry)"),
 )
 def submit(
-    envelopes: tuple[Path, ...], url: str, receipt_dir: Path | None, key: Path | None
+    envelopes: tuple[Path, ...], url: str, receipt_dir: Path | None, key: Path | str | None
 ) -> None:
     """Submit signed envelopes to a log server."""
     if receipt_dir is not None and key is None:
@@ -262,9 +276,9 @@ def submit(
 
 
 @main.command()
-@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--key", required=True, type=KEY, help=key_help("your registered key"))
 @click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
-def login(key: Path, url: str) -> None:
+def login(key: Path | str, url: str) -> None:
     """Print a one-time link (two minutes) that logs a browser in as your party."""
     answer = client.login_link(url, client.load_private_key(key))
     click.echo(f"open within two minutes, as {answer['as']}:")

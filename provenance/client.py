@@ -45,11 +45,22 @@ class ClientError(Error):
 
 #: Where the command line and scripts find a key file's passphrase without a prompt.
 PASSPHRASE_VARIABLE = "PROVENANCE_KEY_PASSPHRASE"
+#: How a key held in a PKCS#11 token is named instead of a file (an RFC 7512 URI).
+TOKEN_KEY_PREFIX = "pkcs11:"
 
 
-def load_private_key(path: Path, passphrase: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+def load_private_key(
+    path: Path | str, passphrase: bytes | None = None
+) -> ec.EllipticCurvePrivateKey:
     """A party's or person's key from its PEM file; a protected one opens with `passphrase`,
-    else $PROVENANCE_KEY_PASSPHRASE, else a prompt on a terminal."""
+    else $PROVENANCE_KEY_PASSPHRASE, else a prompt on a terminal. A `pkcs11:` URI names a key
+    that stays in a PKCS#11 token and signs there (provenance.pkcs11_key; it has a PIN, not a
+    passphrase)."""
+    if isinstance(path, str) and path.startswith(TOKEN_KEY_PREFIX):
+        from provenance.pkcs11_key import TokenKey  # python-pkcs11 only when a token is used
+
+        return TokenKey(path)
+    path = Path(path)
     data = path.read_bytes()
     if passphrase is None and is_encrypted_pem(data):
         passphrase = _passphrase(f"passphrase for {path.name}: ")

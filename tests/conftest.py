@@ -25,6 +25,12 @@ from tests.parties import Authority, PartyKey, register_party
 
 POSTGRES_ENV = "PROVENANCE_TEST_POSTGRES_URL"
 
+# Tests make thousands of requests a minute from one address: the rate limiter runs in every
+# test app and server, with limits they never reach; tests/access/test_rate_limits.py sets
+# real ones.
+for _limit in ("PROVENANCE_RATE_LIMIT_PARTY", "PROVENANCE_RATE_LIMIT_ADDRESS"):
+    os.environ.setdefault(_limit, "1000000")
+
 
 def make_app(
     data_dir: Path,

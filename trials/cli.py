@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from provenance.client import load_private_key, sign_and_submit
+from provenance.key_option import KEY, key_help
 from trials.client import (
     MEDIA_TYPES,
     dataset_body,
@@ -27,7 +28,9 @@ def signing_options(command: F) -> F:
     """The key (a registered person's), the server and the meaning of the signature."""
     for option in reversed(
         [
-            click.option("--key", required=True, type=click.Path(exists=True, path_type=Path)),
+            click.option(
+                "--key", required=True, type=KEY, help=key_help("your registered person key")
+            ),
             click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000"),
             click.option(
                 "--printed-name",
@@ -56,7 +59,7 @@ def trial() -> None:
 @click.argument("registration", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @signing_options
 def register(
-    registration: Path, key: Path, url: str, printed_name: str | None, meaning: str
+    registration: Path, key: Path | str, url: str, printed_name: str | None, meaning: str
 ) -> None:
     """Register a trial from a JSON file {trial, title, phase, sites, planned_enrolment,
     primary_completion}."""
@@ -95,7 +98,7 @@ def commit(
     outcomes: Path,
     reason: str | None,
     reconsent: bool,
-    key: Path,
+    key: Path | str,
     url: str,
     printed_name: str | None,
     meaning: str,
@@ -123,7 +126,7 @@ def _dataset(
     dataset: str,
     path: Path,
     domain: str,
-    key: Path,
+    key: Path | str,
     url: str,
     printed_name: str | None,
     meaning: str,

@@ -16,10 +16,8 @@ from provenance.log.store.engine import read_connection
 from provenance.reports.render import csv_text
 from provenance.web.api import json_response
 from provenance.web.context import service
-from provenance.web.problems import handle_error
 from trials import queries
 from trials.access import PAYLOAD_READERS, TRIAL_READERS, UPLOADERS
-from trials.errors import UploadQuotaExceeded
 from trials.payloads import MAX_PAYLOAD, parse_salt, store_payload
 from trials.scope import Scope, scope_of
 
@@ -55,16 +53,6 @@ def upload_payload() -> Response:
         quota=svc.settings.upload_quota,
     )
     return json_response(stored, 201)
-
-
-@bp.errorhandler(UploadQuotaExceeded)
-def quota_exceeded(error: UploadQuotaExceeded) -> Response:
-    """The problem, with `Retry-After`: when enough of the party's uploads leave the window."""
-    response = handle_error(error)
-    retry_after = error.extensions.get("retry_after")
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
 
 
 @bp.get("/api/v1/trials/payloads/<commitment>")

@@ -1,4 +1,4 @@
-"""Errors of authentication and authorization (RFC 9457 problems, 401 and 403)."""
+"""Errors of authentication and authorization (RFC 9457 problems: 401, 403 and 429)."""
 
 from __future__ import annotations
 
@@ -19,4 +19,8 @@ class Forbidden(Error):
     slug, status, title = "forbidden", 403, "Not allowed for this party"
 
 
-PROBLEMS: tuple[type[Error], ...] = (BadRequestSignature, Unauthenticated, Forbidden)
+class RateLimited(Error):
+    slug, status, title = "rate-limited", 429, "Too many requests"
+
+
+PROBLEMS: tuple[type[Error], ...] = (BadRequestSignature, Unauthenticated, Forbidden, RateLimited)

@@ -37,6 +37,8 @@ class SignedRequest:
     key_id: str
     created: int
     label: str
+    #: The signer's one-time value; a request that writes must carry one (replay protection).
+    nonce: str | None = None
 
 
 def content_digest(body: bytes) -> str:
@@ -160,7 +162,8 @@ def verify_request(
         verify_p256(der, base, signatures, encoding="p1363", low_s=False)
     except BadSignature:
         raise BadRequestSignature("the request signature does not verify") from None
-    return SignedRequest(str(keyid), created, label)
+    nonce = params.params.get("nonce")
+    return SignedRequest(str(keyid), created, label, nonce if isinstance(nonce, str) else None)
 
 
 def _one_signature(headers: Mapping[str, str]) -> tuple[tuple[str, InnerList], bytes]:

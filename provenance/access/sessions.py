@@ -38,6 +38,14 @@ LOGIN_LINK = Table(
     Column("session_until", String(24)),
     Column("ended_at", String(24)),
 )
+#: Nonces of signed requests that write, kept while their signature could still be accepted.
+REQUEST_NONCE = Table(
+    "request_nonce",
+    METADATA,
+    Column("key_id", String(64), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", String(24), nullable=False, index=True),
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,28 @@ class Sessions:
                 )
             )
         return self._serializer().dumps({"key_id": str(rows[0][0]), "session": nonce})
+
+    def spend_nonce(self, key_id: str, nonce: str, lifetime: timedelta) -> bool:
+        """Record a signed request's nonce; False if the key already used it while a signature
+        could still be fresh (the request is a replay)."""
+        moment = datetime.now(UTC)
+        now = format_timestamp(moment)
+        table = REQUEST_NONCE.c
+        with write_transaction(self.engine) as conn:
+            conn.execute(REQUEST_NONCE.delete().where(table.expires_at < now))
+            seen = query(
+                conn,
+                "SELECT 1 FROM request_nonce WHERE key_id = ? AND nonce = ?",
+                (key_id, nonce),
+            )
+            if seen:
+                return False
+            conn.execute(
+                REQUEST_NONCE.insert().values(
+                    key_id=key_id, nonce=nonce, expires_at=format_timestamp(moment + lifetime)
+                )
+            )
+        return True
 
     def key_of(self, cookie: str, conn: Connection) -> str | None:
         """The key a session cookie stands for, while it is untampered and its session is

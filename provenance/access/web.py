@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, g, request
 from sqlalchemy import Connection
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from provenance.access.errors import BadRequestSignature, Forbidden, Unauthenticated
-from provenance.access.http_signatures import ALGORITHM, REQUIRED, verify_request
+from provenance.access.http_signatures import (
+    ALGORITHM,
+    MAX_LIFETIME,
+    MAX_SKEW,
+    REQUIRED,
+    verify_request,
+)
 from provenance.access.principal import ANONYMOUS, Principal, principal_of
+from provenance.access.rate_limits import RateLimits
 from provenance.access.rules import PUBLIC, Facts, Rule
 from provenance.access.sessions import COOKIE, Sessions
 from provenance.log.service import Service
@@ -22,6 +31,9 @@ from provenance.log.store.projection import DbView
 
 RULES = "provenance.access"
 SESSIONS = "provenance.sessions"
+LIMITS = "provenance.rate_limits"
+#: How long a nonce is remembered: as long as any signature carrying it could be accepted.
+NONCE_LIFETIME = timedelta(seconds=MAX_SKEW + MAX_LIFETIME)
 #: Tells a client how to sign (RFC 9421 §5.1), sent with every 401.
 ACCEPT_SIGNATURE = (
     "sig1=(" + " ".join(f'"{c}"' for c in REQUIRED) + f' "content-digest");alg="{ALGORITHM}"'
@@ -53,6 +65,12 @@ def install(app: Flask, service: Service, table: Mapping[str, Rule]) -> None:
     sessions = Sessions.under(service.engine, service.settings.data_dir)
     app.extensions[RULES] = dict(table)
     app.extensions[SESSIONS] = sessions
+    settings = service.settings
+    limits = RateLimits.per_minute(settings.rate_limit_party, settings.rate_limit_address)
+    app.extensions[LIMITS] = limits
+    if settings.proxy_hops:
+        # Only the client address is taken from the proxies: links never come from the request.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=0, x_host=0)  # type: ignore[method-assign]
 
     @app.before_request
     def authorise() -> None:
@@ -63,7 +81,15 @@ def install(app: Flask, service: Service, table: Mapping[str, Rule]) -> None:
         if limit is not None:
             request.max_content_length = limit
         with _connections(service) as connect:
-            who = _authenticate(service, sessions, connect)
+            try:
+                who = _authenticate(service, sessions, connect)
+            except BadRequestSignature:
+                limits.check(None, request.remote_addr)  # bad signatures cost their sender
+                raise
+            if not _static(endpoint):
+                # A party's requests count against the party wherever they come from; anonymous
+                # ones against the network they come from.
+                limits.check(who.gln, request.remote_addr)
             g.principal = who
             rule = PUBLIC if _static(endpoint) else table[endpoint]
             args = {**request.args.to_dict(), **(request.view_args or {})}
@@ -100,6 +126,13 @@ def _authenticate(
         who = principal_of(view, signed.key_id, now_timestamp(), rules, "signature")
         if not who.authenticated:
             raise BadRequestSignature("the signing key may not sign now (revoked, rotated out)")
+        if request.method not in ("GET", "HEAD"):
+            # A request that writes works once: a copy sent again within the signature's
+            # lifetime would otherwise, say, fetch a fresh login link for whoever holds it.
+            if not signed.nonce or len(signed.nonce) > 64:
+                raise BadRequestSignature("a signed request that writes carries a nonce")
+            if not sessions.spend_nonce(signed.key_id, signed.nonce, NONCE_LIFETIME):
+                raise BadRequestSignature("this signed request was already used (a replay)")
         return who
     cookie = request.cookies.get(COOKIE)
     # A session only reads (and logs out): writes need a signed statement or request.

@@ -19,6 +19,9 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 #: GLN of the registry authority unless configured: GS1 prefix 0000000 is never assigned.
 DEFAULT_AUTHORITY_GLN = "0000000000000"
 DEFAULT_UPLOAD_QUOTA = 256 * 1024 * 1024
+#: Requests a minute: per party (signed requests and sessions), per client network (anonymous).
+DEFAULT_RATE_LIMIT_PARTY = 1200
+DEFAULT_RATE_LIMIT_ADDRESS = 300
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,14 @@ class Settings:
     plugins: tuple[str, ...] | None = None
     #: Bytes one party may upload off the log (trial payloads) in any 24 hours.
     upload_quota: int = DEFAULT_UPLOAD_QUOTA
+    #: Requests a minute a party may make, and anonymous requests from one client network; 0: off.
+    rate_limit_party: int = DEFAULT_RATE_LIMIT_PARTY
+    rate_limit_address: int = DEFAULT_RATE_LIMIT_ADDRESS
+    #: Reverse proxies in front of the service whose X-Forwarded-For is believed (0: none, the
+    #: peer address is the client's).
+    proxy_hops: int = 0
+    #: Witnesses asked to cosign each checkpoint: "<witness vkey>=<submission URL>" entries.
+    witnesses: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -66,12 +77,18 @@ class Settings:
             plugins=_names(
                 config["PLUGINS"] if "PLUGINS" in config else os.environ.get("PROVENANCE_PLUGINS")
             ),
-            upload_quota=_byte_count(
-                "UPLOAD_QUOTA",
-                config["UPLOAD_QUOTA"]
-                if "UPLOAD_QUOTA" in config
-                else os.environ.get("PROVENANCE_UPLOAD_QUOTA"),
-                DEFAULT_UPLOAD_QUOTA,
+            upload_quota=_number(config, "UPLOAD_QUOTA", DEFAULT_UPLOAD_QUOTA, "bytes"),
+            rate_limit_party=_number(
+                config, "RATE_LIMIT_PARTY", DEFAULT_RATE_LIMIT_PARTY, "requests a minute"
+            ),
+            rate_limit_address=_number(
+                config, "RATE_LIMIT_ADDRESS", DEFAULT_RATE_LIMIT_ADDRESS, "requests a minute"
+            ),
+            proxy_hops=_number(config, "PROXY_HOPS", 0, "proxies"),
+            witnesses=_entries(
+                config["WITNESSES"]
+                if "WITNESSES" in config
+                else os.environ.get("PROVENANCE_WITNESSES")
             ),
         )
 
@@ -115,11 +132,23 @@ def _names(value: object) -> tuple[str, ...] | None:
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
-def _byte_count(name: str, value: object, default: int) -> int:
-    """A number of bytes from config or the environment; BadParameter if it is not one."""
+def _entries(value: object) -> tuple[str, ...]:
+    """Entries from config (a list) or the environment (separated by commas or newlines)."""
+    if not value:
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = re.split(r"[,\n]", value)
+    else:
+        items = list(value)  # type: ignore[call-overload]
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _number(config: Mapping[str, Any], name: str, default: int, unit: str) -> int:
+    """A whole number from config, else $PROVENANCE_<name>; BadParameter if it is not one."""
+    value = config[name] if name in config else os.environ.get(f"PROVENANCE_{name}")
     if value is None or value == "":
         return default
     text = str(value).strip()
     if not (text.isascii() and text.isdigit()):
-        raise BadParameter(f"{name} (PROVENANCE_{name}) must be a number of bytes, not {value!r}")
+        raise BadParameter(f"{name} (PROVENANCE_{name}) must be a number of {unit}, not {value!r}")
     return int(text)

@@ -10,6 +10,7 @@ import click
 
 from provenance import client
 from provenance.cli import report_result
+from provenance.key_option import KEY, key_help
 from provenance.log.canonical import parse_json
 from provenance.supply import client as supply_client
 
@@ -21,9 +22,9 @@ from provenance.supply import client as supply_client
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
-@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--key", required=True, type=KEY, help=key_help("your registered key"))
 @click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
-def capture_epcis(documents: tuple[Path, ...], key: Path, url: str) -> None:
+def capture_epcis(documents: tuple[Path, ...], key: Path | str, url: str) -> None:
     """Sign EPCIS 2.0 JSON-LD documents (one signature each) and capture them."""
     private = client.load_private_key(key)
     with click.progressbar(
@@ -39,9 +40,9 @@ def capture_epcis(documents: tuple[Path, ...], key: Path, url: str) -> None:
 
 @click.command()
 @click.argument("code")
-@click.option("--key", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--key", required=True, type=KEY, help=key_help("your registered key"))
 @click.option("--url", required=True, help="the log server, e.g. http://127.0.0.1:8000")
-def scan(code: str, key: Path, url: str) -> None:
+def scan(code: str, key: Path | str, url: str) -> None:
     """Record a signed scan of CODE (any GS1 form a scanner produces); print the verdict.
 
     Anything wrong with the pack (unknown serial, recalled, expired, already dispensed, never

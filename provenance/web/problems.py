@@ -43,7 +43,12 @@ def _wants_html() -> bool:
 
 
 def handle_error(error: Error) -> Response:
-    return problem_response(error.problem(instance=request.path), error.status)
+    """The error's problem; one that says when to retry also says it in `Retry-After`."""
+    response = problem_response(error.problem(instance=request.path), error.status)
+    retry_after = error.extensions.get("retry_after")
+    if isinstance(retry_after, int):
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def handle_http(error: HTTPException) -> Response:

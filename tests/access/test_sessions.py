@@ -10,9 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from provenance.access import http_signatures
 from provenance.access import sessions as sessions_module
 from provenance.access.sessions import COOKIE
 from provenance.log.signing import generate_private_key
+from provenance.web.context import service
 from tests.conftest import make_app
 from tests.parties import Authority, PartyKey, send, signed
 
@@ -149,3 +151,43 @@ def test_a_suspended_persons_session_stops_at_once(
     suspend = {"gln": pharmacy_key.gln, "person": "E-1017", "reason": "left the company"}
     send(client, pharmacy_key, "person.suspend", suspend)
     assert logged_in_as(client) is None
+
+
+def test_a_signed_request_that_writes_works_once(
+    public_app: Flask, pharmacy_key: PartyKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = public_app.test_client()
+    headers = signed(pharmacy_key, "POST", "/api/v1/login-links")
+    assert client.post("/api/v1/login-links", headers=headers).status_code == 201
+    replayed = client.post("/api/v1/login-links", headers=headers)
+    assert replayed.status_code == 401
+    assert "replay" in replayed.get_json()["detail"]
+    # A fresh signature (a new nonce) writes again.
+    assert (
+        client.post(
+            "/api/v1/login-links", headers=signed(pharmacy_key, "POST", "/api/v1/login-links")
+        ).status_code
+        == 201
+    )
+    # Nonces are forgotten once no signature carrying them could be accepted any more.
+    move_clock(monkeypatch, minutes=11)
+    assert (
+        client.post(
+            "/api/v1/login-links", headers=signed(pharmacy_key, "POST", "/api/v1/login-links")
+        ).status_code
+        == 201
+    )
+    with public_app.app_context(), service().engine.connect() as conn:
+        remembered = conn.exec_driver_sql("SELECT count(*) FROM request_nonce").scalar()
+    assert remembered == 1
+
+
+def test_a_signed_request_that_writes_needs_a_nonce(
+    public_app: Flask, pharmacy_key: PartyKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = public_app.test_client()
+    monkeypatch.setattr(http_signatures.secrets, "token_urlsafe", lambda n=None: "")
+    headers = signed(pharmacy_key, "POST", "/api/v1/login-links")
+    refused = client.post("/api/v1/login-links", headers=headers)
+    assert refused.status_code == 401
+    assert "nonce" in refused.get_json()["detail"]

@@ -5,6 +5,8 @@
 2. Signed ingest through the HTTP API (gunicorn, 2 workers), one statement per request and
    100 per batch request, against the bare python-ecdsa verify rate of the same signatures.
 3. `verify` of an N-entry signed log against the verify-only bound (bare rate x workers).
+4. What the request rate limiter costs: CPU per request with it on (limits never reached)
+   against the same app with it off, in one process, repeated.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ APPEND_BATCH = 1_000
 SINGLES = 500
 CLIENTS = 4
 RESULTS: dict[str, Any] = {}
+LIMITS_OFF = {"PROVENANCE_RATE_LIMIT_PARTY": "0", "PROVENANCE_RATE_LIMIT_ADDRESS": "0"}
 
 
 def say(text: str) -> None:
@@ -288,7 +291,8 @@ def post_all(port: int, bodies: list[bytes], path: str, threads: int) -> float:
 def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     """gunicorn (gthread, 4 threads a worker) on a free port, once it accepts connections."""
     port = free_port()
-    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir)}
+    # One load generator on one address: the limits would measure themselves (see part 4).
+    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir), **LIMITS_OFF}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
          "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
@@ -388,6 +392,54 @@ def bench_verify(workdir: Path, n: int, workers: int) -> None:
     )
 
 
+# --- 4. rate limiter ------------------------------------------------------------------------
+
+
+def bench_rate_limits(workdir: Path, requests: int = 3000, rounds: int = 5) -> None:
+    say(f"\n== rate limiter: {rounds} rounds of {requests:,} GET /log/checkpoint, in-process ==")
+    from app import create_app
+    from provenance.web.context import service as current_service
+
+    apps = {}
+    for name, limit in (("off", 0), ("on", 10**9)):
+        app = create_app(
+            {"DATA_DIR": str(workdir / f"limits-{name}"),
+             "RATE_LIMIT_PARTY": limit, "RATE_LIMIT_ADDRESS": limit}
+        )  # fmt: skip
+        with app.app_context():
+            current_service().initialise()
+        apps[name] = app.test_client()
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
+    wall: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(rounds):
+        for name, client in apps.items():  # alternating, so drift hits both alike
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
+            for i in range(requests):
+                address = f"10.{i % 200}.0.{i % 250}"  # many buckets, as real clients make
+                response = client.get("/log/checkpoint", environ_base={"REMOTE_ADDR": address})
+                assert response.status_code == 200
+            cpu[name].append((time.process_time() - cpu_start) / requests)
+            wall[name].append((time.perf_counter() - wall_start) / requests)
+    cpu_ratios = [on / off for on, off in zip(cpu["on"], cpu["off"], strict=True)]
+    wall_ratios = [on / off for on, off in zip(wall["on"], wall["off"], strict=True)]
+    RESULTS["rate_limits"] = {
+        "cpu_us_off": [x * 1e6 for x in cpu["off"]],
+        "cpu_us_on": [x * 1e6 for x in cpu["on"]],
+        "cpu_ratio": cpu_ratios,
+        "wall_ratio": wall_ratios,
+    }
+    say(
+        f"CPU per request: off {min(cpu['off']) * 1e6:,.0f}–{max(cpu['off']) * 1e6:,.0f} µs, "
+        f"on {min(cpu['on']) * 1e6:,.0f}–{max(cpu['on']) * 1e6:,.0f} µs"
+    )
+    say(
+        f"on/off CPU ratio {sorted(cpu_ratios)[len(cpu_ratios) // 2]:.3f} "
+        f"(spread {min(cpu_ratios):.3f}–{max(cpu_ratios):.3f}); wall ratio "
+        f"{sorted(wall_ratios)[len(wall_ratios) // 2]:.3f} "
+        f"(spread {min(wall_ratios):.3f}–{max(wall_ratios):.3f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -395,7 +447,7 @@ def main() -> None:
     )
     parser.add_argument("--ingest", type=int, default=5_000, help="statements for HTTP ingest")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--only", choices=["store", "ingest", "verify"])
+    parser.add_argument("--only", choices=["store", "ingest", "verify", "limits"])
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
     say(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
@@ -407,6 +459,8 @@ def main() -> None:
             bench_ingest(workdir, args.ingest, args.workers)
         if args.only in (None, "verify"):
             bench_verify(workdir, args.entries, args.workers)
+        if args.only in (None, "limits"):
+            bench_rate_limits(workdir)
     if args.json:
         args.json.write_text(json.dumps(RESULTS, indent=2) + "\n")
 
