@@ -12,9 +12,8 @@ from provenance.access import web as access
 from provenance.access.errors import PROBLEMS as ACCESS_PROBLEMS
 from provenance.log.service import Service
 from provenance.log.settings import Settings
-from provenance.log.store.schema import create_schema
 from provenance.plugins import Installed, load_plugins
-from provenance.web import api, headers, log_http, pages, problems, reports_http
+from provenance.web import api, headers, log_http, modes, pages, problems, reports_http
 from provenance.web.context import PLUGINS, SERVICE
 
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB
@@ -33,7 +32,7 @@ def create_app(
     if plugins is None:
         plugins = load_plugins(settings.plugins)
     app.extensions[PLUGINS] = plugins
-    app.extensions[SERVICE] = Service(settings, plugins.registry)
+    app.extensions[SERVICE] = Service(settings, plugins.registry, [sessions.METADATA])
     problems.register(app, (*ACCESS_PROBLEMS, *plugins.problems()))
     for blueprint in (log_http.bp, api.bp, pages.bp, reports_http.bp, login.bp):
         app.register_blueprint(blueprint)
@@ -44,7 +43,7 @@ def create_app(
             app.register_blueprint(blueprint)
         rules.update(plugin.access())
     service = app.extensions[SERVICE]
-    create_schema(service.engine, [sessions.METADATA])
+    modes.install(app, service)  # first: refuses before anything else runs
     access.install(app, service, rules)
     pages.install_navigation(app, plugins.nav())
     headers.install(app)

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from provenance import client
+from provenance.audit.cli import COMMANDS as AUDIT_COMMANDS
 from provenance.errors import Error
 from provenance.key_option import KEY, key_help
 from provenance.log.canonical import parse_json
@@ -19,6 +20,7 @@ from provenance.log.settings import Settings
 from provenance.log.signing import generate_private_key, key_id, load_public_key_pem, public_key_der
 from provenance.plugins import load_plugins
 from provenance.reports.cli import report_command
+from provenance.witness.cli import witness_group
 
 
 def _read_json(path: Path) -> Any:
@@ -294,15 +296,46 @@ def login(key: Path | str, url: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="also check that the entry carries exactly this envelope",
 )
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    help="a witness's cosignature/v1 verifier key (repeatable)",
+)
+@click.option(
+    "--witnesses-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="witness verifier keys, one a line (# starts a comment)",
+)
+@click.option(
+    "--min-witnesses",
+    type=click.IntRange(min=1),
+    help="how many of the witnesses must have cosigned the checkpoint (default: all)",
+)
 def verify_receipt(
-    proof: Path, vkey: str | None, vkey_file: Path | None, envelope: Path | None
+    proof: Path,
+    vkey: str | None,
+    vkey_file: Path | None,
+    envelope: Path | None,
+    witness_keys: tuple[str, ...],
+    witnesses_file: Path | None,
+    min_witnesses: int | None,
 ) -> None:
-    """Check a receipt offline: checkpoint signature, inclusion proof, entry contents."""
+    """Check a receipt offline: checkpoint signature, inclusion proof, entry contents, and
+    with --witness, the witnesses' cosignatures of its checkpoint."""
     if (vkey is None) == (vkey_file is None):
         raise click.UsageError("give exactly one of --vkey and --vkey-file")
     key_line = vkey if vkey is not None else vkey_file.read_text()  # type: ignore[union-attr]
     expected = _read_json(envelope) if envelope else None
-    receipt = client.verify_receipt(proof.read_text(), key_line, expected)
+    witnesses = [*witness_keys, *(_key_lines(witnesses_file) if witnesses_file else [])]
+    if min_witnesses is not None and min_witnesses > len(witnesses):
+        raise click.UsageError(
+            f"--min-witnesses {min_witnesses} needs at least that many --witness keys"
+        )
+    required = len(witnesses) if min_witnesses is None else min_witnesses
+    receipt = client.verify_receipt(
+        proof.read_text(), key_line, expected, witnesses=witnesses, min_witnesses=required
+    )
     statement = receipt.statement
     click.echo(
         f"OK: entry {receipt.index} is in the log (checkpoint size {receipt.tree_size}, "
@@ -312,6 +345,20 @@ def verify_receipt(
         f"    {statement.get('kind')} signed by {statement.get('signer')} "
         f"at {statement.get('issued_at')}, logged at {receipt.entry.get('logged_at')}"
     )
+    if witnesses:
+        click.echo(
+            f"    cosigned by {len(receipt.cosigners)} of {len(witnesses)} witnesses "
+            f"(required {required}): {', '.join(receipt.cosigners)}"
+        )
+
+
+def _key_lines(path: Path) -> list[str]:
+    """Verifier keys from a file: one a line; blank lines and # comments are skipped."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
 
 
 main.add_command(report_command)
+main.add_command(witness_group)
+for _audit in AUDIT_COMMANDS:
+    main.add_command(_audit)

@@ -10,6 +10,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ from provenance.access.http_signatures import sign_request
 from provenance.errors import Error
 from provenance.log import merkle
 from provenance.log.canonical import parse_json
+from provenance.log.cosign import cosignatures, open_cosigned_checkpoint, parse_witness_vkey
 from provenance.log.errors import VerificationError
-from provenance.log.keystore import write_secret
-from provenance.log.note import open_checkpoint, parse_tlog_proof, parse_verifier_key
+from provenance.log.files import write_secret
+from provenance.log.note import parse_tlog_proof, parse_verifier_key
 from provenance.log.signing import (
     KeyLocked,
     is_encrypted_pem,
@@ -214,16 +216,29 @@ class VerifiedReceipt:
     root_hash: bytes
     entry: dict[str, Any]
     statement: dict[str, Any]
+    #: The witnesses (of those asked for) whose valid cosignatures the checkpoint carries.
+    cosigners: tuple[str, ...] = ()
 
 
 def verify_receipt(
-    proof_text: str, vkey: str, envelope: dict[str, Any] | None = None
+    proof_text: str,
+    vkey: str,
+    envelope: dict[str, Any] | None = None,
+    *,
+    witnesses: Sequence[str] = (),
+    min_witnesses: int = 0,
 ) -> VerifiedReceipt:
-    """Check a C2SP tlog-proof offline against the log's verifier key."""
+    """Check a C2SP tlog-proof offline against the log's verifier key, and, with `witnesses`
+    (cosignature/v1 vkeys), that at least `min_witnesses` of them cosigned its checkpoint."""
     proof = parse_tlog_proof(proof_text)
     verifier = parse_verifier_key(vkey.strip())
-    # The checkpoint must carry a valid signature by the log, whose origin is the key's name.
-    checkpoint = open_checkpoint(proof.checkpoint, verifier)
+    witness_keys = [parse_witness_vkey(w) for w in witnesses]
+    # The checkpoint must carry a valid signature by the log, whose origin is the key's name,
+    # and as many cosignatures as asked for by distinct witnesses.
+    checkpoint = open_cosigned_checkpoint(
+        proof.checkpoint, verifier, verifier.name, witness_keys, min_witnesses
+    )
+    cosigners = sorted({c.witness.name for c in cosignatures(proof.checkpoint, witness_keys)})
     if proof.extra is None:
         raise VerificationError("the receipt does not carry the entry (no extra line)")
     # The extra data is not trusted as such: it counts only once it hashes into the signed root.
@@ -244,4 +259,6 @@ def verify_receipt(
     if envelope is not None and entry.get("envelope") != envelope:
         raise VerificationError("the logged entry carries another envelope than the one given")
     statement = parse_json(base64.b64decode(entry["envelope"]["payload"]))
-    return VerifiedReceipt(proof.index, checkpoint.size, checkpoint.root_hash, entry, statement)
+    return VerifiedReceipt(
+        proof.index, checkpoint.size, checkpoint.root_hash, entry, statement, tuple(cosigners)
+    )

@@ -15,6 +15,7 @@ from provenance.errors import Error
 from provenance.log import keystore
 from provenance.log.append import Submission
 from provenance.log.errors import LogNotInitialised
+from provenance.log.files import write_secret
 from provenance.log.service import Service
 from provenance.log.signing import (
     generate_private_key,
@@ -46,7 +47,7 @@ def demo_key(data_dir: Path, slug: str) -> ec.EllipticCurvePrivateKey:
     if path.exists():
         return load_private_key_pem(path.read_bytes())
     key = generate_private_key()
-    keystore.write_secret(path, private_key_pem(key))
+    write_secret(path, private_key_pem(key))
     return key
 
 

@@ -15,9 +15,16 @@ def main(host: str, port: int, threads: int) -> None:
     from waitress import serve
 
     from provenance.app import create_app
+    from provenance.web.context import service
 
+    app = create_app()
+    with app.app_context():
+        witnessing = service().witnessing
+    if witnessing is not None:
+        # The last checkpoint before a restart may not have reached every witness yet.
+        witnessing.push_latest()
     serve(
-        create_app(),
+        app,
         host=host,
         port=port,
         threads=threads,

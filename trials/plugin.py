@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from provenance.log.personality import Personality
 from provenance.plugins import Demo, Plugin
-from trials import registry, submissions, tables
+from trials import bundles, registry, submissions, tables
 from trials.demo import story
 from trials.errors import PROBLEMS
+from trials.readers import trial_readers
 
 if TYPE_CHECKING:
     import click
@@ -22,15 +23,17 @@ ROLES = frozenset({"sponsor", "site"})
 
 
 def _blueprints() -> Sequence[Blueprint]:
+    from trials import bundles_web
     from trials.web import bp
 
-    return (bp,)
+    return (bp, bundles_web.bp)
 
 
 def _access() -> Mapping[str, Rule]:
+    from trials import bundles_web
     from trials.web import ACCESS
 
-    return ACCESS
+    return {**ACCESS, **bundles_web.ACCESS}
 
 
 def _commands() -> Sequence[click.Command]:
@@ -60,6 +63,8 @@ PLUGIN = Plugin(
         off_log=tables.OFF_LOG_KEYS,
         metadata=tables.METADATA,
         roles=ROLES,
+        readers=trial_readers,
+        bundle_subjects=bundles.SUBJECTS,
     ),
     problems=PROBLEMS,
     blueprints=_blueprints,

@@ -93,7 +93,7 @@ class EntryReaders:
         except Error:
             return "", frozenset(), ""  # unreadable: regulators only
         key = self.view.key(statement.signer)
-        named = self.registry.named_parties(statement)
+        named = self.registry.named_parties(statement, self.conn)
         return statement.kind, named, key.gln if key else ""
 
     def may_read(self, who: Principal, index: int) -> bool:

@@ -17,6 +17,33 @@ _BAD_DOMAIN_CHARS = frozenset("_~?#@!$&'()*+,;=%")
 _SCHEMES = ("https://", "HTTPS://", "http://", "HTTP://")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 CANONICAL_STEM = "https://id.gs1.org"
+#: GS1 Digital Link 1.0 convenience alphas: short names of AIs, deprecated since 1.1 but still
+#: sent by DSCSA verification routers (".../gtin/<gtin>/lot/<lot>/ser/<serial>?exp=<YYMMDD>").
+#: The table of github.com/gs1/GS1DigitalLinkToolkit.js (Apache-2.0).
+CONVENIENCE_ALPHAS = {
+    "sscc": "00",
+    "gtin": "01",
+    "lot": "10",
+    "exp": "17",
+    "ser": "21",
+    "cpv": "22",
+    "gdti": "253",
+    "glnx": "254",
+    "gcn": "255",
+    "ginc": "401",
+    "gsin": "402",
+    "gln": "414",
+    "payto": "415",
+    "expdt": "7003",
+    "grai": "8003",
+    "giai": "8004",
+    "itip": "8006",
+    "cpid": "8010",
+    "cpsn": "8011",
+    "gsrnp": "8017",
+    "gsrn": "8018",
+    "srin": "8019",
+}
 _STEM = re.compile(r"^https?://[^/?#]+(/[^?#]*)?$")
 
 
@@ -28,6 +55,12 @@ def _unescape(text: str, ai: str, in_query: bool) -> str:
     if "\x00" in value:
         raise BadIdentifier(f"AI ({ai}) value decodes to a NUL character", ai=ai)
     return value
+
+
+def _looks_like_ai(segment: str | None) -> bool:
+    return (
+        segment is not None and 2 <= len(segment) <= 4 and segment.isascii() and segment.isdigit()
+    )
 
 
 def is_valid_path_sequence(key: str, qualifiers: Sequence[str]) -> bool:
@@ -66,23 +99,37 @@ def _split(uri: str) -> tuple[list[str], str]:
 
 
 def parse_digital_link(
-    uri: str, *, permit_zero_suppressed_gtin: bool = False
+    uri: str, *, permit_zero_suppressed_gtin: bool = False, permit_convenience_alphas: bool = False
 ) -> list[tuple[str, str]]:
-    """AIs of a GS1 Digital Link URI: the path (key, then qualifiers) then query attributes."""
+    """AIs of a GS1 Digital Link URI: the path (key, then qualifiers) then query attributes.
+
+    With `permit_convenience_alphas` an AI may also be named by its Digital Link 1.0 short
+    name (`gtin`, `lot`, `ser`, `exp`, ...), in the path and in the query."""
     segments, query = _split(uri)
+    alphas = CONVENIENCE_ALPHAS if permit_convenience_alphas else {}
+    # Only AI positions are renamed: a lot or serial may itself read "lot" or "ser".
+    for i in range(len(segments) - 2, -1, -2):
+        segments[i] = alphas.get(segments[i], segments[i])
     # The primary key is the right-most "/AI/value" pair, walking back pair by pair from the
     # end of the path; anything before it is the resolver's own stem.
-    start = len(segments) - 2
+    start, stopped_at = len(segments) - 2, None
     while start >= 0:
         entry = AI_TABLE.get(segments[start])
         if entry is None:
-            start = -1
+            start, stopped_at = -1, segments[start]
         elif entry.dl_qualifiers is not None:
             break
         else:
             start -= 2
     if start < 0:
-        raise BadIdentifier(f"no GS1 Digital Link primary key found in the path of {uri!r}")
+        unknown = (
+            f"; ({stopped_at}) is not a GS1 Application Identifier"
+            if _looks_like_ai(stopped_at)
+            else ""
+        )
+        raise BadIdentifier(
+            f"no GS1 Digital Link primary key found in the path of {uri!r}{unknown}"
+        )
     path: list[tuple[str, str]] = []
     for i in range(start, len(segments), 2):
         ai, raw = segments[i], segments[i + 1]
@@ -101,15 +148,20 @@ def parse_digital_link(
             f" in this order (allowed: {orders})",
             ai=key,
         )
-    return path + _query_attributes(query, path, key, qualifiers)
+    return path + _query_attributes(query, path, key, qualifiers, alphas)
 
 
 def _query_attributes(
-    query: str, path: list[tuple[str, str]], key: str, qualifiers: list[str]
+    query: str,
+    path: list[tuple[str, str]],
+    key: str,
+    qualifiers: list[str],
+    alphas: dict[str, str],
 ) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for param in query.split("&"):
         ai, equals, raw = param.partition("=")
+        ai = alphas.get(ai, ai)
         # Parameters that are not numeric keys are not AIs: GS1 says to ignore them.
         if not equals or not (ai.isascii() and ai.isdigit()):
             continue

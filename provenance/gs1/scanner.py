@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from biip import ParseError
+from biip.gtin import Gtin
 from biip.symbology import SymbologyIdentifier
 
 from provenance.gs1.ai import lookup_prefix, parse_bracketed, unbracketed, validate
@@ -27,7 +28,11 @@ GS = "\x1d"
 AI_SYMBOLOGIES = frozenset({"]d2", "]Q3", "]C1", "]e0"})
 #: Plain-data symbologies that may carry a Digital Link URI.
 PLAIN_SYMBOLOGIES = frozenset({"]d1", "]Q1"})
-EAN_SYMBOLOGIES = {"]E0": 13, "]E4": 8}
+#: Symbologies that carry a GTIN alone, with the number of digits: EAN-13 (UPC-A as 13 digits),
+#: EAN-8, and ITF-14 (modifier 1: the reader checked the check digit; 0: it did not).
+EAN_SYMBOLOGIES = {"]E0": 13, "]E4": 8, "]I0": 14, "]I1": 14}
+#: Digits a GTIN has without its leading zeros: GTIN-8, -12 (UPC-A), -13 (EAN-13) and -14.
+GTIN_LENGTHS = frozenset({8, 12, 13, 14})
 _KNOWN = AI_SYMBOLOGIES | PLAIN_SYMBOLOGIES | EAN_SYMBOLOGIES.keys()
 _SCHEMES = ("https://", "HTTPS://", "http://", "HTTP://")
 # Keyboard wedges that cannot type ASCII 29 send one of these. None is in GS1 character set 82
@@ -50,6 +55,12 @@ class Scan:
 
     def bracketed(self) -> str:
         return element_string(self.ais)
+
+    @property
+    def names_a_pack(self) -> bool:
+        """Whether the scan names a batch or a pack; a GTIN alone (an EAN-13 or UPC-A on the
+        carton, an ITF-14 on the case) names only the product."""
+        return self.lot is not None or self.serial is not None
 
 
 def parse_element_string(text: str) -> list[tuple[str, str]]:
@@ -115,6 +126,11 @@ def _parse_raw(data: str, warnings: list[str] | None) -> list[tuple[str, str]]:
         i = end
         if i < len(data) and data[i] == GS:
             i += 1
+            doubled = len(data) - i - len(data[i:].lstrip(GS))
+            if doubled and warnings is not None:
+                # A printer's or a wedge's FNC1 sent twice: a separator carries no data.
+                i += doubled
+                warnings.append("ignored doubled GS separator")
             if i == len(data):
                 if warnings is None:
                     raise BadIdentifier("scan data ends with a GS separator", position=i)
@@ -153,7 +169,7 @@ def read_scan_data(text: str) -> tuple[str, str]:
     symbology, data = _symbology(text[:3]), text[3:]
     if symbology in EAN_SYMBOLOGIES:
         if len(data) != EAN_SYMBOLOGIES[symbology] or not has_valid_check_digit(data):
-            raise BadIdentifier(f"{symbology} data {data!r} is not a valid EAN/UPC number")
+            raise BadIdentifier(f"{symbology} data {data!r} is not a valid EAN/UPC/ITF-14 number")
         return symbology, data
     if symbology in AI_SYMBOLOGIES:
         if "^" in data:
@@ -201,6 +217,10 @@ def parse_scan(text: str) -> Scan:
     if symbology in EAN_SYMBOLOGIES:
         _, digits = read_scan_data(symbology + data)
         return _build([("01", digits.zfill(14))], "scanner-data", symbology, warnings)
+    if symbology is None and data.isascii() and data.isdigit() and len(data) in GTIN_LENGTHS:
+        # A bare number of a GTIN's length: a linear barcode read without its AIM prefix (an
+        # AI message starting with (01) has at least 16 digits).
+        return _build([("01", _bare_gtin(data))], "scanner-data", None, warnings)
     if symbology in PLAIN_SYMBOLOGIES:
         warnings.append(f"symbol is not marked as GS1 ({symbology}); read as GS1 data")
     elif symbology is None and not re.match(r"01\d{14}", data):
@@ -216,6 +236,14 @@ def parse_scan(text: str) -> Scan:
         data = data.lstrip(GS)
         warnings.append("ignored leading GS separator")
     return _build(_parse_raw(data, warnings), "scanner-data", symbology, warnings)
+
+
+def _bare_gtin(digits: str) -> str:
+    """The GTIN-14 of a bare GTIN-8, -12, -13 or -14, its check digit verified."""
+    try:
+        return Gtin.parse(digits).as_gtin_14()
+    except ParseError as error:
+        raise BadIdentifier(f"{digits!r} is not a GTIN: {error}", identifier=digits) from error
 
 
 def _read_uri(uri: str, warnings: list[str]) -> list[tuple[str, str]]:

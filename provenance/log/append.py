@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,10 @@ from provenance.log.batching import GroupCommit
 from provenance.log.canonical import sha256
 from provenance.log.entries import ZERO_HASH_HEX, entry_bytes
 from provenance.log.errors import BadEnvelope, BadSignature, UnknownKey
+from provenance.log.guard import StateGuard
 from provenance.log.kinds import GENESIS, signing_key_der
 from provenance.log.note import Checkpoint, Signer, format_checkpoint
+from provenance.log.outside import OutsideRecord
 from provenance.log.personality import Registry
 from provenance.log.profile import LogProfile, entry_context, genesis_profile, profile_of_genesis
 from provenance.log.signing import Envelope, parse_envelope, verify_p256
@@ -26,6 +29,8 @@ from provenance.log.store.engine import read_connection, write_transaction
 from provenance.log.store.projection import DbView
 from provenance.log.store.schema import scrub
 from provenance.log.tiles import MAX_ENTRY_SIZE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,19 +71,33 @@ def _at_item(error: Error, position: int, count: int) -> Error:
 
 
 class TransparencyLog:
-    """Appends statements and signs checkpoints; one instance per process and database."""
+    """Appends statements and signs checkpoints; one instance per process and database.
 
-    def __init__(self, engine: Engine, signer: Signer, registry: Registry) -> None:
+    `outside`: where the log keeps its checkpoints outside the database; every append checks
+    that the database still holds them (and its own right edge) before it signs another.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: Signer,
+        registry: Registry,
+        outside: OutsideRecord | None = None,
+    ) -> None:
         self.engine = engine
         self.signer = signer
         self.registry = registry
         self.origin = signer.name
+        self.guard = StateGuard(signer, outside)
+        #: Called with the signed note after a transaction that published a checkpoint has
+        #: committed; an exception in one is logged, never fails the append.
+        self.after_publish: list[Callable[[str], None]] = []
+        if outside is not None:
+            self.after_publish.append(outside.record)
         self._lock = threading.Lock()
-        # Right edge of the tree as of the last append by this process; reloaded when another
-        # process has appended since.
+        # Right edge of the tree as of the last append by this process: the store's must still
+        # be the same when the tree has not grown since.
         self._frontier = merkle.Frontier()
-        self._last_leaf = bytes(32)
-        self._last_logged_at = ""  # the log's clock never goes backwards (see _append_locked)
         # Key id → DER of every key seen: a key id is the hash of its DER, so an entry never goes
         # stale; whether the key may still sign is decided under the write lock.
         self._keys: dict[str, bytes] = {}
@@ -154,14 +173,22 @@ class TransparencyLog:
         return known
 
     def _commit(self, items: Sequence[Submission], *, isolate: bool) -> list[Appended | Error]:
-        with self._lock, write_transaction(self.engine) as conn:
-            frontier, last_leaf, last_at, outcomes, erased = self._append_locked(
-                conn, items, isolate
-            )
-        self._frontier, self._last_leaf, self._last_logged_at = frontier, last_leaf, last_at
+        with self._lock:
+            with write_transaction(self.engine) as conn:
+                frontier, outcomes, erased, note = self._append_locked(conn, items, isolate)
+            self._frontier = frontier  # once committed
+        if note is not None:
+            self._published(note)
         # An erasure is acknowledged only once its bytes are gone from the database's files.
         scrub(self.engine, sorted(erased))
         return outcomes
+
+    def _published(self, note: str) -> None:
+        for callback in self.after_publish:
+            try:
+                callback(note)
+            except Exception:  # the checkpoint is committed: a failing callback cannot undo it
+                log.exception("after_publish callback %r failed", callback)
 
     def _key_der(self, view: DbView, statement: Statement) -> bytes | None:
         if statement.kind == GENESIS:  # genesis names its own key
@@ -180,23 +207,17 @@ class TransparencyLog:
             )
         verify_p256(der, item.envelope.pae(), item.envelope.signatures[0].sig)
 
-    def _current_frontier(self, conn: Connection, size: int) -> tuple[merkle.Frontier, bytes]:
-        if self._frontier.size == size:
-            return merkle.Frontier(size, self._frontier.hashes()), self._last_leaf
-        addrs = merkle.frontier_addrs(size)
-        nodes = logdb.fetch_nodes(conn, [*addrs, (0, size - 1)] if size else [])
-        frontier = merkle.Frontier(size, [nodes[a] for a in addrs])
-        return frontier, nodes[(0, size - 1)] if size else bytes(32)
-
     def _append_locked(
         self, conn: Connection, items: Sequence[Submission], isolate: bool
-    ) -> tuple[merkle.Frontier, bytes, str, list[Appended | Error], set[str]]:
+    ) -> tuple[merkle.Frontier, list[Appended | Error], set[str], str | None]:
         size = logdb.tree_size(conn)
-        reused = self._frontier.size == size
-        frontier, last_leaf = self._current_frontier(conn, size)
+        # Nothing is signed over a right edge the stored checkpoints do not vouch for: it is
+        # read back from the store (O(log n) hashes), not taken from this process's copy.
+        edge = self.guard.edge(conn, size, self._frontier)
+        frontier, last_leaf = edge.frontier, edge.last_leaf
         # Times in the log only move forward, whichever process or host appends (hosts' clocks
         # differ), so "before" and "after" in the rules agree with the order of the entries.
-        last_at = self._last_logged_at if reused else logdb.last_logged_at(conn, size)
+        last_at = edge.logged_at
         profile = self.profile(conn)
         view = self._view(conn)
         results: list[Appended | Error] = []
@@ -252,16 +273,18 @@ class TransparencyLog:
             appended = Appended(index, leaf)
             seen[item.digest] = Appended(index, leaf, duplicate=True)
             results.append(appended)
+        note = None
         if entries:
             logdb.insert_rows(conn, "log_entry", entries)
             logdb.insert_rows(conn, "log_node", nodes)
             logdb.insert_rows(conn, "log_payload", payloads)
-            self._publish_checkpoint(conn, frontier)
-        return frontier, last_leaf, last_at, results, view.erased
+            note = self._publish_checkpoint(conn, frontier)
+        return frontier, results, view.erased, note
 
-    def _publish_checkpoint(self, conn: Connection, frontier: merkle.Frontier) -> None:
+    def _publish_checkpoint(self, conn: Connection, frontier: merkle.Frontier) -> str:
         root = frontier.root()
         note = self.signer.sign(format_checkpoint(Checkpoint(self.origin, frontier.size, root)))
+        self.guard.signed(note)
         row = {
             "size": frontier.size,
             "root_hash": root,
@@ -269,3 +292,4 @@ class TransparencyLog:
             "created_at": now_timestamp(),
         }
         logdb.insert_rows(conn, "log_checkpoint", [row])
+        return note

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection
@@ -32,14 +34,25 @@ def entry_bytes(
     )
 
 
+#: The bytes of a detached payload by its SHA-256, or None if the source lacks them.
+PayloadFetch = Callable[[bytes], "bytes | None"]
+
+
 def open_entry(
     conn: Connection, entry: dict[str, Any], registry: Registry
 ) -> tuple[Envelope, Statement]:
     """The envelope and statement of a decoded entry, fetching a detached payload."""
+    return open_entry_with(functools.partial(logdb.payload_data, conn), entry, registry)
+
+
+def open_entry_with(
+    fetch: PayloadFetch, entry: dict[str, Any], registry: Registry
+) -> tuple[Envelope, Statement]:
+    """The envelope and statement of a decoded entry; a detached payload comes from `fetch`."""
     envelope_json = entry["envelope"]
     payload = None
     if isinstance(envelope_json, dict) and "payloadSha256" in envelope_json:
-        payload = logdb.payload_data(conn, bytes.fromhex(str(envelope_json["payloadSha256"])))
+        payload = fetch(bytes.fromhex(str(envelope_json["payloadSha256"])))
         if payload is None:
             raise BadEnvelope("the entry's detached payload is missing from the payload store")
     envelope = parse_envelope(

@@ -49,6 +49,25 @@ class LogNotInitialised(Error):
     slug, status, title = "not-initialised", 503, "The log has not been initialised"
 
 
+class LogStateUnvouched(Error):
+    """The stored log lacks or contradicts what this log already signed: appending would sign
+    over a state it cannot vouch for (a restored backup, a lost WAL tail, an edited tree hash)."""
+
+    slug, status, title = "log-state-unvouched", 503, "The log signed a state the store lacks"
+
+
+class StorageDamaged(Error):
+    slug, status, title = "storage-damaged", 503, "The database is damaged"
+
+
+class ReadOnly(Error):
+    slug, status, title = "read-only", 503, "This server only reads"
+
+
+class SchemaOutdated(Error):
+    slug, status, title = "schema-outdated", 503, "The database schema is not this release's"
+
+
 # --- verification of proofs, notes and stored data -------------------------------------------
 
 
@@ -85,6 +104,10 @@ PROBLEMS: tuple[type[Error], ...] = (
     WrongRole,
     Conflict,
     LogNotInitialised,
+    LogStateUnvouched,
+    StorageDamaged,
+    ReadOnly,
+    SchemaOutdated,
     InvalidProof,
     InvalidNote,
     MalformedNote,

@@ -22,7 +22,12 @@ ALG_ECDSA_P256 = 0x02
 ALG_COSIGNATURE_V1 = 0x04
 ALG_RFC6962_STH = 0x05
 #: Algorithms whose verifier keys parse but which this package does not verify with.
-PARSE_ONLY_ALGS = frozenset({ALG_COSIGNATURE_V1, ALG_RFC6962_STH})
+PARSE_ONLY_ALGS = frozenset({ALG_RFC6962_STH})
+#: Algorithms whose public key is 32 bytes of Ed25519 and whose key ID is the C2SP hash.
+ED25519_ALGS = frozenset({ALG_ED25519, ALG_COSIGNATURE_V1})
+COSIGNATURE_HEADER = "cosignature/v1"
+#: tlog-cosignature: a timestamp MUST NOT exceed 2^63 - 1.
+MAX_COSIGNATURE_TIME = 2**63 - 1
 SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 MAX_SIGNATURES = 100
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -66,6 +71,22 @@ def p256_note_verify(spki_der: bytes, message: bytes, signature: bytes) -> bool:
         return False
 
 
+def cosigned_message(text: bytes, timestamp: int) -> bytes:
+    """tlog-cosignature "Ed25519 signed message": the header line, the timestamp line, then the
+    whole checkpoint body (final newline included, signature lines not)."""
+    return f"{COSIGNATURE_HEADER}\ntime {timestamp}\n".encode() + text
+
+
+def cosignature_v1_verify(public_key: bytes, text: bytes, signature: bytes) -> bool:
+    """A timestamped_signature (u64 big-endian timestamp || Ed25519 signature) over `text`."""
+    if len(signature) != 8 + 64:
+        return False
+    (timestamp,) = struct.unpack(">Q", signature[:8])
+    if timestamp > MAX_COSIGNATURE_TIME:
+        return False
+    return ed25519_verify(public_key, cosigned_message(text, timestamp), signature[8:])
+
+
 def key_hash(name: str, alg: int, key: bytes) -> bytes:
     """The 4-byte key ID: SHA-256(name || 0x0A || alg || key)[:4]; ECDSA uses its DER SPKI."""
     if alg == ALG_ECDSA_P256:
@@ -85,6 +106,8 @@ class Verifier:
             return ed25519_verify(self.key, message, signature)
         if self.alg == ALG_ECDSA_P256:
             return p256_note_verify(self.key, message, signature)
+        if self.alg == ALG_COSIGNATURE_V1:
+            return cosignature_v1_verify(self.key, message, signature)
         return False
 
     def line(self) -> str:
@@ -109,17 +132,17 @@ def parse_verifier_key(vkey: str) -> Verifier:
     if not raw:
         raise MalformedNote("empty verifier key")
     alg, key = raw[0], raw[1:]
-    if alg == ALG_ED25519 and len(key) != 32:
+    if alg in ED25519_ALGS and len(key) != 32:
         raise MalformedNote("an Ed25519 verifier key is 32 bytes")
     if alg == ALG_ECDSA_P256:
         try:
             ecdsa.VerifyingKey.from_der(key)
         except Exception as exc:
             raise MalformedNote("not a P-256 SubjectPublicKeyInfo") from exc
-    elif alg not in (ALG_ED25519, *PARSE_ONLY_ALGS):
+    elif alg not in (*ED25519_ALGS, *PARSE_ONLY_ALGS):
         raise MalformedNote(f"unknown verifier key algorithm 0x{alg:02x}")
     expected = bytes.fromhex(hash_hex)
-    if alg in (ALG_ED25519, ALG_ECDSA_P256) and key_hash(name, alg, key) != expected:
+    if alg in (*ED25519_ALGS, ALG_ECDSA_P256) and key_hash(name, alg, key) != expected:
         raise MalformedNote("the key hash does not match the key")
     return Verifier(name, expected, alg, key)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import MetaData
+from sqlalchemy import Connection, MetaData
 
 from provenance.log.errors import BadEnvelope, BadStatement, Conflict
 from provenance.log.identity import AUTHORITY, KeyRecord, signer_key
@@ -44,6 +44,12 @@ class PayloadCodec:
     detached: bool = False
 
 
+#: The indices of the entries about one subject of a proof bundle (a batch, a trial), found from
+#: the subject's parameters (route arguments) in the personality's own tables; NotFound if
+#: there is no such subject.
+SubjectEntries = Callable[[Connection, Mapping[str, str]], list[int]]
+
+
 @dataclass(frozen=True)
 class Personality:
     """What a domain adds to the log; declared once, in the domain's own package."""
@@ -61,8 +67,11 @@ class Personality:
     codecs: tuple[PayloadCodec, ...] = ()
     #: Kinds whose entries anyone may read (their facts are meant to be public, e.g. recalls).
     public_kinds: frozenset[str] = frozenset()
-    #: The GLNs of the parties a statement of its kinds names: they may read its entry.
-    readers: Callable[[Statement], Iterable[str]] | None = None
+    #: The GLNs of the parties a statement of its kinds concerns besides its signer (named in
+    #: it, or holding what it names, read through the connection): they may read its entry.
+    readers: Callable[[Statement, Connection], Iterable[str]] | None = None
+    #: Subjects proof bundles are made for, by name (e.g. "batch"): how to find their entries.
+    bundle_subjects: Mapping[str, SubjectEntries] = field(default_factory=dict)
 
 
 class Registry:
@@ -74,6 +83,7 @@ class Registry:
         self.projection: dict[str, tuple[str, ...]] = {}
         self.off_log: dict[str, tuple[str, ...]] = {}
         self.codecs: dict[str, PayloadCodec] = {}
+        self.bundle_subjects: dict[str, SubjectEntries] = {}
         roles: set[str] = set()
         names: set[str] = set()
         for personality in self.personalities:
@@ -92,6 +102,9 @@ class Registry:
                     codec.payload_type, {PAYLOAD_TYPE, *self.codecs}, "payload type", personality
                 )
                 self.codecs[codec.payload_type] = codec
+            for subject, find in personality.bundle_subjects.items():
+                _unique(subject, set(self.bundle_subjects), "bundle subject", personality)
+                self.bundle_subjects[subject] = find
             for role in personality.roles:
                 if role in (AUTHORITY, ANY_PARTY):
                     raise ValueError(f"personality {personality.name} may not declare {role!r}")
@@ -121,13 +134,13 @@ class Registry:
             raise BadEnvelope(f"payloadType must be one of {', '.join(sorted(self.payload_types))}")
         return parse_statement(envelope.payload)
 
-    def named_parties(self, statement: Statement) -> frozenset[str]:
-        """The parties (GLNs) a statement names, who may read its entry besides its signer."""
+    def named_parties(self, statement: Statement, conn: Connection) -> frozenset[str]:
+        """The parties (GLNs) a statement concerns, who may read its entry besides its signer."""
         readers = self._readers.get(statement.kind)
         if readers is None:
             return frozenset()
         try:
-            return frozenset(str(gln) for gln in readers(statement))
+            return frozenset(str(gln) for gln in readers(statement, conn) if gln)
         except (KeyError, TypeError, ValueError, AttributeError):
             return frozenset()  # a malformed body names nobody
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from provenance.errors import NotFound
-from provenance.log import merkle, tiles
+from provenance.log import cosignatures, merkle, tiles
 from provenance.log.entries import decode_entry
 from provenance.log.note import TlogProof, format_tlog_proof
 from provenance.log.personality import Registry
@@ -60,9 +60,15 @@ def consistency_proof(conn: Connection, size1: int, size2: int) -> list[bytes]:
     return merkle.assemble(plan, logdb.fetch_nodes(conn, [a for step in plan for a in step]))
 
 
-def receipt(conn: Connection, index: int) -> str:
-    """A C2SP tlog-proof for one entry against the latest checkpoint; `extra` carries the entry."""
-    checkpoint = require_checkpoint(conn)
+def receipt(conn: Connection, index: int, min_witnesses: int | None = 1) -> str:
+    """A C2SP tlog-proof for one entry; `extra` carries the entry. Its checkpoint is the largest
+    one containing the entry that `min_witnesses` witnesses cosigned (their cosignatures as
+    extra signature lines), else (and if `min_witnesses` is None) the latest checkpoint."""
+    checkpoint = None
+    if min_witnesses is not None:
+        checkpoint = cosignatures.latest_cosigned(conn, min_witnesses, covering=index)
+    if checkpoint is None:
+        checkpoint = require_checkpoint(conn)
     data = logdb.entry_data(conn, index) if index < checkpoint.size else None
     if data is None:
         raise NotFound(

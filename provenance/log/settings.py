@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import BadParameter
+from provenance.gs1.keys import is_valid_gln
 from provenance.log import keystore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +48,10 @@ class Settings:
     proxy_hops: int = 0
     #: Witnesses asked to cosign each checkpoint: "<witness vkey>=<submission URL>" entries.
     witnesses: tuple[str, ...] = ()
+    #: Serve the log without writing anything (a copy, a replica, a damaged log kept for reading).
+    read_only: bool = False
+    #: The GLN a verification service (GS1 LVM) answers as; None: answers name no responder.
+    responder_gln: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -85,6 +90,8 @@ class Settings:
                 config, "RATE_LIMIT_ADDRESS", DEFAULT_RATE_LIMIT_ADDRESS, "requests a minute"
             ),
             proxy_hops=_number(config, "PROXY_HOPS", 0, "proxies"),
+            read_only=_flag(config, "READ_ONLY"),
+            responder_gln=_gln(config, "RESPONDER_GLN"),
             witnesses=_entries(
                 config["WITNESSES"]
                 if "WITNESSES" in config
@@ -141,6 +148,30 @@ def _entries(value: object) -> tuple[str, ...]:
     else:
         items = list(value)  # type: ignore[call-overload]
     return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _gln(config: Mapping[str, Any], name: str) -> str | None:
+    """A GLN from config, else $PROVENANCE_<name>; None when unset, BadParameter if not a GLN."""
+    value = config[name] if name in config else os.environ.get(f"PROVENANCE_{name}")
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if not is_valid_gln(text):
+        raise BadParameter(f"{name} (PROVENANCE_{name}) must be a 13-digit GLN, not {value!r}")
+    return text
+
+
+def _flag(config: Mapping[str, Any], name: str) -> bool:
+    """A yes/no setting from config, else $PROVENANCE_<name> (1/true/yes or 0/false/no/empty)."""
+    value = config[name] if name in config else os.environ.get(f"PROVENANCE_{name}")
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"", "0", "false", "no", "off"}:
+        return False
+    raise BadParameter(f"{name} (PROVENANCE_{name}) must be 1 or 0, not {value!r}")
 
 
 def _number(config: Mapping[str, Any], name: str, default: int, unit: str) -> int:

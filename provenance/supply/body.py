@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from provenance.gs1 import keys as gs1
@@ -56,3 +57,23 @@ def quantity_or_serials(body: dict[str, Any]) -> tuple[int, tuple[Serial, ...]]:
             raise BadStatement("give body.quantity or body.serials")
         return 0, listed
     return count(body), listed
+
+
+def web_address(body: dict[str, Any], field: str) -> str | None:
+    """An optional https address (a patient leaflet's, say), absent as None: the resolver
+    redirects scanners to it, so it is an absolute URL with a host and nothing odd in it."""
+    value = body.get(field)
+    if value is None:
+        return None
+    problem = f"body.{field} must be an https:// address of at most 2000 characters"
+    if not isinstance(value, str) or len(value) > 2000 or not value.isascii():
+        raise BadStatement(problem)
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise BadStatement(f"{problem}, without spaces or control characters")
+    try:
+        url = urllib.parse.urlsplit(value)
+    except ValueError:
+        raise BadStatement(problem) from None
+    if url.scheme != "https" or not url.hostname or url.username or url.password:
+        raise BadStatement(f"{problem}, with a host and without user or password")
+    return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import sys
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import click
 
 from provenance import client
 from provenance.cli import report_result
+from provenance.gs1.scanner import parse_scan
 from provenance.key_option import KEY, key_help
-from provenance.log.canonical import parse_json
 from provenance.supply import client as supply_client
 
 
@@ -46,17 +45,16 @@ def scan(code: str, key: Path | str, url: str) -> None:
     """Record a signed scan of CODE (any GS1 form a scanner produces); print the verdict.
 
     Anything wrong with the pack (unknown serial, recalled, expired, already dispensed, never
-    received here) is stored as an alert in the log.
+    received here) is stored as an alert in the log. A GTIN alone (an EAN-13, UPC-A or ITF-14)
+    names no pack: nothing is recorded, and the answer is the product's.
     """
-    origin = client.log_origin(url)
+    read = parse_scan(code)
     private = client.load_private_key(key)
-    envelope = supply_client.scan_statement(private, code, log=origin)
-    report_result(client.submit(url, envelope))
-    body = parse_json(base64.b64decode(envelope["payload"]))["body"]
-    path = f"/01/{body['gtin']}" + (f"/10/{body['lot']}" if "lot" in body else "")
-    path += f"/21/{body['serial']}" if "serial" in body else ""
-    verdict = client.lookup(url, path, private)
-    click.echo(f"{verdict['title']}" + "".join(f"\n  {r}" for r in verdict["reasons"]))
+    if read.names_a_pack:
+        envelope = supply_client.scan_statement(private, read, log=client.log_origin(url))
+        report_result(client.submit(url, envelope))
+    answer = supply_client.verdict(url, read, private)
+    click.echo(f"{answer['title']}" + "".join(f"\n  {r}" for r in answer["reasons"]))
 
 
 COMMANDS: tuple[click.Command, ...] = (capture_epcis, scan)

@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from provenance.client import build_envelope, http_request, log_origin
 from provenance.epcis.errors import BadEpcis
 from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER
-from provenance.gs1.scanner import parse_scan
+from provenance.gs1.keys import digital_link_uri
+from provenance.gs1.scanner import Scan, parse_scan
 from provenance.log.canonical import parse_json
 from provenance.log.signing import sign_envelope
 
@@ -37,11 +38,24 @@ def capture_epcis(server: str, key: ec.EllipticCurvePrivateKey, document: bytes)
     return result
 
 
-def scan_statement(key: ec.EllipticCurvePrivateKey, code: str, *, log: str) -> dict[str, Any]:
+def scan_statement(
+    key: ec.EllipticCurvePrivateKey, code: str | Scan, *, log: str
+) -> dict[str, Any]:
     """A signed `scan.record` of whatever a scanner produced (parsed here, on the party's side)."""
-    scan = parse_scan(code)
+    scan = parse_scan(code) if isinstance(code, str) else code
     body: dict[str, Any] = {"gtin": scan.gtin}
     for field, value in (("lot", scan.lot), ("serial", scan.serial), ("expiry", scan.expiry)):
         if value is not None:
             body[field] = value
     return build_envelope(key, "scan.record", body, log=log)
+
+
+def verdict(
+    server: str, scan: Scan, key: ec.EllipticCurvePrivateKey | None = None
+) -> dict[str, Any]:
+    """The resolver's JSON answer for what `scan` names: its Digital Link URI on `server` (a
+    lot's or serial's "/" sent as %2F), signed with `key` so the party sees its own view."""
+    url = digital_link_uri(server.rstrip("/"), scan.gtin, scan.lot, scan.serial, scan.expiry)
+    _, body = http_request(url, headers={"Accept": "application/json"}, key=key)
+    answer: dict[str, Any] = json.loads(body)
+    return answer

@@ -33,8 +33,10 @@ def prefix_assign(op: Op) -> None:
 @ledger_kind("product.register", frozenset({"manufacturer"}), "a manufacturer registers a GTIN")
 def product_register(op: Op) -> None:
     b = op.body
-    f.members(b, {"gtin", "name", "form", "strength"}, {"ndc"})
+    f.members(b, {"gtin", "name", "form", "strength"}, {"ndc", "leaflet"})
     gtin = packs.gtin(b)
+    # Checked, not projected: the resolver reads it from this entry, which anyone may read.
+    packs.web_address(b, "leaflet")
     if op.rules >= 2:
         prefixes.require_holder(op.ledger, party=signer(op), gtin=gtin)
     operations.register_product(

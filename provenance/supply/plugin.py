@@ -12,7 +12,7 @@ from provenance.epcis.errors import PROBLEMS as EPCIS_PROBLEMS
 from provenance.gs1.errors import PROBLEMS as GS1_PROBLEMS
 from provenance.log.personality import Personality
 from provenance.plugins import Demo, Panel, Plugin
-from provenance.supply import capture, demo, kinds, queries, readers, tables
+from provenance.supply import bundles, capture, demo, kinds, queries, readers, tables
 
 if TYPE_CHECKING:
     import click
@@ -26,15 +26,17 @@ LATEST_BATCHES = 25
 
 
 def _blueprints() -> Sequence[Blueprint]:
+    from provenance.supply.web import bundles as bundle_routes
     from provenance.supply.web import epcis, resolver
 
-    return (resolver.bp, epcis.bp)
+    return (resolver.bp, epcis.bp, bundle_routes.bp)
 
 
 def _access() -> Mapping[str, Rule]:
+    from provenance.supply.web import bundles as bundle_routes
     from provenance.supply.web import epcis, resolver
 
-    return {**resolver.ACCESS, **epcis.ACCESS}
+    return {**resolver.ACCESS, **epcis.ACCESS, **bundle_routes.ACCESS}
 
 
 def _commands() -> Sequence[click.Command]:
@@ -70,6 +72,7 @@ PLUGIN = Plugin(
         codecs=(capture.CODEC,),
         public_kinds=readers.PUBLIC_KINDS,
         readers=readers.named_parties,
+        bundle_subjects=bundles.SUBJECTS,
     ),
     problems=(*GS1_PROBLEMS, *EPCIS_PROBLEMS),
     blueprints=_blueprints,

@@ -7,6 +7,8 @@ Each read takes the `reader` it answers (a Principal) and gives it only what it 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,13 +17,16 @@ from typing import Any
 from sqlalchemy import Connection
 
 from provenance.access.principal import Principal
+from provenance.errors import Error
 from provenance.gs1 import keys as gs1
 from provenance.gs1.keys import GTIN, Lot, Serial
+from provenance.log.canonical import parse_json
+from provenance.log.store import logdb
 from provenance.log.store.engine import query, query_dicts
 from provenance.log.store.projection import DbView
 from provenance.supply import custody, verdict
 from provenance.supply.readers import HANDLED_BY, limited_to, sees_custody
-from provenance.supply.rows import BatchRow, PackRow, ProductRow
+from provenance.supply.rows import PRODUCT, BatchRow, PackRow, ProductRow
 from provenance.supply.tables import KEYS
 
 
@@ -184,6 +189,39 @@ def lookup(
         )
         found.in_transit = int(transit)
     return found
+
+
+def product_lookup(conn: Connection, gtin: GTIN) -> Lookup:
+    """The answer to a GTIN alone: the product's public facts, if it is registered."""
+    view = DbView(conn, KEYS)
+    product = PRODUCT.get(view, (gtin,))
+    maker = None if product is None else view.party(product["manufacturer"])
+    return Lookup(
+        gtin=gtin,
+        lot=None,
+        serial=None,
+        expiry=None,
+        verdict=verdict.judge_product(product),
+        product=product,
+        manufacturer_name=maker.name if maker else None,
+        full=False,
+    )
+
+
+def leaflet(conn: Connection, product: ProductRow) -> str | None:
+    """The patient leaflet's address the product's registration carries, if any: read from the
+    registration entry itself, which anyone may read (`product.register` is a public kind)."""
+    data = logdb.entry_data(conn, product["registered_index"])
+    if data is None:
+        return None
+    try:
+        payload = parse_json(data)["envelope"]["payload"]
+        statement = parse_json(base64.b64decode(payload, validate=True))
+    except (Error, KeyError, TypeError, ValueError, binascii.Error):
+        return None  # a detached payload: registrations are never stored that way
+    body = statement.get("body") if isinstance(statement, dict) else None
+    link = body.get("leaflet") if isinstance(body, dict) else None
+    return link if isinstance(link, str) else None
 
 
 def alerts(

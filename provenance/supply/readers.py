@@ -29,7 +29,7 @@ PUBLIC_KINDS = frozenset(
 _COUNTERPARTY = {"custody.ship": "to", "custody.return": "to", "custody.receive": "from"}
 
 
-def named_parties(statement: Statement) -> list[str]:
+def named_parties(statement: Statement, conn: Connection | None = None) -> list[str]:
     """The GLNs a supply statement names besides its signer: a shipment's recipient, a receipt's
     sender, the source and destination parties of a captured EPCIS document's events."""
     if statement.kind == capture.KIND:

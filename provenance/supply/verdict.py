@@ -21,6 +21,12 @@ VERDICTS = {
     "suspect": "Suspect",
     "authentic": "Authentic",
 }
+#: Answers to a GTIN alone (an EAN-13, UPC-A or ITF-14, or /01/<gtin>): a product names no pack,
+#: so nothing about a pack can be said, least of all that it may be counterfeit.
+PRODUCT_ANSWERS = {
+    "product-known": "Product known: scan the 2D code to check the pack",
+    "product-unknown": "Unknown product: this GTIN is not registered in this log",
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class Verdict:
 
     @property
     def title(self) -> str:
-        return VERDICTS[self.code]
+        return VERDICTS.get(self.code) or PRODUCT_ANSWERS[self.code]
 
     def to_json(self, *, full: bool = True) -> dict[str, Any]:
         """The verdict with its reasons: in full for the parties that handled the batch and
@@ -109,6 +115,16 @@ def judge(
     if reasons:
         return Verdict("suspect", tuple(reasons), tuple(alerts), tuple(public))
     return Verdict("authentic")
+
+
+def judge_product(product: ProductRow | None) -> Verdict:
+    """The answer to a GTIN alone: whether a manufacturer registered the product. It raises
+    no alert: a product code on a carton is no evidence about any pack."""
+    if product is None:
+        why = "no manufacturer registered this GTIN here; the pack's 2D code may still be checked"
+        return Verdict("product-unknown", (why,))
+    why = "a GTIN names the product, not a pack: the 2D code carries the lot and serial"
+    return Verdict("product-known", (why,))
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from provenance.access.principal import Principal
 from provenance.access.rules import PUBLIC, Facts, Rule, entry_reader
-from provenance.errors import NotFound
-from provenance.log import reader, tiles
+from provenance.errors import BadParameter, NotFound
+from provenance.log import cosignatures, reader, tiles
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.web.context import service
@@ -31,13 +31,37 @@ def checked_index(index: int) -> int:
     return index
 
 
+def min_witnesses() -> tuple[int, bool]:
+    """The `witnesses` query parameter: how many witnesses must have cosigned (default 1), and
+    whether the log asks that many at all (if not, no search through its cosignatures)."""
+    value = request.args.get("witnesses", "1")
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 2**16):
+        raise BadParameter(f"witnesses is a number of witnesses from 1, not {value!r}")
+    return int(value), int(value) <= len(service().settings.witnesses)
+
+
 @bp.get("/checkpoint")
 @public_read
 def checkpoint() -> Response:
+    """The latest checkpoint, with the cosignatures gathered so far for exactly it."""
     with read_connection(service().engine) as conn:
-        latest = reader.require_checkpoint(conn)
+        latest = cosignatures.cosigned(conn, reader.require_checkpoint(conn))
     return Response(
         latest.note, mimetype=None, content_type=TEXT, headers={"Cache-Control": MUTABLE}
+    )
+
+
+@bp.get("/checkpoint/cosigned")
+@public_read
+def cosigned_checkpoint() -> Response:
+    """The largest checkpoint cosigned by at least `?witnesses=k` witnesses (default 1)."""
+    wanted, possible = min_witnesses()
+    with read_connection(service().engine) as conn:
+        found = cosignatures.latest_cosigned(conn, wanted) if possible else None
+    if found is None:
+        raise NotFound(f"no checkpoint has been cosigned by {wanted} witness(es) yet")
+    return Response(
+        found.note, mimetype=None, content_type=TEXT, headers={"Cache-Control": MUTABLE}
     )
 
 
@@ -73,8 +97,9 @@ def tile(tile_path: str) -> Response:
 
 @bp.get("/receipt/<int:index>")
 def receipt(index: int) -> Response:
+    wanted, possible = min_witnesses()
     with read_connection(service().engine) as conn:
-        proof = reader.receipt(conn, checked_index(index))
+        proof = reader.receipt(conn, checked_index(index), wanted if possible else None)
     return Response(
         proof,
         content_type=TEXT,
@@ -122,6 +147,7 @@ def _payload_readers(who: Principal, facts: Facts) -> bool:
 
 ACCESS: dict[str, Rule] = {
     "log.checkpoint": PUBLIC,
+    "log.cosigned_checkpoint": PUBLIC,
     "log.verifier_key": PUBLIC,
     "log.tile": Rule("anyone for hash tiles; regulators for entry bundles", _tile_readers),
     "log.receipt": entry_reader(),

@@ -41,12 +41,12 @@ from provenance import demo  # noqa: E402
 from provenance.log import merkle, reader  # noqa: E402
 from provenance.log.append import Submission  # noqa: E402
 from provenance.log.service import Service  # noqa: E402
-from provenance.log.settings import Settings  # noqa: E402
+from provenance.log.settings import DEFAULT_ORIGIN, Settings  # noqa: E402
 from provenance.log.signing import is_valid_p256, key_id, public_key_der, sign_envelope  # noqa: E402
 from provenance.log.statements import make_statement  # noqa: E402
 from provenance.log.store import logdb  # noqa: E402
 from provenance.log.store.engine import make_engine, read_connection, write_transaction  # noqa: E402
-from provenance.log.store.schema import create_schema  # noqa: E402
+from provenance.log.store.schema import migrate_schema  # noqa: E402
 from provenance.plugins import Installed, load_plugins  # noqa: E402
 
 BATCH = 10_000
@@ -54,6 +54,8 @@ APPEND_BATCH = 1_000
 SINGLES = 500
 CLIENTS = 4
 RESULTS: dict[str, Any] = {}
+#: Statements name the log they are meant for; every bench log has the default origin.
+ORIGIN = DEFAULT_ORIGIN
 LIMITS_OFF = {"PROVENANCE_RATE_LIMIT_PARTY": "0", "PROVENANCE_RATE_LIMIT_ADDRESS": "0"}
 
 
@@ -101,7 +103,7 @@ def bench_store(n: int, workdir: Path) -> None:
     """Each append batch ends with the root (a checkpoint needs it), for every contender."""
     say(f"\n== Merkle store, {n:,} entries, batches of {APPEND_BATCH:,} + root per batch ==")
     engine = make_engine(f"sqlite:///{workdir / 'store.db'}")
-    create_schema(engine)
+    migrate_schema(engine)
     frontier = merkle.Frontier()
     started = time.perf_counter()
     with click.progressbar(length=n, label="store append", file=sys.stderr) as bar:
@@ -210,7 +212,7 @@ def installed() -> Installed:
 def demo_service(data_dir: Path, stories: tuple[str, ...] = ()) -> Service:
     """A log with the demo parties (and the demo stories named, by plug-in name)."""
     service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}), installed().registry)
-    service.initialise()
+    service.initialise(demo=True)  # demo parties are seeded into demonstration logs only
     demo.seed(service, installed().plugins, 0, stories=stories)
     return service
 
@@ -226,7 +228,7 @@ def signed_envelopes(data_dir: Path, count: int, tag: str) -> list[dict[str, Any
     out = []
     for i in range(count):
         body = {"subject": f"bench/{tag}/{i}", "claim": {"sequence": i}}
-        statement = make_statement("attestation", body, ids[i % len(keys)])
+        statement = make_statement("attestation", body, ids[i % len(keys)], log=ORIGIN)
         out.append(sign_envelope(keys[i % len(keys)], statement.payload()).to_json())
     return out
 
@@ -362,7 +364,7 @@ def bench_verify(workdir: Path, n: int, workers: int) -> None:
             items: list[Submission] = []
             for i in range(start, min(n, start + BATCH)):
                 body = {"subject": f"bench/verify/{i}", "claim": {"sequence": i}}
-                statement = make_statement("attestation", body, ids[i % len(keys)])
+                statement = make_statement("attestation", body, ids[i % len(keys)], log=ORIGIN)
                 items.append(
                     service.log.parse(
                         sign_envelope(keys[i % len(keys)], statement.payload()).to_json()

@@ -1,10 +1,12 @@
-"""Report benchmark (`make bench`): the supply-chain exceptions report at 1,000,000 custody events.
+"""Report benchmarks (`make bench`): the ledger page at 1,000,000 signed entries (bench_ledger.py),
+and the supply-chain exceptions report at 1,000,000 custody events.
 
-Goal: the report builds in < 30 s with < 2 GB peak RSS. The projection (parties, products,
-batches, holdings, shipments, packs, custody events, alerts) is written directly in bulk, as
-bench_supply.py does for its scan set-up, not replayed from signed statements: the report reads
-only the projection. Each measurement runs in a fresh process, so its peak RSS is its own; the
-baseline, measured in the same run, is reading custody_event's scalar columns into pandas.
+Supply-chain goal: the report builds in < 30 s with < 2 GB peak RSS. The projection (parties,
+products, batches, holdings, shipments, packs, custody events, alerts) is written directly in
+bulk, as bench_supply.py does for its scan set-up, not replayed from signed statements: the
+report reads only the projection. Each measurement runs in a fresh process, so its peak RSS is
+its own; the baseline, measured in the same run, is reading custody_event's scalar columns into
+pandas.
 """
 
 from __future__ import annotations
@@ -380,11 +382,24 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--child", choices=["baseline", "report"], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["supply-chain", "ledger"])
+    parser.add_argument(
+        "--ledger-entries", type=int, default=1_000_000, help="signed entries for the ledger page"
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child, args.data_dir)
         return
     say(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    if args.only in (None, "ledger"):
+        from bench_ledger import bench_ledger
+
+        with tempfile.TemporaryDirectory(prefix="provenance-bench-") as tmp:
+            ledger = bench_ledger(Path(tmp), args.ledger_entries)
+        if args.only == "ledger":
+            if args.json:
+                args.json.write_text(json.dumps({"ledger": ledger}, indent=2) + "\n")
+            return
     say(f"\n== Supply-chain exceptions report over {args.events:,} custody events ==")
     say("projection rows written directly in bulk (not replayed from signed statements)")
     with tempfile.TemporaryDirectory(prefix="provenance-bench-") as tmp:
@@ -422,6 +437,8 @@ def main() -> None:
     )
     if args.json:
         figures = {"events": base["rows"], "tables": counts, "baseline": base, "report": run}
+        if args.only is None:
+            figures["ledger"] = ledger
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     if not ok:
         sys.exit(1)

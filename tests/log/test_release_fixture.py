@@ -71,6 +71,10 @@ def service(tmp_path: Path) -> Iterator[Service]:
         {"DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{database}"}
     )
     svc = Service(settings, load_plugins().registry)
+    # A database from before schema versions: the server would refuse it until migrated.
+    assert svc.schema.version is None and svc.schema.problem() is not None
+    svc.migrate()
+    assert svc.schema.problem() is None
     yield svc
     svc.close()
 

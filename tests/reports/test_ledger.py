@@ -205,3 +205,42 @@ def test_key_events_order_a_rotation_within_its_entry() -> None:
         [7, "t7", "key revoked", "new", "from t9: lost"],
     ]
     assert set(events["party"]) == {"Party P"}
+
+
+def test_counts_are_carried_over_and_only_new_entries_are_counted(tmp_path: Path) -> None:
+    """The entry counts are stored with the size they cover; the next report counts only the
+    entries appended since and gives what a count over the whole log gives."""
+    from provenance.log.store import logdb
+
+    app = make_app(tmp_path / "data")
+    client = app.test_client()
+    authority = Authority.from_app(app)
+    first = build(app)
+    assert dict(column(first, "entries_per_kind", "kind", "entries")) == {"log.genesis": 1}
+    party = PartyKey(generate_private_key(), "5412345000037")
+    body = {"gln": party.gln, "name": "City Pharmacy", "roles": ["pharmacy"],
+            "public_key": party.public_b64}  # fmt: skip
+    assert post(client, authority.envelope("party.register", body)).status_code == 201
+    for n in range(3):
+        assert post(client, attestation(party, f"batch/{n}")).status_code == 201
+    with app.app_context(), service().engine.connect() as conn:
+        stored = conn.execute(text("SELECT size FROM log_entry_count")).scalars().all()
+        # Entries appended after the stored counts are not in them.
+        conn.execute(text("UPDATE log_entry_count SET counts = '[]'"))
+        conn.commit()
+    assert stored == [1]
+    second = build(app)
+    # The stored counts are believed (they cover entry 0 only, now emptied), the rest counted.
+    assert dict(column(second, "entries_per_kind", "kind", "entries")) == {
+        "party.register": 1,
+        "attestation": 3,
+    }
+    with app.app_context(), read_connection(service().engine) as conn:
+        whole = logdb.entry_counts(conn)
+        sizes = conn.execute(text("SELECT size FROM log_entry_count")).scalars().all()
+    assert sizes == [5]
+    assert sorted((k, n) for k, _, _, n in whole) == [
+        ("attestation", 3), ("log.genesis", 1), ("party.register", 1)
+    ]  # fmt: skip
+    with app.app_context():
+        service().close()

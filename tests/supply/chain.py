@@ -17,6 +17,7 @@ PREFIXES = ("9506000", "030777")
 LOT = "LOT-A1"
 FUTURE = "301231"
 JSON = {"Accept": "application/json"}
+WHOLESALER_GLN = "5412345000020"
 
 
 @dataclass
@@ -58,7 +59,7 @@ def make_chain(client: FlaskClient, authority: Authority) -> Chain:
     c = Chain(
         client,
         register_party(client, authority, "Acme Pharma", "5412345000013", ["manufacturer"]),
-        register_party(client, authority, "MedSupply", "5412345000020", ["wholesaler"]),
+        register_party(client, authority, "MedSupply", WHOLESALER_GLN, ["wholesaler"]),
         register_party(client, authority, "City Pharmacy", "5412345000037", ["pharmacy"]),
         register_party(client, authority, "Town Pharmacy", "5412345000075", ["pharmacy"]),
         register_party(client, authority, "Regulator", "5412345000044", ["regulator"]),

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import BACKENDS, app_on
 from tests.parties import Authority, PartyKey, read, register_party
-from tests.supply.chain import GTIN, JSON, LOT, Chain, full_chain
+from tests.supply.chain import FUTURE, GTIN, JSON, LOT, WHOLESALER_GLN, Chain, full_chain
 
 #: Readers, in the order of the expected statuses below: nobody; the batch's manufacturer; the
 #: wholesaler and the pharmacy it went through; a pharmacy and a manufacturer that never had it
@@ -94,7 +94,16 @@ def routes(serial: str) -> dict[str, tuple[str, tuple[int, ...]]]:
         "resolve_batch": (f"/01/{GTIN}/10/{LOT}", everyone),
         "resolve_pack": (f"/01/{GTIN}/10/{LOT}/21/{serial}", everyone),
         "resolve_serial": (f"/01/{GTIN}/21/{serial}", everyone),
-        "dscsa": (f"/01/{GTIN}/21/{serial}?linkType=gs1:verificationService", everyone),
+        "resolve_product": (f"/01/{GTIN}", everyone),
+        "resolve_qualified": (f"/01/{GTIN}/22/V1/10/{LOT}", everyone),
+        "resolve_short_names": (f"/gtin/{GTIN}/lot/{LOT}/ser/{serial}", everyone),
+        "resolver_description": ("/.well-known/gs1resolver", everyone),
+        # A verification answers only the party whose GLN it names as the requester.
+        "dscsa": (
+            f"/01/{GTIN}/10/{LOT}/21/{serial}?exp={FUTURE}&linkType=gs1:verificationService"
+            f"&reqGLN={WHOLESALER_GLN}",
+            (401, 403, 200, 403, 403, 403, 403),
+        ),
         "scan_page": (f"/scan?code={code}", everyone),
         "scan_api": (f"/api/v1/scan?code={code}", everyone),
         "list_batches": ("/api/v1/batches", signed_in),

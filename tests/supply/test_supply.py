@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -449,44 +448,15 @@ def test_body_shape_errors_are_422(chain: Chain) -> None:
     )
 
 
-def test_dscsa_verification_responder(chain: Chain) -> None:
-    serials = commission_serialised(chain)
-
-    def ask(serial: str, **params: str) -> Any:
-        query = {"linkType": "gs1:verificationService", "corrUUID": "c-1", **params}
-        response = chain.client.get(f"/01/{GTIN}/21/{serial}", query_string=query)
-        assert response.status_code == 200
-        body = response.get_json()
-        assert body["corrUUID"] == "c-1"
-        return body["data"]
-
-    assert ask(serials[0], **{"10": LOT, "17": FUTURE}) == {"verified": True}
-    assert ask("NOPE", **{"10": LOT})["verificationFailureReason"] == "No_match_GTIN_Serial"
-    assert ask(serials[0], **{"10": "X"})["verificationFailureReason"] == "No_match_GTIN_Serial_Lot"
-    assert (
-        ask(serials[0], **{"17": "301130"})["verificationFailureReason"]
-        == "No_match_GTIN_Serial_Expiry"
-    )
-    assert (
-        ask(serials[0], **{"10": "X", "17": "301130"})["verificationFailureReason"]
-        == "No_match_GTIN_Serial_Lot_Expiry"
-    )
-    chain.send(chain.maker, "batch.recall", {"gtin": GTIN, "lot": LOT, "reason": "r"})
-    recalled = ask(serials[0], **{"10": LOT})
-    assert recalled == {
-        "verified": False,
-        "verificationFailureReason": "Not_for_re-distribution",
-        "additionalInfo": "Recalled",
-    }
-
-
 def test_resolver_html_and_bad_identifiers(chain: Chain) -> None:
     serials = commission_serialised(chain)
     page = chain.client.get(f"/01/{GTIN}/10/{LOT}/21/{serials[0]}", headers={"Accept": "text/html"})
     assert page.status_code == 200 and b'data-verdict="authentic"' in page.data
     assert b"/log/receipt/" in page.data and b"Acme Pharma" in page.data
     bad = chain.client.get(f"/01/{GTIN[:-1]}9/10/{LOT}", headers={"Accept": "application/json"})
-    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    # Not a GS1 Digital Link URI (a wrong check digit): the request is malformed.
+    assert bad.status_code == 400 and bad.mimetype == "application/problem+json"
+    assert bad.get_json()["type"].endswith("/bad-digital-link")
     # GTIN-13 in the path is padded to GTIN-14.
     short = chain.client.get(f"/01/{GTIN[1:]}/10/{LOT}", headers={"Accept": "application/json"})
     assert short.get_json()["gtin"] == GTIN

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -203,3 +205,35 @@ def test_a_sponsor_runs_the_trial_reports_for_its_own_trial_only(world: World, r
         world.status("other sponsor", f"/reports/{report}/report.json?trial={OTHER_TRIAL}") == 200
     )
     assert world.status("regulator", f"/reports/{report}/report.json") == 200
+
+
+def _trial_entries(world: World) -> dict[tuple[str, str | None], int]:
+    """(kind, subject) → index of each statement of TRIAL, as a regulator reads the log."""
+    found: dict[tuple[str, str | None], int] = {}
+    size = int(world.client.get("/api/v1/log").get_json()["size"])
+    for index in range(size):
+        entry = world.json("regulator", f"/api/v1/log/entries/{index}")["entry"]
+        statement = json.loads(base64.b64decode(entry["envelope"]["payload"]))
+        if statement["body"].get("trial") == TRIAL:
+            found[(statement["kind"], statement["body"].get("subject"))] = index
+    return found
+
+
+def test_a_trial_entry_is_read_by_the_trials_readers(world: World) -> None:
+    """An entry, its receipt and its payload follow the trial's reading rules: the sponsor and
+    the listed site parties read the trial's entries, a site only its own sites' subjects'."""
+    entries = _trial_entries(world)
+    trial_wide = dict(TRIAL_READERS)  # sponsor, listed site party, regulator
+    own_site = dict(TRIAL_READERS)  # S-1, at site 001, listed for the site party
+    other_site = dict(TRIAL_READERS, **{"site party": 403})  # S-2, at site 002
+    cases = {
+        ("trial.register", None): trial_wide,
+        ("protocol.commit", None): trial_wide,
+        ("dataset.submit", None): trial_wide,  # signed by the site party: the sponsor reads it
+        ("subject.enrol", "S-1"): own_site,
+        ("consent.record", "S-1"): own_site,
+        ("subject.enrol", "S-2"): other_site,  # signed by the sponsor, at site 002
+    }
+    for key, expected in cases.items():
+        for url in (f"/api/v1/log/entries/{entries[key]}", f"/log/receipt/{entries[key]}"):
+            assert world.statuses(url) == expected, (key, url)

@@ -127,13 +127,18 @@ def entry_range(conn: Connection, start: int, end: int) -> list[bytes]:
     return [bytes(data) for (data,) in rows]
 
 
-def entry_pages(conn: Connection, page: int = PAGE) -> Iterator[list[StoredEntry]]:
-    """Every stored entry in index order, a page at a time (gaps are the caller's to notice)."""
-    last = -1
+def entry_pages(
+    conn: Connection, page: int = PAGE, start: int = 0, end: int | None = None
+) -> Iterator[list[StoredEntry]]:
+    """The stored entries [start, end) (to the last one without `end`) in index order, a page
+    at a time (gaps are the caller's to notice)."""
+    last = start - 1
+    bound = "" if end is None else f" AND idx < {int(end)}"
     while True:
         rows = query(
             conn,
-            f"SELECT idx, leaf_hash, data FROM log_entry WHERE idx > ? ORDER BY idx LIMIT {page}",
+            f"SELECT idx, leaf_hash, data FROM log_entry WHERE idx > ?{bound} "
+            f"ORDER BY idx LIMIT {page}",
             (last,),
         )
         if not rows:
@@ -148,6 +153,14 @@ def last_logged_at(conn: Connection, size: int) -> str:
         return ""
     rows = query(conn, "SELECT logged_at FROM log_entry WHERE idx = ?", (size - 1,))
     return str(rows[0][0]) if rows else ""
+
+
+def last_entry(conn: Connection, size: int) -> tuple[bytes, str, bytes] | None:
+    """(leaf hash, logged_at, bytes) of entry `size - 1`, the one the next entry links to."""
+    rows = query(
+        conn, "SELECT leaf_hash, logged_at, data FROM log_entry WHERE idx = ?", (size - 1,)
+    )
+    return (bytes(rows[0][0]), str(rows[0][1]), bytes(rows[0][2])) if rows else None
 
 
 def payload_digest(conn: Connection, index: int) -> bytes | None:
@@ -166,12 +179,15 @@ def latest_entries(conn: Connection, limit: int) -> list[tuple[int, str, str, st
     return [(int(i), str(k), str(s), str(t), bytes(leaf)) for i, k, s, t, leaf in rows]
 
 
-def entry_counts(conn: Connection) -> list[tuple[str, str, str, int]]:
-    """(kind, signer key id, UTC day, entries) over the whole log."""
+def entry_counts(
+    conn: Connection, start: int = 0, end: int | None = None
+) -> list[tuple[str, str, str, int]]:
+    """(kind, signer key id, UTC day, entries) of the entries from index `start` (to `end`)."""
     rows = query(
         conn,
         "SELECT kind, signer, substr(logged_at, 1, 10), count(*) FROM log_entry "
-        "GROUP BY kind, signer, substr(logged_at, 1, 10)",
+        "WHERE idx >= ? AND idx < ? GROUP BY kind, signer, substr(logged_at, 1, 10)",
+        (start, 2**62 if end is None else end),
     )
     return [(str(kind), str(signer), str(day), int(n)) for kind, signer, day, n in rows]
 
@@ -191,6 +207,11 @@ def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
     rows = query(
         conn, "SELECT size, root_hash, note FROM log_checkpoint ORDER BY size DESC LIMIT 1"
     )
+    return StoredCheckpoint(int(rows[0][0]), bytes(rows[0][1]), str(rows[0][2])) if rows else None
+
+
+def checkpoint_at(conn: Connection, size: int) -> StoredCheckpoint | None:
+    rows = query(conn, "SELECT size, root_hash, note FROM log_checkpoint WHERE size = ?", (size,))
     return StoredCheckpoint(int(rows[0][0]), bytes(rows[0][1]), str(rows[0][2])) if rows else None
 
 
@@ -219,3 +240,87 @@ def payload_type(conn: Connection, digest: bytes) -> str | None:
     envelope = parse_json(bytes(rows[0][0])).get("envelope")
     found = envelope.get("payloadType") if isinstance(envelope, dict) else None
     return found if isinstance(found, str) else None
+
+
+# --- rows as stored, for verification ----------------------------------------------------------
+# Verification judges every stored value itself (SQLite keeps whatever type was written), so
+# these return what the driver returns, converting nothing.
+
+
+def raw_entries(conn: Connection, after: int, limit: int = PAGE) -> list[tuple[Any, Any, Any]]:
+    """(idx, leaf_hash, data) of the entries after index `after`, in index order."""
+    rows = query(
+        conn,
+        f"SELECT idx, leaf_hash, data FROM log_entry WHERE idx > ? ORDER BY idx LIMIT {int(limit)}",
+        (after,),
+    )
+    return [tuple(row) for row in rows]
+
+
+def first_index(conn: Connection) -> Any:
+    """The smallest stored entry index (None for an empty log)."""
+    ((first,),) = query(conn, "SELECT min(idx) FROM log_entry")
+    return first
+
+
+def raw_checkpoints(conn: Connection, after: int, limit: int = 1000) -> list[tuple[Any, Any, Any]]:
+    """(size, root_hash, note) of the checkpoints larger than `after`, in size order."""
+    rows = query(
+        conn,
+        "SELECT size, root_hash, note FROM log_checkpoint WHERE size > ? "
+        f"ORDER BY size LIMIT {int(limit)}",
+        (after,),
+    )
+    return [tuple(row) for row in rows]
+
+
+def raw_nodes(
+    conn: Connection, spans: Iterable[tuple[int, int, int]]
+) -> list[tuple[Any, Any, Any]]:
+    """(level, idx, hash) of the stored nodes in the spans (level, first idx, last idx)."""
+    spans = list(spans)
+    found: list[tuple[Any, Any, Any]] = []
+    for start in range(0, len(spans), 64):
+        chunk = spans[start : start + 64]
+        # One query a page: each OR term is a range of the primary key.
+        where = " OR ".join(["(level = ? AND idx >= ? AND idx <= ?)"] * len(chunk))
+        params = tuple(value for span in chunk for value in span)
+        sql = f"SELECT level, idx, hash FROM log_node WHERE {where}"
+        found += [tuple(row) for row in query(conn, sql, params)]
+    return found
+
+
+def raw_node_beyond(conn: Connection, level: int, end: int) -> tuple[Any, Any] | None:
+    """(level, idx) of a stored node of `level` below index 0, or else the first at `end` or
+    beyond (two searches of the primary key: an OR of both would scan the level)."""
+    for where in ("idx < 0", "idx >= ?"):
+        rows = query(
+            conn,
+            f"SELECT level, idx FROM log_node WHERE level = ? AND {where} ORDER BY idx LIMIT 1",
+            (level, end) if "?" in where else (level,),
+        )
+        if rows:
+            return rows[0][0], rows[0][1]
+    return None
+
+
+def raw_odd_node(conn: Connection, levels: int) -> tuple[Any, Any] | None:
+    """(level, idx) of a stored node at no level 0..levels-1, or (SQLite, which keeps any type
+    in any column) whose address is not two integers: reading it scans the table."""
+    where = "level < 0 OR level >= ?"
+    if conn.dialect.name == "sqlite":
+        where += " OR typeof(level) != 'integer' OR typeof(idx) != 'integer'"
+    rows = query(conn, f"SELECT level, idx FROM log_node WHERE {where} LIMIT 1", (levels,))
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def raw_payload(conn: Connection, digest: bytes) -> Any:
+    """A detached payload's stored value by its SHA-256 (None if there is no row)."""
+    rows = query(conn, "SELECT data FROM log_payload WHERE digest = ?", (digest,))
+    return rows[0][0] if rows else None
+
+
+def raw_checkpoint(conn: Connection, size: int) -> tuple[Any, Any, Any] | None:
+    """(size, root_hash, note) of the checkpoint of `size`."""
+    rows = query(conn, "SELECT size, root_hash, note FROM log_checkpoint WHERE size = ?", (size,))
+    return tuple(rows[0]) if rows else None

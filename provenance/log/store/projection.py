@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, Table, TableClause, column, delete, insert, select
+from sqlalchemy import table as table_clause
 
 from provenance.log.identity import (
     KeyRecord,
@@ -34,6 +35,13 @@ def _key_record(row: Any) -> KeyRecord:
     values = dict(zip(_KEY_FIELDS, row, strict=True))
     values["public_key"] = bytes(values["public_key"])
     return KeyRecord(**values)
+
+
+def _stored_as(definition: Table, name: str) -> Table | TableClause:
+    """The table's columns (with their types) under the name it is stored as."""
+    if name == definition.name:
+        return definition
+    return table_clause(name, *(column(c.name, c.type) for c in definition.columns))
 
 
 class MemoryView:
@@ -88,11 +96,21 @@ class MemoryView:
 
 class DbView:
     """The projection tables, read and written inside one transaction; `key_columns` names the
-    row tables it may read (those of the log's personalities)."""
+    row tables it may read (those of the log's personalities), `stored_as` the tables stored
+    under another name (a rebuild's shadow tables)."""
 
-    def __init__(self, conn: Connection, key_columns: KeyColumns | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        key_columns: KeyColumns | None = None,
+        stored_as: Mapping[str, str] | None = None,
+    ) -> None:
         self.conn = conn
         self.key_columns: KeyColumns = key_columns or {}
+        self.stored_as: dict[str, str] = dict(stored_as or {})
+        self._party = _stored_as(_party, self._name("party"))
+        self._key = _stored_as(_key, self._name("party_key"))
+        self._person = _stored_as(_person, self._name("person_key"))
         self._cursor: Any = None
         #: Tables whose erased columns the store must scrub from its files after commit.
         self.erased: set[str] = set()
@@ -108,9 +126,12 @@ class DbView:
         self._cursor.execute(sql, params)
         return self._cursor
 
+    def _name(self, table: str) -> str:
+        return self.stored_as.get(table, table)
+
     def row(self, table: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
         where = " AND ".join(f"{column} = ?" for column in self.key_columns[table])
-        cursor = self._raw(f"SELECT * FROM {table} WHERE {where}", key)
+        cursor = self._raw(f"SELECT * FROM {self._name(table)} WHERE {where}", key)
         found = cursor.fetchone()
         if found is None:
             return None
@@ -125,14 +146,15 @@ class DbView:
             chunk = keys[start : start + 200]
             params = tuple(value for key in chunk for value in key)
             cursor = self._raw(
-                f"SELECT * FROM {table} WHERE {' OR '.join([match] * len(chunk))}", params
+                f"SELECT * FROM {self._name(table)} WHERE {' OR '.join([match] * len(chunk))}",
+                params,
             )
             names = [d[0] for d in cursor.description]
             found.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
         return found
 
     def key(self, key_id: str) -> KeyRecord | None:
-        sql = f"SELECT {_KEY_COLUMNS} FROM party_key WHERE key_id = ?"
+        sql = f"SELECT {_KEY_COLUMNS} FROM {self._name('party_key')} WHERE key_id = ?"
         found = self._raw(sql, (key_id,)).fetchone()
         return _key_record(found) if found is not None else None
 
@@ -141,7 +163,7 @@ class DbView:
         cached = self._parties.get(gln)
         if cached is not None:
             return cached
-        sql = "SELECT gln, name, roles, registered_index FROM party WHERE gln = ?"
+        sql = f"SELECT gln, name, roles, registered_index FROM {self._name('party')} WHERE gln = ?"
         found = self._raw(sql, (gln,)).fetchone()
         if found is None:
             return None
@@ -160,19 +182,21 @@ class DbView:
             elif isinstance(change, PutParty):
                 values = asdict(change.party)
                 values["roles"] = ",".join(change.party.roles)
-                self.conn.execute(insert(_party).values(**values))
+                self.conn.execute(insert(self._party).values(**values))
             elif isinstance(change, PutKey):
                 # Projection rows are replaced whole: the log, not this table, is the history.
-                self.conn.execute(delete(_key).where(_key.c.key_id == change.key.key_id))
-                self.conn.execute(insert(_key).values(**asdict(change.key)))
+                key = self._key
+                self.conn.execute(delete(key).where(key.c.key_id == change.key.key_id))
+                self.conn.execute(insert(key).values(**asdict(change.key)))
             elif isinstance(change, PutPerson):
                 record = change.person
-                self.conn.execute(delete(_person).where(_person.c.key_id == record.key_id))
-                self.conn.execute(insert(_person).values(**asdict(record)))
+                person = self._person
+                self.conn.execute(delete(person).where(person.c.key_id == record.key_id))
+                self.conn.execute(insert(person).values(**asdict(record)))
             else:
                 raise TypeError(f"no projection for change {type(change).__name__}")
         for table, table_rows in rows.items():
-            upsert_rows(self.conn, table, self.key_columns[table], table_rows)
+            upsert_rows(self.conn, self._name(table), self.key_columns[table], table_rows)
 
     def _erase(self, change: SetColumns) -> None:
         where = " AND ".join(f"{column} = ?" for column in change.key_columns)
@@ -180,8 +204,9 @@ class DbView:
         sqlite = self.conn.dialect.name == "sqlite"
         if sqlite:  # zero the freed pages as the row shrinks, not only unlink them
             self._raw("PRAGMA secure_delete = ON", ())
+        target = self._name(change.table)
         self._raw(
-            f"UPDATE {change.table} SET {sets} WHERE {where} AND {change.unless_set} IS NULL",
+            f"UPDATE {target} SET {sets} WHERE {where} AND {change.unless_set} IS NULL",
             (*change.values.values(), *change.key),
         )
         if sqlite:
@@ -189,20 +214,23 @@ class DbView:
         self.erased.add(change.table)
 
     def person_of(self, key_id: str) -> PersonRecord | None:
-        row = self.conn.execute(select(_person).where(_person.c.key_id == key_id)).mappings()
+        person = self._person
+        row = self.conn.execute(select(person).where(person.c.key_id == key_id)).mappings()
         found = row.first()
         return PersonRecord(**found) if found is not None else None
 
     def person_keys(self, gln: str, person: str) -> list[PersonRecord]:
+        people = self._person
         query = (
-            select(_person)
-            .where(_person.c.gln == gln, _person.c.person == person)
-            .order_by(_person.c.registered_index)
+            select(people)
+            .where(people.c.gln == gln, people.c.person == person)
+            .order_by(people.c.registered_index)
         )
         return [PersonRecord(**r) for r in self.conn.execute(query).mappings()]
 
     def parties(self) -> list[PartyRecord]:
-        rows = self.conn.execute(select(_party).order_by(_party.c.registered_index)).mappings()
+        party = self._party
+        rows = self.conn.execute(select(party).order_by(party.c.registered_index)).mappings()
         return [
             PartyRecord(r["gln"], r["name"], tuple(r["roles"].split(",")), r["registered_index"])
             for r in rows
@@ -210,7 +238,7 @@ class DbView:
 
     def keys_of(self, gln: str) -> list[KeyRecord]:
         rows = self.conn.execute(
-            select(_key).where(_key.c.gln == gln).order_by(_key.c.added_index)
+            select(self._key).where(self._key.c.gln == gln).order_by(self._key.c.added_index)
         ).mappings()
         return [KeyRecord(**r) for r in rows]
 

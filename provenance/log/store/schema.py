@@ -1,15 +1,35 @@
-"""The schema (core and personality tables, append-only triggers), and scrubbing erasures."""
+"""The schema (core and personality tables, append-only triggers, its version): created and
+migrated by the database owner (`flask --app app migrate`), only checked by the service."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, MetaData
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, inspect
 
-from provenance.log.errors import IntegrityError
-from provenance.log.store.engine import is_sqlite, write_transaction
+from provenance.errors import Error
+from provenance.log.errors import IntegrityError, SchemaOutdated
+from provenance.log.statements import now_timestamp
+from provenance.log.store.engine import is_sqlite, query, read_connection, write_transaction
 from provenance.log.store.tables import LOG_TABLES, METADATA
+
+log = logging.getLogger(__name__)
+
+#: The schema this release reads and writes. Version 1: the tables of the core, the plug-ins
+#: and the sessions, with the append-only guards. A change to a table bumps it and adds the
+#: step that brings a database from the previous version to `migrate_schema`.
+SCHEMA_VERSION = 1
+VERSION_METADATA = MetaData()
+SCHEMA_VERSION_TABLE = Table(
+    "schema_version",
+    VERSION_METADATA,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("migrated_at", String(24), nullable=False),
+)
+MIGRATE = "run `flask --app app migrate` as the database owner"
 
 _SQLITE_GUARDS = [
     (
@@ -65,13 +85,80 @@ def _install_guards(conn: Connection) -> None:
         )
 
 
-def create_schema(engine: Engine, metadata: Sequence[MetaData] = ()) -> None:
-    """Create the core's tables, those of `metadata` (the personalities') and the append-only
-    guards; safe to run again on an existing database."""
+def _schemas(metadata: Sequence[MetaData]) -> tuple[MetaData, ...]:
+    return (METADATA, VERSION_METADATA, *metadata)
+
+
+def _version(conn: Connection) -> int | None:
+    ((found,),) = query(conn, "SELECT max(version) FROM schema_version")
+    return None if found is None else int(found)
+
+
+def migrate_schema(engine: Engine, metadata: Sequence[MetaData] = ()) -> None:
+    """Bring the database to SCHEMA_VERSION: create the core's tables, those of `metadata`
+    (the plug-ins' and the sessions'), the append-only guards, and record the version. Run by
+    the role that owns the tables; safe to run again."""
     with write_transaction(engine) as conn:
-        for schema in (METADATA, *metadata):
+        present = set(inspect(conn).get_table_names())
+        version = _version(conn) if "schema_version" in present else None
+        if version is not None and version > SCHEMA_VERSION:
+            raise SchemaOutdated(_newer(version))
+        for schema in _schemas(metadata):
             schema.create_all(conn)
         _install_guards(conn)
+        if version != SCHEMA_VERSION:
+            conn.execute(
+                SCHEMA_VERSION_TABLE.insert().values(
+                    version=SCHEMA_VERSION, migrated_at=now_timestamp()
+                )
+            )
+
+
+def _newer(version: int) -> str:
+    return (
+        f"the database schema is version {version}, newer than this release's "
+        f"{SCHEMA_VERSION}: run the release that migrated it"
+    )
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """What a database holds of the schema this release needs, found without changing it."""
+
+    version: int | None  # None: no version recorded (no schema, or one from before versions)
+    present: frozenset[str]
+    missing: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        """No table of this release's schema exists: `init` creates them all."""
+        return not self.present
+
+    def problem(self) -> Error | None:
+        """Why this release may not serve the database as it is, or None (also for an empty
+        one: it answers "not initialised" until `init`)."""
+        if self.empty or (self.version == SCHEMA_VERSION and not self.missing):
+            return None
+        if self.version is not None and self.version > SCHEMA_VERSION:
+            return SchemaOutdated(_newer(self.version))
+        held = "from before schema versions" if self.version is None else str(self.version)
+        lacking = f", and lacks the tables {', '.join(self.missing)}" if self.missing else ""
+        return SchemaOutdated(
+            f"the database schema is version {held}, this release needs {SCHEMA_VERSION}"
+            f"{lacking}: {MIGRATE}",
+            schema_version=self.version,
+            required_version=SCHEMA_VERSION,
+        )
+
+
+def check_schema(engine: Engine, metadata: Sequence[MetaData] = ()) -> SchemaStatus:
+    """The schema's version and missing tables, read without any DDL."""
+    expected = {table.name for schema in _schemas(metadata) for table in schema.sorted_tables}
+    with read_connection(engine) as conn:
+        tables = set(inspect(conn).get_table_names())
+        version = _version(conn) if "schema_version" in tables else None
+    present = frozenset(expected & tables)
+    return SchemaStatus(version, present, tuple(sorted(expected - tables)))
 
 
 def scrub(engine: Engine, tables: Sequence[str]) -> None:
@@ -95,4 +182,22 @@ def scrub(engine: Engine, tables: Sequence[str]) -> None:
             raise IntegrityError("the erased bytes could not be checkpointed out of the WAL")
         vacuum = conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in sorted(set(tables)):
+            if not _may_vacuum(vacuum, table):
+                # PostgreSQL skips such a table with a warning only: say what is left to do.
+                log.warning(
+                    "the erased bytes stay in dead row versions of %s until its owner runs "
+                    "VACUUM FULL %s (this role may not: README, Least privilege)",
+                    table,
+                    table,
+                )
+                continue
             vacuum.exec_driver_sql(f"VACUUM FULL {table}")
+
+
+def _may_vacuum(conn: Connection, table: str) -> bool:
+    """Whether this role may VACUUM `table`: it owns it, or (PostgreSQL 17+) holds MAINTAIN."""
+    maintain = (conn.dialect.server_version_info or (0,)) >= (17,)
+    sql = "SELECT pg_has_role(c.relowner, 'USAGE')"
+    sql += " OR has_table_privilege(c.oid, 'MAINTAIN')" if maintain else ""
+    rows = query(conn, f"{sql} FROM pg_class c WHERE c.oid = to_regclass(?)", (table,))
+    return bool(rows and rows[0][0])

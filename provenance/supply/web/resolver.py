@@ -1,164 +1,176 @@
-"""Supply-chain HTTP: the GS1 Digital Link resolver, scan page, QR labels, alerts, DSCSA answers."""
+"""Supply-chain HTTP: the GS1 Digital Link resolver (linksets, link types, DSCSA verification),
+the scan page and API; the batch routes are in `batches`, on the same blueprint."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import Blueprint, Response, make_response, render_template, request
+from flask import Response, make_response, render_template, request
 
-from provenance.access.principal import ANONYMOUS, Principal
-from provenance.access.rules import PUBLIC, SIGNED_IN, Rule
+from provenance.access.rules import PUBLIC, Rule
 from provenance.access.web import current_principal
 from provenance.errors import Error, NotFound
 from provenance.gs1 import keys as gs1
-from provenance.gs1 import qr
+from provenance.gs1 import lvm
 from provenance.gs1 import scanner as barcode
-from provenance.gs1.errors import BadIdentifier
+from provenance.gs1.digital_link import parse_digital_link
+from provenance.gs1.errors import BadDigitalLink, BadIdentifier
 from provenance.log.statements import now_timestamp
 from provenance.log.store.engine import read_connection
 from provenance.supply import queries as supply_queries
-from provenance.supply.web.access import BATCH_HANDLERS, BATCH_MAKER
+from provenance.supply.web import batches, dscsa, linkset, paths
+from provenance.supply.web.access import DIGITAL_LINK
+from provenance.supply.web.blueprint import bp, checked_lookup, for_its_reader, stem, wants_json
 from provenance.web.api import json_response
 from provenance.web.context import service
 from provenance.web.headers import allow_any_origin
 
-bp = Blueprint(
-    "supply",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static/supply",
-)
+__all__ = ["ACCESS", "bp"]
 
-#: DSCSA verification: a link type the resolver answers with Lightweight Verification Messaging.
-VERIFICATION_LINK_TYPES = {"verificationService", "gs1:verificationService"}
-
-Identifier = TypeVar("Identifier", gs1.Lot, gs1.Serial)
-
-
-def stem() -> str:
-    """The configured public URL: a request's Host header never decides where a link points."""
-    return service().settings.public_url
+#: The resolver's routes: any GS1 Digital Link URI with a GTIN as its primary key, under the
+#: names its commonest forms are known by. Each route reads the whole raw path itself.
+RESOLVER_ROUTES = {
+    "resolve_product": "/01/<gtin>/",
+    "resolve_batch": "/01/<gtin>/10/<path:lot>",
+    "resolve_pack": "/01/<gtin>/10/<path:lot>/21/<path:serial>",
+    "resolve_serial": "/01/<gtin>/21/<path:serial>",
+    "resolve_qualified": "/01/<gtin>/<path:qualifiers>",
+    # Digital Link 1.0 convenience alphas, as DSCSA verification routers still send them.
+    "resolve_short_names": "/gtin/<path:short_names>",
+}
 
 
-def wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
+def wants_linkset() -> bool:
+    """Whether the client asked for the linkset by its media type, above HTML and JSON."""
+    accept = request.accept_mimetypes
+    return linkset.LINKSET_JSON in accept.values() and (
+        accept.best_match([linkset.LINKSET_JSON, "text/html", "application/json"])
+        == linkset.LINKSET_JSON
+    )
 
 
-def _gtin(value: str) -> gs1.GTIN:
-    return gs1.normalise_gtin(value)
+def gets_a_page() -> bool:
+    """Whether the resolver answers with an HTML page (a browser's plain request)."""
+    return "linkType" not in request.args and not wants_json() and not wants_linkset()
 
 
-def _optional(kind: Callable[[str], Identifier], value: str | None) -> Identifier | None:
-    """A lot or serial that was read and checked, as its type; None when it was not given."""
-    return None if value is None else kind(value)
-
-
-def _checked(value: str | None, valid: bool, what: str) -> str | None:
-    if value is not None and not valid:
-        raise BadIdentifier(f"{what} {value!r} is not 1-20 characters of the GS1 character set 82")
-    return value
-
-
-def _lookup(
-    gtin: str, lot: str | None, serial: str | None, reader: Principal
-) -> supply_queries.Lookup:
-    """The verdict and what `reader` may see of the batch (ANONYMOUS: the public facts)."""
-    gtin14 = _gtin(gtin)
-    _checked(lot, gs1.is_valid_lot(lot), "lot")
-    _checked(serial, gs1.is_valid_serial(serial), "serial")
-    expiry = request.args.get("17")
-    if expiry is not None:
-        gs1.parse_expiry(expiry)
-    with read_connection(service().engine) as conn:
-        return supply_queries.lookup(
-            conn,
-            gtin14,
-            _optional(gs1.Lot, lot),
-            _optional(gs1.Serial, serial),
-            expiry=expiry,
-            reader=reader,
-        )
-
-
-def _verdict_response(gtin: str, lot: str | None, serial: str | None) -> Response:
-    """The verdict page, or its JSON, which any site's scripts may read (a pharmacy system or a
-    verification app on another origin), its errors too."""
-    as_json = wants_json()
-    if as_json:
+@bp.url_value_preprocessor
+def public_reads(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Runs before the access rules: the resolver's answers are for any site's scripts (its
+    linksets, redirects, JSON and DSCSA answers, and its refusals: 401, 403), its pages not."""
+    name = (endpoint or "").removeprefix("supply.")
+    if name == "resolver_description" or (name in RESOLVER_ROUTES and not gets_a_page()):
         allow_any_origin()
-    body = _lookup(gtin, lot, serial, current_principal()).to_json(stem())
-    if as_json:
-        response = json_response(body)
-    else:
-        response = make_response(render_template("batch.html", v=body, now=now_timestamp()))
+
+
+# --- the resolver ---------------------------------------------------------------------------
+
+
+def _identified(verifying: bool) -> list[tuple[str, str]]:
+    """The AIs of the request URI: the path's (strict GS1 Digital Link syntax) and, unless the
+    request is a verification (whose query has its own members), the query's attributes."""
+    path = paths.raw_path()
+    if path.endswith("/") and len(path) > 1:
+        path = path[:-1]
+    query = "" if verifying else request.query_string.decode("latin-1")
+    uri = stem() + path + ("?" + query if query else "")
+    try:
+        ais = parse_digital_link(
+            uri,
+            permit_zero_suppressed_gtin=True,
+            permit_convenience_alphas=request.endpoint == "supply.resolve_short_names",
+        )
+    except BadIdentifier as error:
+        raise BadDigitalLink(error.detail, **error.extensions) from error
+    if ais[0][0] != "01":
+        raise NotFound(f"this resolver answers GTINs (01), not AI ({ais[0][0]}) keys")
+    return ais
+
+
+def resolve(**_: str) -> Response:
+    """Any Digital Link URI of a GTIN: the verdict (page or JSON), the item's linkset, a
+    redirect to one of its links, or a DSCSA verification answer."""
+    asked = request.args.get("linkType")
+    link_type = None if asked is None else lvm.link_type(asked)
+    verifying = link_type == lvm.VERIFICATION_SERVICE
+    ais = _identified(verifying)
+    values = dict(ais)
+    response = dscsa.verification_response(ais) if verifying else _resolved(values, link_type)
+    anchor = linkset.anchor_of(stem(), values["01"], values.get("10"), values.get("21"))
+    response.headers.add("Link", linkset.link_header(anchor))
     response.vary.add("Accept")
-    return _for_its_reader(response, body)
-
-
-def _for_its_reader(response: Response, body: dict[str, Any]) -> Response:
-    """An answer depends on who asks: no cache may keep a party's view for anyone else."""
-    response.vary.update(("Cookie", "Signature"))
-    if body["view"] == "full":
-        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
-@bp.get("/01/<gtin>/10/<lot>")
-def resolve_batch(gtin: str, lot: str) -> Response:
-    return _verdict_response(gtin, lot, None)
+for _endpoint, _rule in RESOLVER_ROUTES.items():
+    bp.add_url_rule(_rule, _endpoint, resolve, methods=["GET"], strict_slashes=False)
 
 
-@bp.get("/01/<gtin>/10/<lot>/21/<serial>")
-def resolve_pack(gtin: str, lot: str, serial: str) -> Response:
-    return _verdict_response(gtin, lot, serial)
+def _resolved(ais: dict[str, str], link_type: str | None) -> Response:
+    gtin, lot, serial = gs1.GTIN(ais["01"]), ais.get("10"), ais.get("21")
+    if link_type is None and not wants_linkset():
+        if lot is None and serial is None:
+            return _product_response(gtin)
+        return _verdict_response(gtin, lot, serial, ais.get("17"))
+    anchor = linkset.anchor_of(stem(), gtin, lot, serial)
+    with read_connection(service().engine) as conn:
+        product = supply_queries.product_lookup(conn, gtin).product
+        leaflet = None if product is None else supply_queries.leaflet(conn, product)
+    name = None if product is None else product["name"]
+    links = linkset.links(
+        anchor, linkset.anchor_of(stem(), gtin, None, None), name=name, leaflet=leaflet
+    )
+    if link_type in (None, "all", "linkset"):
+        return _linkset_response(linkset.linkset(anchor, links, name))
+    target = next((link for link in links if link.rel == link_type), None)
+    if target is None:
+        raise NotFound(
+            f"no {link_type} link for {anchor}; this item has "
+            + ", ".join(link.rel for link in links)
+        )
+    moved = Response(status=307)
+    moved.headers["Location"] = target.href
+    return moved
 
 
-@bp.get("/01/<gtin>/21/<serial>")
-def resolve_serial(gtin: str, serial: str) -> Response:
-    if request.args.get("linkType") in VERIFICATION_LINK_TYPES:
-        return dscsa_verification(gtin, serial)
-    return _verdict_response(gtin, request.args.get("10"), serial)
+def _linkset_response(body: dict[str, Any]) -> Response:
+    response = json_response(body)
+    response.mimetype = linkset.LINKSET_JSON
+    return response
 
 
-def dscsa_verification(gtin: str, serial: str) -> Response:
-    """GS1 Lightweight Verification Messaging: `verified` and a failure reason code."""
-    # By serial (the lot asked for is compared below); the answer holds only public facts.
-    found = _lookup(gtin, None, serial, ANONYMOUS)
-    lot, expiry = request.args.get("10"), request.args.get("17")
-    data: dict[str, Any] = {"verified": False}
-    batch = found.batch
-    if found.pack is None or batch is None:
-        data["verificationFailureReason"] = "No_match_GTIN_Serial"
+def _verdict_response(
+    gtin: str, lot: str | None, serial: str | None, expiry: str | None
+) -> Response:
+    """The verdict page, or its JSON, which any site's scripts may read (a pharmacy system or a
+    verification app on another origin), its errors too."""
+    body = checked_lookup(gtin, lot, serial, current_principal(), expiry=expiry).to_json(stem())
+    if wants_json():
+        response = json_response(body)
     else:
-        lot_ok = lot is None or lot == batch["lot"]
-        expiry_ok = expiry is None or expiry == batch["expiry"]
-        if not lot_ok and not expiry_ok:
-            data["verificationFailureReason"] = "No_match_GTIN_Serial_Lot_Expiry"
-        elif not lot_ok:
-            data["verificationFailureReason"] = "No_match_GTIN_Serial_Lot"
-        elif not expiry_ok:
-            data["verificationFailureReason"] = "No_match_GTIN_Serial_Expiry"
-        elif found.verdict.code == "authentic":
-            data["verified"] = True
-        else:
-            data["verificationFailureReason"] = "Not_for_re-distribution"
-            data["additionalInfo"] = {
-                "recalled": "Recalled",
-                "expired": "Expired",
-                "unknown": "Illegitimate",
-            }.get(found.verdict.code, "Suspect")
-    body: dict[str, Any] = {
-        "verificationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        "responderGLN": service().settings.authority_gln,
-        "data": data,
-    }
-    if request.args.get("corrUUID"):
-        body["corrUUID"] = request.args["corrUUID"]
-    return json_response(body)
+        response = make_response(render_template("batch.html", v=body, now=now_timestamp()))
+    return for_its_reader(response, body)
+
+
+def _product_response(gtin: gs1.GTIN) -> Response:
+    """A GTIN alone: whether the product is registered, and its public facts."""
+    with read_connection(service().engine) as conn:
+        body = supply_queries.product_lookup(conn, gtin).to_json(stem())
+    if wants_json():
+        return json_response(body)
+    return make_response(render_template("product.html", v=body, now=now_timestamp()))
+
+
+@bp.get("/.well-known/gs1resolver")
+def resolver_description() -> Response:
+    """The GS1-Conformant resolver description: its root is the configured PUBLIC_URL."""
+    name = f"GS1 Digital Link resolver of the transparency log {service().settings.origin}"
+    response = json_response(linkset.description(stem(), name))
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+# --- scans --------------------------------------------------------------------------------------
 
 
 @bp.get("/scan")
@@ -173,20 +185,25 @@ def scan_page() -> Response:
         except Error as exc:
             error = exc.detail
     page = render_template("scan.html", code=code or "", result=result, error=error)
-    return _for_its_reader(make_response(page), result or {"view": "public"})
+    return for_its_reader(make_response(page), result or {"view": "public"})
 
 
 def _scan_json(code: str) -> dict[str, Any]:
+    """The answer to a scan: a pack's or batch's verdict, or for a GTIN alone (a linear barcode)
+    the product-level answer."""
     scan = barcode.parse_scan(code)
     with read_connection(service().engine) as conn:
-        found = supply_queries.lookup(
-            conn,
-            gs1.GTIN(scan.gtin),
-            _optional(gs1.Lot, scan.lot),
-            _optional(gs1.Serial, scan.serial),
-            expiry=scan.expiry,
-            reader=current_principal(),
-        )
+        if scan.names_a_pack:
+            found = supply_queries.lookup(
+                conn,
+                gs1.GTIN(scan.gtin),
+                None if scan.lot is None else gs1.Lot(scan.lot),
+                None if scan.serial is None else gs1.Serial(scan.serial),
+                expiry=scan.expiry,
+                reader=current_principal(),
+            )
+        else:
+            found = supply_queries.product_lookup(conn, gs1.GTIN(scan.gtin))
     body = found.to_json(stem())
     body["scan"] = {
         "form": scan.form,
@@ -203,76 +220,15 @@ def scan_api() -> Response:
     if not code:
         raise BadIdentifier("give the scanned data as ?code=")
     body = _scan_json(code)
-    return _for_its_reader(json_response(body), body)
-
-
-@bp.get("/api/v1/batches")
-def list_batches() -> Response:
-    with read_connection(service().engine) as conn:
-        found = supply_queries.batches(conn, reader=current_principal())
-    return json_response({"batches": found})
-
-
-@bp.get("/api/v1/batches/<gtin>/<lot>")
-def batch_json(gtin: str, lot: str) -> Response:
-    found = _lookup(gtin, lot, None, current_principal())
-    if found.batch is None:
-        raise NotFound(f"no batch {found.gtin}/{lot}")
-    return json_response(found.to_json(stem()))
-
-
-def _batch_uri(gtin: str, lot: str) -> str:
-    found = _lookup(gtin, lot, None, ANONYMOUS)
-    if found.batch is None:
-        raise NotFound(f"no batch {found.gtin}/{lot}")
-    return gs1.digital_link_uri(stem(), found.gtin, lot)
-
-
-@bp.get("/api/v1/batches/<gtin>/<lot>/qr.png")
-def batch_qr_png(gtin: str, lot: str) -> Response:
-    return Response(qr.qr_png(_batch_uri(gtin, lot)), mimetype="image/png")
-
-
-@bp.get("/api/v1/batches/<gtin>/<lot>/qr.svg")
-def batch_qr_svg(gtin: str, lot: str) -> Response:
-    return Response(qr.qr_svg(_batch_uri(gtin, lot)), mimetype="image/svg+xml")
-
-
-@bp.get("/labels/<gtin>/<lot>")
-def label_sheet(gtin: str, lot: str) -> str:
-    """A printable sheet: one label per serial (or one for the batch), QR plus human text."""
-    found = _lookup(gtin, lot, None, ANONYMOUS)  # the label's public facts
-    if found.batch is None or found.product is None:
-        raise NotFound(f"no batch {found.gtin}/{lot}")
-    with read_connection(service().engine) as conn:
-        serials: list[str | None] = list(supply_queries.serials_of(conn, found.gtin, lot)) or [None]
-    labels = []
-    for serial in serials:
-        uri = gs1.digital_link_uri(stem(), found.gtin, lot, serial)
-        labels.append({"serial": serial, "uri": uri, "qr": qr.qr_data_uri(uri)})
-    return render_template("labels.html", product=found.product, batch=found.batch, labels=labels)
-
-
-@bp.get("/api/v1/alerts")
-def list_alerts() -> Response:
-    open_only = request.args.get("open") in {"1", "true", "yes"}
-    with read_connection(service().engine) as conn:
-        found = supply_queries.alerts(conn, open_only=open_only, reader=current_principal())
-    return json_response({"alerts": found})
+    return for_its_reader(json_response(body), body)
 
 
 ACCESS: dict[str, Rule] = {
-    # A verdict is for anyone who scans a pack; each view shows its reader what it may see.
-    "supply.resolve_batch": PUBLIC,
-    "supply.resolve_pack": PUBLIC,
-    "supply.resolve_serial": PUBLIC,
+    # A verdict is for anyone who scans a pack; each view shows its reader what it may see. A
+    # DSCSA verification answers registered parties only, each as the reqGLN it gives.
+    **{f"supply.{endpoint}": DIGITAL_LINK for endpoint in RESOLVER_ROUTES},
+    "supply.resolver_description": PUBLIC,
     "supply.scan_page": PUBLIC,
     "supply.scan_api": PUBLIC,
-    # Lists answer each party its own batches and alerts, a regulator all.
-    "supply.list_batches": SIGNED_IN,
-    "supply.list_alerts": SIGNED_IN,
-    "supply.batch_json": BATCH_HANDLERS,
-    "supply.batch_qr_png": BATCH_MAKER,
-    "supply.batch_qr_svg": BATCH_MAKER,
-    "supply.label_sheet": BATCH_MAKER,
+    **batches.ACCESS,
 }
