@@ -13,10 +13,22 @@ from provenance.access.errors import PROBLEMS as ACCESS_PROBLEMS
 from provenance.log.service import Service
 from provenance.log.settings import Settings
 from provenance.plugins import Installed, load_plugins
-from provenance.web import api, headers, log_http, modes, pages, problems, reports_http
+from provenance.web import (
+    api,
+    headers,
+    log_http,
+    modes,
+    openapi_http,
+    pages,
+    problems,
+    reports_http,
+)
 from provenance.web.context import PLUGINS, SERVICE
 
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB
+#: Tables the app keeps besides the log's and the plug-ins' (browser sessions, request nonces):
+#: a database made for the app by a script (a benchmark, say) is migrated with them too.
+APP_METADATA = (sessions.METADATA,)
 
 
 def create_app(
@@ -32,12 +44,12 @@ def create_app(
     if plugins is None:
         plugins = load_plugins(settings.plugins)
     app.extensions[PLUGINS] = plugins
-    app.extensions[SERVICE] = Service(settings, plugins.registry, [sessions.METADATA])
+    app.extensions[SERVICE] = Service(settings, plugins.registry, APP_METADATA)
     problems.register(app, (*ACCESS_PROBLEMS, *plugins.problems()))
-    for blueprint in (log_http.bp, api.bp, pages.bp, reports_http.bp, login.bp):
+    for blueprint in (log_http.bp, api.bp, pages.bp, reports_http.bp, login.bp, openapi_http.bp):
         app.register_blueprint(blueprint)
     rules = {**log_http.ACCESS, **api.ACCESS, **pages.ACCESS, **reports_http.ACCESS}
-    rules.update({**problems.ACCESS, **login.ACCESS})
+    rules.update({**problems.ACCESS, **login.ACCESS, **openapi_http.ACCESS})
     for plugin in plugins.plugins:
         for blueprint in plugin.blueprints():
             app.register_blueprint(blueprint)

@@ -16,9 +16,11 @@ from provenance.log.store.engine import read_connection
 from provenance.reports.render import csv_text
 from provenance.web.api import json_response
 from provenance.web.context import service
+from provenance.web.openapi import openapi
+from provenance.web.openapi_schemas import content
 from trials import queries
 from trials.access import PAYLOAD_READERS, TRIAL_READERS, UPLOADERS
-from trials.payloads import MAX_PAYLOAD, parse_salt, store_payload
+from trials.payloads import MAX_PAYLOAD, SALT_BYTES, parse_salt, store_payload
 from trials.scope import Scope, scope_of
 
 bp = Blueprint("trials", __name__, template_folder="templates")
@@ -37,8 +39,35 @@ def _extension(media_type: str) -> str:
     return _EXTENSIONS.get(media_type) or _BUILTIN_TYPES.guess_extension(media_type) or ".bin"
 
 
+#: What an upload answers: the commitment the uploader then signs in a statement.
+STORED_PAYLOAD = {
+    "type": "object",
+    "properties": {
+        "commitment": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "size": {"type": "integer", "minimum": 0},
+    },
+    "required": ["commitment", "sha256", "size"],
+}
+
+
 @bp.post("/api/v1/trials/payloads")
 @body_limit(MAX_PAYLOAD)
+@openapi(
+    request_body={
+        "required": True,
+        "description": "The bytes; their declared media type is kept beside them",
+        "content": {"application/octet-stream": {"schema": {}}},
+    },
+    headers={
+        "X-Salt": {
+            "required": True,
+            "description": "The uploader's random salt",
+            "schema": {"type": "string", "pattern": f"^[0-9a-f]{{{2 * SALT_BYTES}}}$"},
+        }
+    },
+    responses={201: {"description": "Stored", "content": content(STORED_PAYLOAD)}},
+)
 def upload_payload() -> Response:
     """Raw bytes, with the uploader's salt in `X-Salt`; answers the commitment to sign. Each
     party uploads at most its quota in any 24 hours (429 beyond it)."""

@@ -14,6 +14,8 @@ from provenance.access.web import SESSIONS, current_principal
 from provenance.errors import Gone
 from provenance.web.api import json_response
 from provenance.web.context import service
+from provenance.web.openapi import openapi
+from provenance.web.openapi_schemas import content
 
 bp = Blueprint("login", __name__, template_folder="templates")
 
@@ -28,7 +30,20 @@ def _sessions() -> Sessions:
     return found
 
 
+#: What POST /api/v1/login-links answers.
+LOGIN_LINK = {
+    "type": "object",
+    "properties": {
+        "url": {"type": "string", "format": "uri"},
+        "expires_at": {"type": "string"},
+        "as": {"type": "string"},
+    },
+    "required": ["url", "expires_at", "as"],
+}
+
+
 @bp.post("/api/v1/login-links")
+@openapi(responses={201: {"description": "A one-time login link", "content": content(LOGIN_LINK)}})
 def new_link() -> Response:
     """A one-time link that logs a browser in as the requester (for two minutes)."""
     who = current_principal()
@@ -62,6 +77,10 @@ def how_to_log_in() -> str:
 
 
 @bp.post("/logout")
+@openapi(
+    responses={303: {"description": "Logged out; on to the front page"}},
+    security=["session", "httpSignature"],
+)
 def logout() -> Redirect:
     # The cookie is SameSite=Strict, and the form must come from this service's own pages:
     # browsers say so in Sec-Fetch-Site (our no-referrer policy makes their Origin "null").

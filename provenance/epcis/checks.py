@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-Quantity = tuple[str, float, str | None]
+Quantity = tuple[str, float | None, str | None]
 
 
 # RFC 3339 date-time with a mandatory offset (EPCIS 2.0 §8.4 / xsd:dateTimeStamp).
@@ -144,10 +144,8 @@ def check_quantities(event: Mapping[str, Any], key: str, where: Where) -> tuple[
         if not is_uri(epc_class):
             raise where.fail(f"{key}[{n}].epcClass must be a URI", key, n, "epcClass")
         quantity = item.get("quantity")
-        if quantity is None:
-            # EPCIS allows "unknown quantity"; custody cannot balance an unknown amount
-            raise where.fail(f"{key}[{n}].quantity is required", key, n)
-        if type(quantity) not in (int, float):
+        # optional in EPCIS 2.0: a quantity element without one names an unknown amount
+        if quantity is not None and type(quantity) not in (int, float):
             raise where.fail(
                 f"{key}[{n}].quantity must be a number, not {quantity!r}", key, n, "quantity"
             )
@@ -156,7 +154,7 @@ def check_quantities(event: Mapping[str, Any], key: str, where: Where) -> tuple[
             raise where.fail(
                 f"{key}[{n}].uom must be a UN/ECE Rec 20 code, not {uom!r}", key, n, "uom"
             )
-        out.append((str(epc_class), float(quantity), uom))
+        out.append((str(epc_class), None if quantity is None else float(quantity), uom))
     return tuple(out)
 
 

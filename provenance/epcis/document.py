@@ -28,6 +28,7 @@ from provenance.epcis.checks import (
     pointer_token,
     schema_errors,
 )
+from provenance.epcis.depth import check_depth
 from provenance.epcis.errors import BadEpcis
 from provenance.epcis.fields import (
     ALLOWED,
@@ -308,6 +309,7 @@ def parse_epcis_document(doc: Any) -> tuple[EpcisEvent, ...]:
     Raises BadEpcis naming the first defect; for a defective event the problem carries
     `event` (its 0-based index in eventList) and `pointer` (a JSON pointer into `doc`).
     """
+    check_depth(doc)  # before validation and hashing, which recurse into the document
     events, context, base = _envelope(doc)
     prefixes = context_prefixes(context)
     ignore = document_ignore_fields(doc) if type(doc) is dict else ()

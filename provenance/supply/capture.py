@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from provenance.epcis.document import EpcisEvent, epc_gtin_lot_serial, parse_epcis_document
+from provenance.epcis.epc_index import event_epcs
 from provenance.epcis.errors import BadEpcis
 from provenance.epcis.hash import normalise_epc
 from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER
@@ -23,7 +24,7 @@ from provenance.log.personality import PayloadCodec
 from provenance.log.signing import Envelope
 from provenance.log.statements import Statement, format_timestamp
 from provenance.supply import operations, shipments
-from provenance.supply.rows import EPCIS_EVENT, PACK
+from provenance.supply.rows import EPCIS_EPC, EPCIS_EVENT, PACK
 
 KIND = "epcis.capture"
 _SGLN = re.compile(r"^urn:epc:id:(sgln|pgln):(\d+)\.(\d*)(?:\.[^.]+)?$")
@@ -138,6 +139,9 @@ def _groups(ledger: Ledger, event: EpcisEvent) -> Groups:
         ident = _identify(epc_class)
         if ident is None or ident[1] is None:
             continue
+        if amount is None:
+            # custody cannot balance an unknown amount, though EPCIS may record one
+            raise BadEpcis("a custody event needs each quantity", event=event.position)
         if amount != int(amount) or amount <= 0:
             raise BadEpcis("quantity must be a whole number of packs", event=event.position)
         quantity, serials = groups.get((ident[0], ident[1]), (0, []))
@@ -259,6 +263,8 @@ def _plan(pending: Pending) -> list[object]:
                 "event": json.dumps(dict(event.raw), separators=(",", ":")),
             },
         )
+        for field, epc in event_epcs(event):
+            EPCIS_EPC.put(ledger, {"hash_id": event.hash_id, "field": field, "epc": epc})
     return ledger.changes()
 
 

@@ -211,7 +211,8 @@ def undo_pack_state(ledger: Ledger, pack: PackRow, by: GLN) -> str:
     return str(state)
 
 
-def conservation(batch: BatchRow, held: int, in_transit: int) -> bool:
-    """Commissioned = held + in transit + dispensed + destroyed."""
-    total = held + in_transit + batch["dispensed"] + batch["destroyed"]
+def conservation(batch: BatchRow, held: int, in_transit: int, written_off: int = 0) -> bool:
+    """Commissioned = held + in transit + dispensed + destroyed + written off (the sum of the
+    batch's custody.write-off events: a write-off adds no counter to the batch row)."""
+    total = held + in_transit + batch["dispensed"] + batch["destroyed"] + written_off
     return bool(batch["quantity"] == total)

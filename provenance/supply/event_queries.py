@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -15,7 +16,7 @@ from provenance.supply.readers import HANDLED_BY, limited_to
 def epcis_events(
     conn: Connection,
     *,
-    epc: str | None = None,
+    epcs: Sequence[tuple[Sequence[str], Sequence[str]]] = (),
     gtin: str | None = None,
     lot: str | None = None,
     biz_step: str | None = None,
@@ -26,7 +27,10 @@ def epcis_events(
 ) -> list[dict[str, Any]]:
     """Captured events matching every given filter, oldest first. A party reads the events of
     entries it signed and those of batches it handled (an event is filed under the first batch
-    it names); a regulator all."""
+    it names); a regulator all.
+
+    Each of `epcs` is (fields, EPC keys): the event names one of the keys (in the indexed form
+    of `provenance.epcis.epc_index.epc_key`) in one of the fields."""
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
     for column, value in (("gtin", gtin), ("lot", lot), ("biz_step", biz_step)):
@@ -43,9 +47,13 @@ def epcis_events(
             f"AND {HANDLED_BY}))"
         )
         params.extend((gln, gln, gln, gln))
-    if epc is not None:
-        where.append("(' ' || e.epcs || ' ') LIKE ?")
-        params.append(f"% {epc} %")
+    for fields, keys in epcs:
+        # By key on the EPC index: exact, and as fast at a million events as at ten.
+        where.append(
+            "e.hash_id IN (SELECT x.hash_id FROM epcis_epc x "
+            f"WHERE x.epc IN ({_marks(keys)}) AND x.field IN ({_marks(fields)}))"
+        )
+        params.extend((*keys, *fields))
     if since is not None:
         where.append("e.event_time >= ?")
         params.append(since)
@@ -64,6 +72,12 @@ def epcis_events(
         event.setdefault("eventID", hash_id)
         events.append(event)
     return events
+
+
+def _marks(values: Sequence[str]) -> str:
+    if not values:
+        raise ValueError("an EPC match needs at least one value")
+    return ", ".join("?" * len(values))
 
 
 def events_captured(conn: Connection, index: int) -> int:

@@ -8,7 +8,7 @@ from provenance.log.errors import BadStatement
 from provenance.log.identity import AUTHORITY
 from provenance.log.kinds import KindRule, Op, Operation, ledger_kind
 from provenance.supply import body as packs
-from provenance.supply import operations, pack_events, prefixes, shipments
+from provenance.supply import custody_exceptions, operations, pack_events, prefixes, shipments
 from provenance.supply.operations import SUPPLY_ROLES
 
 MOVE_FIELDS = {"quantity", "serials"}
@@ -116,6 +116,68 @@ def custody_receive(op: Op) -> None:
     )
 
 
+@ledger_kind(
+    "custody.receive-remainder",
+    SUPPLY_ROLES,
+    "the recipient of a short shipment receives what was still in transit",
+)
+def custody_receive_remainder(op: Op) -> None:
+    b = op.body
+    f.members(b, {"from", "shipment"}, MOVE_FIELDS)
+    quantity, serials = packs.quantity_or_serials(b)
+    custody_exceptions.receive_remainder(
+        op.ledger,
+        party=signer(op),
+        sender=f.gln(b, "from"),
+        shipment_id=f.text(b, "shipment", 80),
+        quantity=quantity,
+        serials=serials,
+    )
+
+
+@ledger_kind(
+    "custody.recall-return",
+    frozenset({"wholesaler", "pharmacy"}),
+    "a holder sends packs of a recalled batch back to its manufacturer",
+)
+def custody_recall_return(op: Op) -> None:
+    b = op.body
+    f.members(b, {"shipment", "gtin", "lot", "to"}, MOVE_FIELDS)
+    quantity, serials = packs.quantity_or_serials(b)
+    custody_exceptions.recall_return(
+        op.ledger,
+        op.view,
+        party=signer(op),
+        shipment_id=f.text(b, "shipment", 80),
+        gtin=packs.gtin(b),
+        lot=packs.lot(b),
+        to=f.gln(b, "to"),
+        quantity=quantity,
+        serials=serials,
+    )
+
+
+@ledger_kind(
+    "custody.write-off",
+    SUPPLY_ROLES,
+    "the holder writes off packs it can no longer account for (lost, damaged, theft)",
+)
+def custody_write_off(op: Op) -> None:
+    b = op.body
+    f.members(b, {"gtin", "lot", "reason"}, MOVE_FIELDS | {"note"})
+    quantity, serials = packs.quantity_or_serials(b)
+    custody_exceptions.write_off(
+        op.ledger,
+        party=signer(op),
+        gtin=packs.gtin(b),
+        lot=packs.lot(b),
+        quantity=quantity,
+        serials=serials,
+        reason=f.text(b, "reason", 20),
+        note=f.optional_text(b, "note", 500),
+    )
+
+
 @ledger_kind("custody.dispense", frozenset({"pharmacy"}), "a pharmacy supplies packs to patients")
 def custody_dispense(op: Op) -> None:
     b = op.body
@@ -217,6 +279,9 @@ KINDS: tuple[KindRule, ...] = (
     custody_ship,
     custody_return,
     custody_receive,
+    custody_receive_remainder,
+    custody_recall_return,
+    custody_write_off,
     custody_dispense,
     custody_destroy,
     batch_recall,

@@ -83,6 +83,7 @@ class Lookup:
         """The batch's counts, the pack's state and holder, holdings, timeline and alerts."""
         batch, pack = self.batch, self.pack
         held = sum(h["quantity"] for h in self.holdings)
+        written_off = sum(e["quantity"] for e in self.timeline if e["action"] == "write-off")
         return {
             "batch": None
             if batch is None
@@ -94,7 +95,8 @@ class Lookup:
                 "in_transit": self.in_transit,
                 "dispensed": batch["dispensed"],
                 "destroyed": batch["destroyed"],
-                "conserved": custody.conservation(batch, held, self.in_transit),
+                "written_off": written_off,
+                "conserved": custody.conservation(batch, held, self.in_transit, written_off),
             },
             "pack": None
             if pack is None

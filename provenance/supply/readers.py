@@ -26,7 +26,13 @@ PUBLIC_KINDS = frozenset(
 )
 
 #: The body member that names the other party of a statement, by kind.
-_COUNTERPARTY = {"custody.ship": "to", "custody.return": "to", "custody.receive": "from"}
+_COUNTERPARTY = {
+    "custody.ship": "to",
+    "custody.return": "to",
+    "custody.receive": "from",
+    "custody.receive-remainder": "from",
+    "custody.recall-return": "to",
+}
 
 
 def named_parties(statement: Statement, conn: Connection | None = None) -> list[str]:

@@ -127,8 +127,14 @@ class EpcisEventRow(TypedDict):
     event_time: str
     gtin: GTIN | None
     lot: Lot | None
-    epcs: str  # space-separated, for EPC queries
+    epcs: str  # space-separated; queries use epcis_epc
     event: str  # the event JSON as captured
+
+
+class EpcisEpcRow(TypedDict):
+    hash_id: str
+    field: str  # epcList, childEPCs, parentID, inputEPCList, outputEPCList, …QuantityList
+    epc: str  # canonical Digital Link where the EPC has one
 
 
 COMPANY_PREFIX: Table[CompanyPrefixRow, tuple[str]] = Table("company_prefix", CompanyPrefixRow)
@@ -143,6 +149,7 @@ PACK: Table[PackRow, tuple[GTIN, Serial]] = Table("pack", PackRow)
 CUSTODY_EVENT: Table[CustodyEventRow, tuple[int, int]] = Table("custody_event", CustodyEventRow)
 ALERT: Table[AlertRow, tuple[int, int]] = Table("alert", AlertRow)
 EPCIS_EVENT: Table[EpcisEventRow, tuple[str]] = Table("epcis_event", EpcisEventRow)
+EPCIS_EPC: Table[EpcisEpcRow, tuple[str, str, str]] = Table("epcis_epc", EpcisEpcRow)
 
 
 def require_batch(ledger: Ledger, gtin: GTIN, lot: Lot) -> BatchRow:

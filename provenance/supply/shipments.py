@@ -42,7 +42,8 @@ def ship(
     if SHIPMENT.get(ledger, (party, shipment_id)) is not None:
         raise Conflict(f"shipment {shipment_id} of {party} already exists")
     batch = require_batch(ledger, gtin, lot)
-    if batch["status"] == "recalled" and action != "return":
+    # A recall return (custody_exceptions.recall_return) is the exit for recalled stock.
+    if batch["status"] == "recalled" and action not in ("return", "recall-return"):
         raise Conflict(f"batch {gtin}/{lot} is recalled and cannot be shipped")
     count = check_quantity_form(batch, quantity, serials)
     take_from_holding(ledger, batch=batch, gln=party, count=count, serials=serials, what=action)

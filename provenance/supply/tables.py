@@ -24,6 +24,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "custody_event": ("idx", "seq"),
     "alert": ("idx", "seq"),
     "epcis_event": ("hash_id",),
+    "epcis_epc": ("hash_id", "field", "epc"),
 }
 
 
@@ -176,5 +177,16 @@ class EpcisEvent(SupplyTable, table=True):
     event_time: str = Field(sa_column=string(24, nullable=False))
     gtin: str | None = Field(default=None, sa_column=string(14))
     lot: str | None = Field(default=None, sa_column=string(20))
-    epcs: str = Field(sa_column=text(nullable=False))  # space-separated, for EPC queries
+    epcs: str = Field(sa_column=text(nullable=False))  # space-separated; queries use epcis_epc
     event: str = Field(sa_column=text(nullable=False))  # the event JSON as captured
+
+
+class EpcisEpc(SupplyTable, table=True):
+    """Each EPC and EPC class an EPCIS event names, by field, in its indexed form (canonical
+    Digital Link where it has one): how an EPC query finds its events by key."""
+
+    __tablename__ = "epcis_epc"
+    __table_args__ = (Index("epcis_epc_by_epc", "epc", "field"),)
+    hash_id: str = Field(sa_column=string(120, primary_key=True))
+    field: str = Field(sa_column=string(24, primary_key=True))  # epcList, parentID, …
+    epc: str = Field(sa_column=string(512, primary_key=True))

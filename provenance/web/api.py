@@ -19,6 +19,8 @@ from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
 from provenance.web.context import service
 from provenance.web.log_http import checked_index
+from provenance.web.openapi import openapi
+from provenance.web.openapi_schemas import appended_responses, envelope_body, ref
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -49,7 +51,12 @@ def appended_json(appended: Appended) -> dict[str, Any]:
 
 
 @bp.post("/statements")
+@openapi(
+    request_body=envelope_body(ref("Envelope"), "A signed statement (a DSSE envelope)"),
+    responses=appended_responses(ref("Appended")),
+)
 def submit_statement() -> Response:
+    """One signed statement (a DSSE envelope), logged once."""
     appended = service().log.submit(json_body("the DSSE envelope"))
     body = appended_json(appended)
     status = 200 if appended.duplicate else 201
@@ -61,6 +68,13 @@ MAX_BATCH = 1000
 
 
 @bp.post("/statements/batch")
+@openapi(
+    request_body=envelope_body(
+        {"type": "array", "items": ref("Envelope"), "minItems": 1, "maxItems": MAX_BATCH},
+        "DSSE envelopes, logged together or not at all",
+    ),
+    responses=appended_responses({"type": "array", "items": ref("Appended")}),
+)
 def submit_batch() -> Response:
     """Many envelopes in one request: all are logged in one transaction, or none is."""
     envelopes = json_body("a JSON array of DSSE envelopes")

@@ -13,6 +13,8 @@ from provenance.errors import PROBLEM_BASE, PROBLEMS, Error
 from provenance.log.errors import PROBLEMS as LOG_PROBLEMS
 
 PROBLEM_JSON = "application/problem+json"
+#: Where the app keeps the type URIs of its documented problems (for the OpenAPI document).
+PROBLEM_TYPES = "provenance.problems"
 log = logging.getLogger(__name__)
 
 _HTTP_SLUGS = {
@@ -89,6 +91,7 @@ def register(app: Flask, extra: Sequence[type[Error]] = ()) -> None:
     """Map errors to problem+json, and list every problem type (the core's and `extra`, the
     plug-ins') at /problems."""
     documented = (*PROBLEMS, *LOG_PROBLEMS, *extra)
+    app.extensions[PROBLEM_TYPES] = [cls.type_uri() for cls in documented]
     app.register_error_handler(Error, handle_error)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(Exception, handle_unexpected)

@@ -24,8 +24,9 @@ from provenance.reports.render import (
     table_csv,
     table_records,
 )
-from provenance.reports.run import parse_params, run_report
+from provenance.reports.run import MAX_DAYS, parse_params, run_report
 from provenance.web.context import installed, service
+from provenance.web.openapi import openapi
 
 bp = Blueprint("reports", __name__, template_folder="templates")
 
@@ -105,13 +106,30 @@ def stylesheet() -> Response:
     )
 
 
+#: The parameters every report takes (read by `_built`, so stated here for the API document).
+REPORT_QUERY = {
+    "as_of": {"description": "The report's day", "schema": {"type": "string", "format": "date"}},
+    "days": {
+        "description": "How many days back from as_of",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS},
+    },
+    "trial": {"description": "One trial's id", "schema": {"type": "string", "maxLength": 40}},
+}
+
+
+def _answers(media_type: str) -> dict[int, object]:
+    return {200: {"description": "The report", "content": {media_type: {"schema": {}}}}}
+
+
 @bp.get("/reports/<name>/")
+@openapi(query=REPORT_QUERY, responses=_answers("text/html"))
 def page(name: str) -> str:
     built = _built(name)
     return report_html(built.report, built.pngs, _link, url_for("reports.stylesheet"))
 
 
 @bp.get("/reports/<name>/report.json")
+@openapi(query=REPORT_QUERY, responses=_answers("application/json"))
 def as_json(name: str) -> Response:
     return jsonify(report_json(_built(name).report, rows=True))
 
@@ -125,6 +143,7 @@ def _table(name: str, table: str) -> tuple[_Built, str]:
 
 
 @bp.get("/reports/<name>/tables/<table>.csv")
+@openapi(query=REPORT_QUERY, responses=_answers("text/csv"))
 def table_as_csv(name: str, table: str) -> Response:
     built, found = _table(name, table)
     response = Response(table_csv(built.report.table(found)), mimetype="text/csv")
@@ -133,12 +152,14 @@ def table_as_csv(name: str, table: str) -> Response:
 
 
 @bp.get("/reports/<name>/tables/<table>.json")
+@openapi(query=REPORT_QUERY, responses=_answers("application/json"))
 def table_as_json(name: str, table: str) -> Response:
     built, found = _table(name, table)
     return jsonify(table_records(built.report.table(found)))
 
 
 @bp.get("/reports/<name>/charts/<chart>.png")
+@openapi(query=REPORT_QUERY, responses=_answers("image/png"))
 def chart(name: str, chart: str) -> Response:
     png = _built(name).pngs.get(chart)
     if png is None:

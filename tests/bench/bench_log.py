@@ -5,6 +5,7 @@
 2. Signed ingest through the HTTP API (gunicorn, 2 workers), one statement per request and
    100 per batch request, against the bare python-ecdsa verify rate of the same signatures.
 3. `verify` of an N-entry signed log against the verify-only bound (bare rate x workers).
+5. python-ecdsa with and without the precomputed point tables the server keeps per key.
 4. What the request rate limiter costs: CPU per request with it on (limits never reached)
    against the same app with it off, in one process, repeated.
 """
@@ -38,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from pymerkle import InmemoryTree, SqliteTree  # noqa: E402
 
 from provenance import demo  # noqa: E402
+from provenance.app import APP_METADATA  # noqa: E402
 from provenance.log import merkle, reader  # noqa: E402
 from provenance.log.append import Submission  # noqa: E402
 from provenance.log.service import Service  # noqa: E402
@@ -211,7 +213,9 @@ def installed() -> Installed:
 
 def demo_service(data_dir: Path, stories: tuple[str, ...] = ()) -> Service:
     """A log with the demo parties (and the demo stories named, by plug-in name)."""
-    service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}), installed().registry)
+    service = Service(
+        Settings.from_config({"DATA_DIR": str(data_dir)}), installed().registry, APP_METADATA
+    )
     service.initialise(demo=True)  # demo parties are seeded into demonstration logs only
     demo.seed(service, installed().plugins, 0, stories=stories)
     return service
@@ -442,6 +446,41 @@ def bench_rate_limits(workdir: Path, requests: int = 3000, rounds: int = 5) -> N
     )
 
 
+# --- 5. precomputed key tables ----------------------------------------------------------------
+
+
+def bench_precompute(count: int = 2000, rounds: int = 5) -> None:
+    say(f"\n== python-ecdsa verify, {rounds} rounds of {count:,} signatures, one key ==")
+    import ecdsa
+    from cryptography.hazmat.primitives import hashes
+    from ecdsa.util import sigdecode_der
+
+    from provenance.log import signing
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = public_key_der(key)
+    messages = [f"message {i}".encode() for i in range(count)]
+    signatures = [key.sign(m, ec.ECDSA(hashes.SHA256())) for m in messages]
+    plain = ecdsa.VerifyingKey.from_der(der)
+    tabled = signing._verifier(der)
+    cpu: dict[str, list[float]] = {"plain": [], "tables": []}
+    for _ in range(rounds):
+        for name, verifier in (("plain", plain), ("tables", tabled)):
+            started = time.process_time()
+            for message, signature in zip(messages, signatures, strict=True):
+                verifier.verify(
+                    signature, message, hashfunc=hashlib.sha256, sigdecode=sigdecode_der
+                )
+            cpu[name].append((time.process_time() - started) / count)
+    ratios = sorted(t / p for t, p in zip(cpu["tables"], cpu["plain"], strict=True))
+    RESULTS["precompute"] = {"cpu_ms_plain": cpu["plain"], "cpu_ms_tables": cpu["tables"]}
+    say(
+        f"CPU per verify: plain {min(cpu['plain']) * 1e3:.3f}–{max(cpu['plain']) * 1e3:.3f} ms, "
+        f"with tables {min(cpu['tables']) * 1e3:.3f}–{max(cpu['tables']) * 1e3:.3f} ms; "
+        f"ratio {ratios[len(ratios) // 2]:.2f} (spread {ratios[0]:.2f}–{ratios[-1]:.2f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -449,7 +488,7 @@ def main() -> None:
     )
     parser.add_argument("--ingest", type=int, default=5_000, help="statements for HTTP ingest")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--only", choices=["store", "ingest", "verify", "limits"])
+    parser.add_argument("--only", choices=["store", "ingest", "verify", "limits", "precompute"])
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
     say(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
@@ -463,6 +502,8 @@ def main() -> None:
             bench_verify(workdir, args.entries, args.workers)
         if args.only in (None, "limits"):
             bench_rate_limits(workdir)
+        if args.only in (None, "precompute"):
+            bench_precompute()
     if args.json:
         args.json.write_text(json.dumps(RESULTS, indent=2) + "\n")
 

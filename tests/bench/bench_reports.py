@@ -32,6 +32,7 @@ import click  # noqa: E402
 from bench_log import demo_service, installed, say  # noqa: E402
 from bench_supply import gtin_of  # noqa: E402
 
+from provenance.app import APP_METADATA  # noqa: E402
 from provenance.log.service import Service  # noqa: E402
 from provenance.log.settings import Settings  # noqa: E402
 from provenance.log.store.engine import write_transaction  # noqa: E402
@@ -330,7 +331,9 @@ def child(mode: str, data_dir: Path) -> None:
     plugins = installed()
     # Both modes import the report's module, so their peak RSS differs by the work alone.
     kind = report_kind(catalog(plugins), "supply-chain")
-    service = Service(Settings.from_config({"DATA_DIR": str(data_dir)}), plugins.registry)
+    service = Service(
+        Settings.from_config({"DATA_DIR": str(data_dir)}), plugins.registry, APP_METADATA
+    )
     out: dict[str, Any] = {}
     if mode == "baseline":
         with open_source(service) as source:

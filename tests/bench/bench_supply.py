@@ -8,6 +8,9 @@
 3. Rebuild beside appends: `rebuild` of an EPCIS log (in a process of its own, as
    `flask --app app rebuild` runs) while this process appends a statement every 20 ms; the
    rebuild's total time, how long it held the append lock, and how long those appends took.
+4. EPC queries: MATCH_epc / MATCH_anyEPC through the query /epcis/events runs, at N EPCIS
+   events (rows written directly), latency percentiles against a bare indexed SELECT of the
+   EPC index.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from bench_log import demo_keys, installed, percentile, say, start_server  # noq
 from bench_log import demo_service as parties_service  # noqa: E402
 
 from provenance import demo  # noqa: E402
+from provenance.access.principal import Principal  # noqa: E402
 from provenance.epcis.document import parse_epcis_document  # noqa: E402
+from provenance.epcis.epc_index import MATCH_FIELDS, match_keys  # noqa: E402
 from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER  # noqa: E402
 from provenance.gs1 import keys as gs1  # noqa: E402
 from provenance.log.rebuild import RebuildReport, rebuild  # noqa: E402
@@ -52,6 +57,7 @@ from provenance.log.store.engine import (  # noqa: E402
 )
 from provenance.log.store.projection import DbView  # noqa: E402
 from provenance.supply import demo as demo_supply  # noqa: E402
+from provenance.supply import event_queries  # noqa: E402
 from provenance.supply import queries as supply_queries  # noqa: E402
 from provenance.supply.tables import KEYS  # noqa: E402
 
@@ -471,6 +477,101 @@ def bench_rebuild(workdir: Path, documents: int, events: int) -> None:
     }
 
 
+# --- 4. EPC queries -----------------------------------------------------------------------------
+
+EVENTS_PER_PACK = 4  # commissioning, packing (by its case), shipping, receiving
+PACKS_PER_CASE = 10
+
+
+def fill_epcis_events(service: Service, events: int) -> int:
+    """EPCIS event rows and their EPC index rows as capture writes them, `events` in all: each
+    pack is commissioned, aggregated into a case (the case its parentID), shipped and received.
+    Returns the number of packs."""
+    packs = events // EVENTS_PER_PACK
+    steps = ("commissioning", "packing", "shipping", "receiving")
+    with click.progressbar(length=packs, label="filling EPCIS events", file=sys.stderr) as bar:
+        for start in range(0, packs, CHUNK):
+            event_rows, index_rows = [], []
+            for p in range(start, min(packs, start + CHUNK)):
+                gtin, lot = gtin_of(p % GTINS), f"L{p // 1000:08d}"
+                pack = f"https://id.gs1.org/01/{gtin}/21/S{p}"
+                case = f"https://id.gs1.org/00/0950600{p // PACKS_PER_CASE:010d}"
+                for e, step in enumerate(steps):
+                    hash_id = f"ni:///sha-256;{p:056x}{e:08x}?ver=CBV2.0"
+                    kind = "AggregationEvent" if step == "packing" else "ObjectEvent"
+                    at = f"2026-{1 + e:02d}-01T00:00:00.{p % 1000:03d}Z"
+                    event_rows.append((hash_id, 100 + p, e, kind, step, at, gtin, lot, pack, "{}"))
+                    field = "childEPCs" if step == "packing" else "epcList"
+                    index_rows.append((hash_id, field, pack))
+                    if step == "packing":
+                        index_rows.append((hash_id, "parentID", case))
+            with write_transaction(service.engine) as conn:
+                _rows("epcis_event", event_rows, conn)
+                _rows("epcis_epc", index_rows, conn)
+            bar.update(len(event_rows) // len(steps))
+    return packs
+
+
+def bench_epc_queries(workdir: Path, events: int, queries: int) -> None:
+    say(f"\n== EPC queries at {events:,} EPCIS events ==")
+    service = supply_service(workdir / "epc")
+    started = time.perf_counter()
+    packs = fill_epcis_events(service, events)
+    say(f"filled in {time.perf_counter() - started:.0f} s")
+    rng = random.Random(11)
+    asks: list[tuple[str, str]] = []
+    for _ in range(queries):
+        p = rng.randrange(packs + packs // 10)  # one in eleven names a pack never captured
+        pack = f"https://id.gs1.org/01/{gtin_of(p % GTINS)}/21/S{p}"
+        asks.append((rng.choice(("MATCH_epc", "MATCH_anyEPC")), pack))
+    party = Principal(gln=demo_supply.GLNS[demo_supply.ACME], roles=frozenset({"manufacturer"}))
+
+    def timed(call: Callable[[Any, tuple[str, str]], object]) -> list[float]:
+        latencies = []
+        with read_connection(service.engine) as conn:
+            for ask in asks:
+                t0 = time.perf_counter()
+                call(conn, ask)
+                latencies.append(time.perf_counter() - t0)
+        return latencies
+
+    def epc_query(reader: Principal | None) -> Callable[[Any, tuple[str, str]], object]:
+        def run(conn: Any, ask: tuple[str, str]) -> object:
+            name, value = ask
+            match = [(MATCH_FIELDS[name], match_keys(name, value))]
+            return event_queries.epcis_events(conn, epcs=match, reader=reader)
+
+        return run
+
+    bare = timed(
+        lambda conn, ask: conn.exec_driver_sql(
+            "SELECT hash_id FROM epcis_epc WHERE epc = ?", (ask[1],)
+        ).fetchall()
+    )
+    regulator = timed(epc_query(None))
+    own = timed(epc_query(party))
+    ms = {
+        name: (percentile(lat, 0.5) * 1e3, percentile(lat, 0.99) * 1e3)
+        for name, lat in (("bare", bare), ("regulator", regulator), ("party", own))
+    }
+    say(
+        f"bare indexed SELECT p50 {ms['bare'][0]:.3f} ms, p99 {ms['bare'][1]:.3f} ms; "
+        f"epcis_events as a regulator p50 {ms['regulator'][0]:.3f} ms, "
+        f"p99 {ms['regulator'][1]:.3f} ms; as a party (access checked per event) "
+        f"p50 {ms['party'][0]:.3f} ms, p99 {ms['party'][1]:.3f} ms"
+    )
+    RESULTS["epc_query"] = {
+        "events": packs * EVENTS_PER_PACK,
+        "queries": queries,
+        "bare_select_p50_ms": ms["bare"][0],
+        "bare_select_p99_ms": ms["bare"][1],
+        "regulator_p50_ms": ms["regulator"][0],
+        "regulator_p99_ms": ms["regulator"][1],
+        "party_p50_ms": ms["party"][0],
+        "party_p99_ms": ms["party"][1],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=1_000_000)
@@ -484,7 +585,9 @@ def main() -> None:
         help="EPCIS documents in the rebuilt log (default: twice --documents, as many as the "
         "capture benchmark logs)",
     )
-    parser.add_argument("--only", choices=["scan", "epcis", "rebuild"])
+    parser.add_argument("--epcis-events", type=int, default=1_000_000)
+    parser.add_argument("--epc-queries", type=int, default=2_000)
+    parser.add_argument("--only", choices=["scan", "epcis", "rebuild", "epc"])
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
     say(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
@@ -496,6 +599,8 @@ def main() -> None:
             bench_rebuild(Path(tmp), rebuild_documents, args.events)
         if args.only in (None, "scan"):
             bench_scan(Path(tmp), args.batches, args.lookups, args.workers)
+        if args.only in (None, "epc"):
+            bench_epc_queries(Path(tmp), args.epcis_events, args.epc_queries)
     if args.json:
         args.json.write_text(json.dumps(RESULTS, indent=2) + "\n")
 

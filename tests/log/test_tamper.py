@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from provenance import demo
+from provenance.log.outside import CHECKPOINTS_DIR, LATEST
 from provenance.web.context import installed, service
 from tests.conftest import make_app
 
@@ -172,6 +173,13 @@ def test_deleting_rows_and_checkpoints_is_caught_by_a_kept_checkpoint(
     conn.execute("DELETE FROM log_entry WHERE idx >= ?", (cut,))
     conn.execute("DELETE FROM log_node WHERE (idx + 1) * (1 << level) > ?", (cut,))
     conn.execute("DELETE FROM log_checkpoint WHERE size > ?", (cut,))
+    # The server's own record of what it published, kept beside the database, names the cut...
+    code, output = run_verify(seeded)
+    assert code == 1 and f"first bad index {cut}: missing entry" in output, output
+    # ...unless the attacker, with file access, removed that too.
+    with seeded.app_context():
+        published = service().settings.data_dir / CHECKPOINTS_DIR / LATEST
+    published.unlink()
     code, output = run_verify(seeded)
     assert code == 0, "without outside knowledge the shortened log is self-consistent"
     outcome = seeded.test_cli_runner().invoke(args=["verify", "--quiet", "--checkpoint", str(kept)])

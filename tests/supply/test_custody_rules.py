@@ -9,8 +9,8 @@ import pytest
 
 from provenance.log.identity import PartyRecord
 from provenance.log.store.projection import MemoryView
+from provenance.supply import custody, custody_exceptions, pack_events, shipments
 from provenance.supply import operations as supply
-from provenance.supply import pack_events, shipments
 from provenance.supply import rows as supply_rows
 from provenance.supply.tables import KEYS as SUPPLY_KEYS
 from provenance.supply.tables import METADATA
@@ -40,6 +40,7 @@ def test_row_types_match_the_schema() -> None:
         "custody_event": supply_rows.CustodyEventRow,
         "alert": supply_rows.AlertRow,
         "epcis_event": supply_rows.EpcisEventRow,
+        "epcis_epc": supply_rows.EpcisEpcRow,
     }
     assert set(row_types) == set(METADATA.tables)
     for table, row_type in row_types.items():
@@ -56,12 +57,14 @@ def test_row_types_match_the_schema() -> None:
         supply_rows.CUSTODY_EVENT,
         supply_rows.ALERT,
         supply_rows.EPCIS_EVENT,
+        supply_rows.EPCIS_EPC,
     ]
     assert [handle.name for handle in handles] == list(SUPPLY_KEYS)
 
 
-def independent_totals(view: MemoryView, lot: str) -> tuple[int, int, int, int, int]:
-    """Commissioned, held, in transit, dispensed, destroyed: counted from rows, not counters."""
+def independent_totals(view: MemoryView, lot: str) -> tuple[int, int, int, int, int, int]:
+    """Commissioned, held, in transit, dispensed, destroyed, written off: counted from rows, not
+    counters."""
     rows = view.tables
     held = sum(h["quantity"] for h in rows.get("holding", {}).values() if h["lot"] == lot)
     transit = sum(
@@ -70,14 +73,33 @@ def independent_totals(view: MemoryView, lot: str) -> tuple[int, int, int, int, 
         if s["lot"] == lot and s["status"] != "received"
     )
     events = [e for e in rows.get("custody_event", {}).values() if e["lot"] == lot]
-    moved = {"dispense": 0, "destroy": 0}
+    moved = {"dispense": 0, "destroy": 0, "write-off": 0}
     for e in events:
         if e["action"] in moved:
             moved[e["action"]] += e["quantity"]
         if e["action"] == "undo supplied":
             moved["dispense"] -= e["quantity"]
     batch = rows["batch"][(GTIN, lot)]
-    return batch["quantity"], held, transit, moved["dispense"], moved["destroy"]
+    return (
+        batch["quantity"],
+        held,
+        transit,
+        moved["dispense"],
+        moved["destroy"],
+        moved["write-off"],
+    )
+
+
+def active_at(view: MemoryView, serial: str) -> str | None:
+    """The party holding an active pack (None: in transit, or no longer active)."""
+    pack = view.tables["pack"][(GTIN, serial)]
+    holder: str | None = pack["holder"] if pack["state"] == "active" else None
+    return holder
+
+
+def batch_row(view: MemoryView) -> supply_rows.BatchRow:
+    row: supply_rows.BatchRow = view.tables["batch"][(GTIN, "L1")]
+    return row
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -88,7 +110,7 @@ def test_conservation_under_random_operations(seed: int) -> None:
     for gln, role in zip(PARTIES, ["manufacturer", "wholesaler", "pharmacy"], strict=True):
         view.parties[gln] = PartyRecord(gln, gln, (role,), 1)
     replay.register_product(GTIN, MAKER)
-    serials = [f"S{n}" for n in range(30)]
+    serials = [f"S{n}" for n in range(60)]
     assert run(
         supply.commission,
         party=MAKER,
@@ -99,12 +121,15 @@ def test_conservation_under_random_operations(seed: int) -> None:
         serials=serials,
     )
     refused = 0
+    done: set[str] = set()
     for step in range(300):
         holder = rng.choice(PARTIES)
-        held = [s for s in serials if view.tables["pack"][(GTIN, s)]["holder"] == holder]
+        held = [s for s in serials if active_at(view, s) == holder]
         pick = rng.sample(serials, rng.randint(1, 3))  # often not all held: must be refused
         choice = rng.random()
-        if choice < 0.35:
+        if step == 100:  # from here on the only ways out are return, destroy and write-off
+            assert run(supply.recall, party=MAKER, roles=[], gtin=GTIN, lot="L1", reason="test")
+        if choice < 0.3:
             to = rng.choice([p for p in PARTIES if p != holder])
             ok = run(
                 lambda ledger, **a: shipments.ship(ledger, view, **a),
@@ -114,9 +139,9 @@ def test_conservation_under_random_operations(seed: int) -> None:
                 lot="L1",
                 to=to,
                 quantity=0,
-                serials=pick,
+                serials=held[:3] if held and rng.random() < 0.5 else pick,
             )
-        elif choice < 0.6:
+        elif choice < 0.5:
             open_ = [
                 s for s in view.tables.get("shipment", {}).values() if s["status"] == "in_transit"
             ]
@@ -133,7 +158,47 @@ def test_conservation_under_random_operations(seed: int) -> None:
                 quantity=0,
                 serials=got,
             )
+        elif choice < 0.6:
+            short = [
+                s for s in view.tables.get("shipment", {}).values() if s["status"] == "partial"
+            ]
+            if not short:
+                continue
+            shipment = rng.choice(short)
+            shipped = json.loads(shipment["serials"])
+            ok = run(
+                custody_exceptions.receive_remainder,
+                party=shipment["recipient"],
+                sender=shipment["sender"],
+                shipment_id=shipment["shipment_id"],
+                quantity=0,
+                serials=rng.sample(shipped, rng.randint(1, 2)),  # often already received
+            )
+        elif choice < 0.68:
+            returner = rng.choice([WHOLESALER, PHARMACY, holder])  # the maker's own is refused
+            stock = [s for s in serials if active_at(view, s) == returner]
+            ok = run(
+                lambda ledger, **a: custody_exceptions.recall_return(ledger, view, **a),
+                party=returner,
+                shipment_id=f"R{step}",
+                gtin=GTIN,
+                lot="L1",
+                to=MAKER,
+                quantity=0,
+                serials=stock[:2] or pick,
+            )
         elif choice < 0.75:
+            ok = run(
+                custody_exceptions.write_off,
+                party=holder,
+                gtin=GTIN,
+                lot="L1",
+                quantity=0,
+                serials=held[-1:] or pick,
+                reason=rng.choice(sorted(custody_exceptions.WRITE_OFF_REASONS)),
+                note=None,
+            )
+        elif choice < 0.8:
             ok = run(
                 supply.dispense,
                 party=PHARMACY,
@@ -143,7 +208,7 @@ def test_conservation_under_random_operations(seed: int) -> None:
                 serials=pick[:1],
                 today=at,
             )
-        elif choice < 0.85:
+        elif choice < 0.88:
             ok = run(
                 supply.destroy,
                 party=holder,
@@ -163,8 +228,22 @@ def test_conservation_under_random_operations(seed: int) -> None:
                 state="active",
             )
         refused += not ok
-        commissioned, held_n, transit, dispensed, destroyed = independent_totals(view, "L1")
-        assert commissioned == held_n + transit + dispensed + destroyed, step
-        batch = view.tables["batch"][(GTIN, "L1")]
+        commissioned, held_n, transit, dispensed, destroyed, written_off = independent_totals(
+            view, "L1"
+        )
+        assert commissioned == held_n + transit + dispensed + destroyed + written_off, step
+        assert custody.conservation(batch_row(view), held_n, transit, written_off), step
+        batch = batch_row(view)
         assert (batch["dispensed"], batch["destroyed"]) == (dispensed, destroyed)
+        # A holding counts exactly the packs its party holds that are still in the chain.
+        packs = view.tables["pack"].values()
+        gone = {"supplied", "destroyed", "written-off"}
+        for gln in PARTIES:
+            holding = view.tables.get("holding", {}).get((GTIN, "L1", gln))
+            mine = sum(p["holder"] == gln and p["state"] not in gone for p in packs)
+            assert (holding["quantity"] if holding else 0) == mine, step
+        written = sum(p["state"] == "written-off" for p in packs)
+        assert written == written_off, step
+        done.update(e["action"] for e in view.tables.get("custody_event", {}).values())
     assert refused > 20  # the sequence exercised refusals, not only happy paths
+    assert {"receive-remainder", "recall-return", "write-off"} <= done

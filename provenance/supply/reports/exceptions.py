@@ -47,23 +47,27 @@ def expiry_dates(expiry: pd.Series, today: date) -> pd.Series:
 def batch_balance(
     batches: pd.DataFrame, holdings: pd.DataFrame, shipments: pd.DataFrame
 ) -> pd.DataFrame:
-    """Per batch: commissioned against held + in transit + dispensed + destroyed, recomputed.
+    """Per batch: commissioned against held + in transit + dispensed + destroyed + written off,
+    recomputed.
 
-    batches: gtin, lot, quantity, dispensed, destroyed; holdings: gtin, lot, quantity;
-    shipments: gtin, lot, quantity, received, status (what a short receipt left is in transit).
+    batches: gtin, lot, quantity, dispensed, destroyed, written_off? (custody.write-off totals;
+    0 when absent); holdings: gtin, lot, quantity; shipments: gtin, lot, quantity, received,
+    status (what a short receipt left is in transit).
     """
     key = ["gtin", "lot"]
+    if "written_off" not in batches:
+        batches = batches.assign(written_off=0)
     held = holdings.groupby(key)["quantity"].sum().rename("held")
     open_ = shipments[shipments["status"] != "received"]
     transit = (open_["quantity"] - open_["received"]).groupby([open_["gtin"], open_["lot"]]).sum()
-    out = batches[[*key, "quantity", "dispensed", "destroyed"]].rename(
+    out = batches[[*key, "quantity", "dispensed", "destroyed", "written_off"]].rename(
         columns={"quantity": "commissioned"}
     )
     out = out.join(held, on=key).join(transit.rename("in_transit"), on=key)
     out[["held", "in_transit"]] = out[["held", "in_transit"]].fillna(0)
-    counts = ["commissioned", "held", "in_transit", "dispensed", "destroyed"]
+    counts = ["commissioned", "held", "in_transit", "dispensed", "destroyed", "written_off"]
     out[counts] = out[counts].astype("int64")
-    out["accounted"] = out["held"] + out["in_transit"] + out["dispensed"] + out["destroyed"]
+    out["accounted"] = out[counts[1:]].sum(axis=1)
     out["difference"] = out["commissioned"] - out["accounted"]
     return out[[*key, *counts, "accounted", "difference"]].reset_index(drop=True)
 

@@ -115,7 +115,9 @@ def _load(source: Source) -> dict[str, pd.DataFrame]:
         "parties": source.frame("SELECT gln, name FROM party"),
         "batches": source.frame(
             "SELECT gtin, lot, expiry, quantity, dispensed, destroyed, status, recall_reason, "
-            "recall_index FROM batch"
+            "recall_index, (SELECT coalesce(sum(e.quantity), 0) FROM custody_event e "
+            "WHERE e.gtin = b.gtin AND e.lot = b.lot AND e.action = 'write-off') AS written_off "
+            "FROM batch b"
         ),
         "holdings": source.frame("SELECT gtin, lot, gln, quantity FROM holding"),
         # The serials column is the bulk of a shipment row and no finding needs it.
@@ -144,7 +146,8 @@ def supply_chain_report(source: Source, params: Params, step: Step) -> Report:
     conservation = Section(
         "Conservation",
         "Per batch, packs commissioned must equal packs held + in transit + dispensed + "
-        "destroyed, recomputed from the holding, shipment and batch rows.",
+        "destroyed + written off, recomputed from the holding, shipment and batch rows and "
+        "the write-off events.",
         [
             Metric("Batches", _count(len(balance))),
             Metric("Conservation breaks", _count(len(breaks)), flag=not breaks.empty),

@@ -10,8 +10,9 @@ from flask import Blueprint, Response, request, url_for
 from provenance.access.rules import SIGNED_IN, Rule
 from provenance.access.web import body_limit, current_principal
 from provenance.epcis.document import normalise_cbv
+from provenance.epcis.epc_index import MATCH_FIELDS, match_keys
 from provenance.epcis.errors import BadEpcis
-from provenance.epcis.hash import normalise_epc, utc_millis
+from provenance.epcis.hash import utc_millis
 from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, query_document
 from provenance.log.errors import BadEnvelope
 from provenance.log.statements import now_timestamp
@@ -20,6 +21,8 @@ from provenance.log.store.engine import read_connection
 from provenance.supply import event_queries
 from provenance.web.api import SIGNED_STATEMENT, appended_json, json_body, json_response
 from provenance.web.context import service
+from provenance.web.openapi import openapi
+from provenance.web.openapi_schemas import appended_responses, envelope_body, ref
 
 bp = Blueprint("epcis", __name__)
 
@@ -28,8 +31,26 @@ MAX_CAPTURE_BYTES = 32 * 1024 * 1024
 QUERY_LIMIT = 1000
 
 
+#: A capture's envelope signs a whole EPCISDocument (JSON-LD).
+CAPTURE_ENVELOPE = {
+    "allOf": [ref("Envelope")],
+    "properties": {"payloadType": {"const": EPCIS_PAYLOAD_TYPE}},
+}
+CAPTURED = {
+    "allOf": [ref("Appended")],
+    "properties": {
+        "events_captured": {"type": "integer", "minimum": 0},
+        "payload": {"type": "string", "format": "uri-reference"},
+    },
+}
+
+
 @bp.post("/epcis/capture")
 @body_limit(MAX_CAPTURE_BYTES)
+@openapi(
+    request_body=envelope_body(CAPTURE_ENVELOPE, "The DSSE envelope of an EPCISDocument"),
+    responses=appended_responses(CAPTURED),
+)
 def capture() -> Response:
     """One DSSE envelope (payloadType application/ld+json) over a whole EPCISDocument."""
     envelope = json_body("the DSSE envelope of the EPCIS document")
@@ -47,12 +68,12 @@ def capture() -> Response:
 
 @bp.get("/epcis/events")
 def events() -> Response:
-    """SimpleEventQuery parameters: MATCH_epc, EQ_bizStep, GE_eventTime, LT_eventTime, and the
-    GS1 batch keys gtin and lot; answered as an EPCISQueryDocument."""
+    """SimpleEventQuery parameters: the EPC matches (MATCH_epc, MATCH_anyEPC, MATCH_parentID,
+    …, each a comma-separated list), EQ_bizStep, GE_eventTime, LT_eventTime, and the GS1
+    batch keys gtin and lot; answered as an EPCISQueryDocument."""
     args = request.args
     known = {
-        "MATCH_epc",
-        "MATCH_anyEPC",
+        *MATCH_FIELDS,
         "EQ_bizStep",
         "GE_eventTime",
         "LT_eventTime",
@@ -72,10 +93,16 @@ def events() -> Response:
         limit = min(int(args.get("perPage", QUERY_LIMIT)), QUERY_LIMIT)
     except ValueError:
         raise BadEpcis("perPage must be an integer") from None
+    # Parameters are ANDed, the values of one (comma-separated or repeated) ORed.
+    epcs = [
+        (MATCH_FIELDS[name], match_keys(name, ",".join(args.getlist(name))))
+        for name in sorted(MATCH_FIELDS)
+        if name in args
+    ]
     with read_connection(service().engine) as conn:
         found = event_queries.epcis_events(
             conn,
-            epc=_epc(args.get("MATCH_epc") or args.get("MATCH_anyEPC")),
+            epcs=epcs,
             gtin=args.get("gtin"),
             lot=args.get("lot"),
             biz_step=step,
@@ -85,10 +112,6 @@ def events() -> Response:
             reader=current_principal(),
         )
     return json_response(query_document(found, now_timestamp()))
-
-
-def _epc(value: str | None) -> str | None:
-    return None if value is None else (normalise_epc(value) or value)
 
 
 def _time(value: str | None) -> str | None:
