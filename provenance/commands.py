@@ -13,9 +13,10 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from provenance import demo
-from provenance.client import load_private_key
+from provenance.client import http_request, load_private_key
 from provenance.errors import Error
 from provenance.key_option import KEY, key_help
+from provenance.log.note import Verifier
 from provenance.log.outside import CHECKPOINTS_DIR, LATEST
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
@@ -147,6 +148,19 @@ def seed_demo_command(count: int, if_empty: bool) -> None:
     type=KEY,
     help=key_help("with --url: a regulator's key to sign the requests with"),
 )
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    help="a witness's verifier key (cosignature/v1), or a file holding one (repeatable): the "
+    "checkpoints kept outside (--checkpoint; with --url, the server's cosigned checkpoint) "
+    "must carry their cosignatures",
+)
+@click.option(
+    "--min-witnesses",
+    type=click.IntRange(min=1),
+    help="how many of the --witness keys must have cosigned (default: all)",
+)
 def verify_command(
     workers: int | None,
     quiet: bool,
@@ -156,6 +170,8 @@ def verify_command(
     vkey_url: str | None,
     url: str | None,
     key_file: Path | str | None,
+    witnesses: tuple[str, ...],
+    min_witnesses: int | None,
 ) -> None:
     """Re-check every entry, link, tree hash, checkpoint and signature, with public keys only:
     from where the last verification stopped (--full: from the start), or over HTTP (--url)."""
@@ -171,6 +187,8 @@ def verify_command(
     else:
         verifier = svc.verifier()
     external = [path.read_text() for path in checkpoints]
+    if witnesses or min_witnesses is not None:
+        external = _witnessed(verifier, witnesses, min_witnesses, external, url)
     latest = svc.settings.data_dir / CHECKPOINTS_DIR / LATEST
     if url is None and latest.is_file():
         # The log's own record of what it published, kept outside the database: a database
@@ -199,6 +217,33 @@ def verify_command(
             )
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
+
+
+def _witnessed(
+    verifier: Verifier,
+    witnesses: tuple[str, ...],
+    min_witnesses: int | None,
+    external: list[str],
+    url: str | None,
+) -> list[str]:
+    """The checkpoints kept outside, each checked to carry the named witnesses' cosignatures;
+    with `url`, the server's latest cosigned checkpoint joins them."""
+    from provenance.audit.cli import checkpoint_opener
+
+    opener = checkpoint_opener(verifier, witnesses, min_witnesses)
+    given = list(external)
+    if url is not None:
+        needed = min_witnesses or len(witnesses)
+        _, body = http_request(f"{url.rstrip('/')}/log/checkpoint/cosigned?witnesses={needed}")
+        given.append(body.decode())
+    if not given:
+        raise click.UsageError(
+            "--witness checks checkpoints kept outside: give --checkpoint or --url"
+        )
+    for note in given:
+        # A checkpoint without the cosignatures asked for fails the whole run, before any entry.
+        opener(note)
+    return given
 
 
 @click.command("rebuild")

@@ -290,3 +290,73 @@ def test_witness_entries_from_config_and_environment(
             parse_witness_entries([bad])
     with pytest.raises(BadParameter, match="twice"):
         parse_witness_entries([entries[0], entries[0]])
+
+
+def test_verify_requires_the_named_witnesses_on_the_checkpoints_kept_outside(
+    tmp_path: Path, witnesses: Witnesses
+) -> None:
+    with witnessed_app(tmp_path / "log", witnesses.entries(), witnesses) as app:
+        witnesses.follow(_vkey(app))
+        _grow(app, 2)
+        assert pusher(app).wait_idle(WAIT)
+        cosigned = tmp_path / "cosigned.checkpoint"
+        cosigned.write_text(_checkpoint(app, "/log/checkpoint/cosigned?witnesses=3"))
+        lines = cosigned.read_text().splitlines(keepends=True)
+        log_line = next(line for line in lines if line.startswith(f"— {ORIGIN} "))
+        bare = tmp_path / "bare.checkpoint"
+        bare.write_text("".join(lines[: lines.index("\n") + 1]) + log_line)
+        named = [arg for vkey in list(witnesses.vkeys.values())[:2] for arg in ("--witness", vkey)]
+        runner = app.test_cli_runner()
+        base = ["verify", "--quiet", "--workers", "1"]
+        passed = runner.invoke(args=[*base, "--checkpoint", str(cosigned), *named])
+        assert passed.exit_code == 0, passed.output
+        assert "log intact" in passed.output
+        # The log's own signature alone is not enough once witnesses are named.
+        refused = runner.invoke(args=[*base, "--checkpoint", str(bare), *named])
+        assert refused.exit_code == 1
+        assert "0 of the 2 witnesses required" in refused.output
+        one = runner.invoke(args=[*base, "--checkpoint", str(bare), *named, "--min-witnesses", "1"])
+        assert one.exit_code == 1
+        # Witnesses check checkpoints kept outside: there must be one to check.
+        assert runner.invoke(args=[*base, *named]).exit_code == 2
+
+
+def test_verify_over_http_checks_the_servers_cosigned_checkpoint(
+    tmp_path: Path, witnesses: Witnesses
+) -> None:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from provenance.log.signing import private_key_pem
+
+    with witnessed_app(tmp_path / "log", witnesses.entries(), witnesses) as app:
+        witnesses.follow(_vkey(app))
+        regulator = register_party(
+            app.test_client(), Authority.from_app(app), "Regulator", "5412345000044", ["regulator"]
+        )
+        _grow(app, 2)
+        assert pusher(app).wait_idle(WAIT)
+        key = tmp_path / "regulator.pem"
+        key.write_bytes(private_key_pem(regulator.key))
+        vkey = tmp_path / "log.vkey"
+        vkey.write_text(_vkey(app) + "\n")
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_port}"
+            named = [a for v in witnesses.vkeys.values() for a in ("--witness", v)]
+            args = ["verify", "--quiet", "--workers", "1", "--url", url, "--vkey", str(vkey)]
+            runner = app.test_cli_runner()
+            checked = runner.invoke(args=[*args, "--key", str(key), *named])
+            assert checked.exit_code == 0, checked.output
+            assert "log intact" in checked.output
+            # A witness that never cosigned this log: the server has no such checkpoint.
+            stranger = Witnesses(tmp_path / "strangers", 1)
+            extra = ["--witness", next(iter(stranger.vkeys.values()))]
+            refused = runner.invoke(args=[*args, "--key", str(key), *named, *extra])
+            assert refused.exit_code == 1, refused.output
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
