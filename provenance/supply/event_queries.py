@@ -12,6 +12,9 @@ from provenance.access.principal import Principal
 from provenance.log.store.engine import query
 from provenance.supply.readers import HANDLED_BY, limited_to
 
+#: Where an event stands in a query's order: event time (UTC millis), entry index, position.
+EventKey = tuple[str, int, int]
+
 
 def epcis_events(
     conn: Connection,
@@ -24,13 +27,17 @@ def epcis_events(
     until: str | None = None,
     limit: int = 1000,
     reader: Principal | None = None,
+    after: EventKey | None = None,
+    page_keys: list[EventKey] | None = None,
 ) -> list[dict[str, Any]]:
     """Captured events matching every given filter, oldest first. A party reads the events of
     entries it signed and those of batches it handled (an event is filed under the first batch
     it names); a regulator all.
 
     Each of `epcs` is (fields, EPC keys): the event names one of the keys (in the indexed form
-    of `provenance.epcis.epc_index.epc_key`) in one of the fields."""
+    of `provenance.epcis.epc_index.epc_key`) in one of the fields. `after` continues a query
+    after the event with that key (the order's own key: time, entry, position); `page_keys`, if
+    given, receives each returned event's key, so the caller can name where a page ended."""
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
     for column, value in (("gtin", gtin), ("lot", lot), ("biz_step", biz_step)):
@@ -60,17 +67,27 @@ def epcis_events(
     if until is not None:
         where.append("e.event_time < ?")
         params.append(until)
+    if after is not None:
+        at, idx, position = after
+        where.append(
+            "(e.event_time > ? OR (e.event_time = ? AND (e.idx > ? OR "
+            "(e.idx = ? AND e.position > ?))))"
+        )
+        params.extend((at, at, idx, idx, position))
     rows = query(
         conn,
-        f"SELECT e.event, e.hash_id FROM epcis_event e WHERE {' AND '.join(where)} "
+        "SELECT e.event, e.hash_id, e.event_time, e.idx, e.position FROM epcis_event e "
+        f"WHERE {' AND '.join(where)} "
         f"ORDER BY e.event_time, e.idx, e.position LIMIT {int(limit)}",
         tuple(params),
     )
     events = []
-    for raw, hash_id in rows:
+    for raw, hash_id, at, idx, position in rows:
         event = json.loads(raw)
         event.setdefault("eventID", hash_id)
         events.append(event)
+        if page_keys is not None:
+            page_keys.append((str(at), int(idx), int(position)))
     return events
 
 

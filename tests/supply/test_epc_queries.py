@@ -187,3 +187,37 @@ def test_custody_needs_known_quantities_and_documents_a_sane_depth(
     nested = capture(client, maker, document({**shipping(SERIALS[4:5]), "tag:x,2026:deep": deep}))
     assert nested.status_code == 422, nested.get_json()
     assert nested.get_json()["type"].endswith("/bad-epcis")
+
+
+def test_pages_follow_the_next_link_to_every_event(
+    client: FlaskClient, parties: dict[str, PartyKey]
+) -> None:
+    """perPage cuts the answer; the `next` link (EPCIS 2.0 REST binding) carries a
+    nextPageToken to the rest, and the pages together are the whole answer, in order."""
+    maker = _captured(client, parties)
+    whole = read(client, maker, "/epcis/events?MATCH_anyEPC=" + epc(SERIALS[0]))
+    assert "Link" not in whole.headers  # one page holds everything
+    wanted = [
+        e["eventID"]
+        for e in whole.get_json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    ]
+    assert len(wanted) == 3
+    url, seen = f"/epcis/events?MATCH_anyEPC={epc(SERIALS[0])}&perPage=1", []
+    while url:
+        answer = read(client, maker, url)
+        assert answer.status_code == 200, answer.get_json()
+        page = answer.get_json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert len(page) == 1
+        seen.append(page[0]["eventID"])
+        link = answer.headers.get("Link")
+        url = link.split(">")[0].lstrip("<") if link else ""
+        assert not link or link.endswith('rel="next"')
+    assert seen == wanted
+    # A token belongs to its query; a forged one is refused, never a 500.
+    first = read(client, maker, f"/epcis/events?MATCH_anyEPC={epc(SERIALS[0])}&perPage=1")
+    token = first.headers["Link"].split("nextPageToken=")[1].split(">")[0]
+    other = read(client, maker, f"/epcis/events?MATCH_epc={epc(SERIALS[1])}&nextPageToken={token}")
+    assert other.status_code == 422
+    assert "another query" in other.get_json()["detail"]
+    forged = read(client, maker, "/epcis/events?nextPageToken=not-a-token")
+    assert forged.status_code == 422

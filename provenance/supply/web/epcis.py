@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request, url_for
 
@@ -19,6 +21,7 @@ from provenance.log.statements import now_timestamp
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.supply import event_queries
+from provenance.supply.web import page_token
 from provenance.web.api import SIGNED_STATEMENT, appended_json, json_body, json_response
 from provenance.web.context import service
 from provenance.web.openapi import openapi
@@ -80,6 +83,7 @@ def events() -> Response:
         "gtin",
         "lot",
         "perPage",
+        "nextPageToken",
     }
     unknown = sorted(set(args) - known)
     if unknown:
@@ -99,6 +103,8 @@ def events() -> Response:
         for name in sorted(MATCH_FIELDS)
         if name in args
     ]
+    token = args.get("nextPageToken")
+    keys: list[event_queries.EventKey] = []
     with read_connection(service().engine) as conn:
         found = event_queries.epcis_events(
             conn,
@@ -108,10 +114,28 @@ def events() -> Response:
             biz_step=step,
             since=_time(args.get("GE_eventTime")),
             until=_time(args.get("LT_eventTime")),
-            limit=limit,
+            limit=limit + 1,  # one more tells whether another page follows
             reader=current_principal(),
+            after=page_token.read(token, _query_of(args)) if token else None,
+            page_keys=keys,
         )
-    return json_response(query_document(found, now_timestamp()))
+    headers = {}
+    if len(found) > limit:
+        found = found[:limit]
+        following = page_token.make(keys[limit - 1], _query_of(args))
+        query = [(k, v) for k in sorted(args) if k != "nextPageToken" for v in args.getlist(k)]
+        link = url_for("epcis.events") + "?" + urlencode([*query, ("nextPageToken", following)])
+        # EPCIS 2.0 REST binding: the next page is the `next` link, carrying the token.
+        headers["Link"] = f'<{link}>; rel="next"'
+    return json_response(query_document(found, now_timestamp()), headers=headers)
+
+
+def _query_of(args: Any) -> str:
+    """The query a token belongs to: its parameters but the token and the page size."""
+    kept = sorted(
+        (k, v) for k in args if k not in ("nextPageToken", "perPage") for v in args.getlist(k)
+    )
+    return urlencode(kept)
 
 
 def _time(value: str | None) -> str | None:
