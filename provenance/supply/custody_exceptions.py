@@ -10,7 +10,8 @@ from provenance.log.errors import BadStatement, Conflict, WrongRole
 from provenance.log.identity import IdentityView
 from provenance.log.ledger import Ledger
 from provenance.supply import custody, shipments
-from provenance.supply.custody import check_quantity_form, give_to_holding, take_from_holding
+from provenance.supply.custody import check_quantity_form, give_to_holding
+from provenance.supply.operations import leave_the_chain
 from provenance.supply.rows import (
     ALERT,
     CUSTODY_EVENT,
@@ -24,8 +25,6 @@ from provenance.supply.rows import (
 
 #: Why a holder writes packs off: it can no longer account for them, for one of these reasons.
 WRITE_OFF_REASONS = frozenset({"lost", "damaged-in-transit", "theft-unknown"})
-#: The EU FMD-style state a written-off pack takes; "stolen" stays a state of its own.
-WRITTEN_OFF = "written-off"
 
 
 def receive_remainder(
@@ -202,22 +201,7 @@ def write_off(
         raise BadStatement(f"body.reason must be one of {sorted(WRITE_OFF_REASONS)}")
     batch = require_batch(ledger, gtin, lot)
     count = check_quantity_form(batch, quantity, serials)
-    take_from_holding(
-        ledger,
-        batch=batch,
-        gln=party,
-        count=count,
-        serials=serials,
-        what="write off",
-        leaves_as=WRITTEN_OFF,
-    )
-    custody.event(
-        ledger,
-        gtin=gtin,
-        lot=lot,
-        action="write-off",
-        party=party,
-        quantity=count,
-        serials=serials,
-        detail=reason + (f": {note}" if note else ""),
+    detail = reason + (f": {note}" if note else "")
+    leave_the_chain(
+        ledger, batch, party=party, count=count, serials=serials, action="write-off", detail=detail
     )

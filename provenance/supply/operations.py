@@ -16,9 +16,13 @@ from provenance.supply.rows import BATCH, PACK, PRODUCT, BatchRow, require_batch
 
 SUPPLY_ROLES = frozenset({"manufacturer", "wholesaler", "pharmacy"})
 #: Packs leaving the chain: the EU FMD state they take, and the batch counter they add to.
-_LEAVING: dict[str, tuple[str, Literal["dispensed", "destroyed"]]] = {
+#: How packs leave the chain: the state a named serial takes, and the batch's counter of them
+#: (written-off packs have none: they are counted from their custody events; a written-off pack
+#: is not a stolen one, which keeps its own state and stays held).
+_LEAVING: dict[str, tuple[str, Literal["dispensed", "destroyed"] | None]] = {
     "dispense": ("supplied", "dispensed"),
     "destroy": ("destroyed", "destroyed"),
+    "write-off": ("written-off", None),
 }
 
 
@@ -151,7 +155,7 @@ def dispense(
                 f"{pack['state_by']} at {pack['state_at']}",
             )
         return
-    _leave_the_chain(ledger, batch, party=party, count=count, serials=serials, action="dispense")
+    leave_the_chain(ledger, batch, party=party, count=count, serials=serials, action="dispense")
 
 
 def destroy(
@@ -166,22 +170,23 @@ def destroy(
 ) -> None:
     batch = require_batch(ledger, gtin, lot)
     count = check_quantity_form(batch, quantity, serials)
-    _leave_the_chain(
+    leave_the_chain(
         ledger, batch, party=party, count=count, serials=serials, action="destroy", detail=reason
     )
 
 
-def _leave_the_chain(
+def leave_the_chain(
     ledger: Ledger,
     batch: BatchRow,
     *,
     party: GLN,
     count: int,
     serials: Sequence[Serial],
-    action: Literal["dispense", "destroy"],
+    action: Literal["dispense", "destroy", "write-off"],
     detail: str = "",
 ) -> None:
-    """Packs dispensed or destroyed: out of the holder's custody for good, counted on the batch."""
+    """Packs dispensed, destroyed or written off: out of the holder's custody for good, counted
+    on the batch (or, written off, by their custody events)."""
     leaves_as, counter = _LEAVING[action]
     take_from_holding(
         ledger,
@@ -189,11 +194,12 @@ def _leave_the_chain(
         gln=party,
         count=count,
         serials=serials,
-        what=action,
+        what=action.replace("-", " "),  # "write off", as the message says it
         leaves_as=leaves_as,
     )
-    batch[counter] += count
-    BATCH.touch(ledger, batch)
+    if counter is not None:
+        batch[counter] += count
+        BATCH.touch(ledger, batch)
     custody.event(
         ledger,
         gtin=batch["gtin"],
