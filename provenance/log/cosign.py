@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from provenance.log.errors import InvalidNote, MalformedNote, VerificationError
+from provenance.log.errors import MalformedNote, VerificationError
 from provenance.log.note import (
     ALG_COSIGNATURE_V1,
     MAX_COSIGNATURE_TIME,
@@ -23,6 +23,7 @@ from provenance.log.note import (
     open_checkpoint,
     parse_note,
     parse_verifier_key,
+    verified_signatures,
 )
 
 
@@ -89,16 +90,9 @@ def cosignatures(note: str | bytes, witnesses: Sequence[Verifier]) -> list[Cosig
 
     signed-note: signatures by unknown keys are ignored; one whose key name and ID match a
     known witness must verify, else the whole note is refused (InvalidNote)."""
-    parsed = parse_note(note)
-    message = parsed.text.encode()
-    known = {(w.name, w.key_hash): w for w in witnesses}
     found: dict[tuple[str, bytes], Cosignature] = {}
-    for sig in parsed.signatures:
-        witness = known.get((sig.name, sig.key_hash))
-        if witness is None:
-            continue
-        if not witness.verify(message, sig.signature):
-            raise InvalidNote(f"invalid cosignature by witness {sig.name}")
+    parsed = parse_note(note)
+    for witness, sig in verified_signatures(parsed, witnesses, "cosignature by witness"):
         (timestamp,) = struct.unpack(">Q", sig.signature[:8])
         found.setdefault((sig.name, sig.key_hash), Cosignature(witness, timestamp, _line_of(sig)))
     return list(found.values())

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import ecdsa
@@ -207,18 +207,27 @@ def parse_note(note: str | bytes) -> Note:
     return Note(text, tuple(signatures))
 
 
-def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> tuple[Note, list[Verifier]]:
-    """Verify a note: signatures by unknown keys are ignored, a bad one by a known key is fatal."""
-    parsed = parse_note(note)
+def verified_signatures(
+    parsed: Note, verifiers: Sequence[Verifier], what: str = "signature by known key"
+) -> Iterator[tuple[Verifier, NoteSignature]]:
+    """The note's signatures by `verifiers`, each checked (signed-note): signatures by unknown
+    keys are ignored, a bad one by a known key refuses the whole note (InvalidNote)."""
     message = parsed.text.encode()
     known = {(v.name, v.key_hash): v for v in verifiers}
-    verified: list[Verifier] = []
     for sig in parsed.signatures:
         verifier = known.get((sig.name, sig.key_hash))
         if verifier is None:
             continue
         if not verifier.verify(message, sig.signature):
-            raise InvalidNote(f"invalid signature by known key {sig.name}")
+            raise InvalidNote(f"invalid {what} {sig.name}")
+        yield verifier, sig
+
+
+def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> tuple[Note, list[Verifier]]:
+    """Verify a note: signatures by unknown keys are ignored, a bad one by a known key is fatal."""
+    parsed = parse_note(note)
+    verified: list[Verifier] = []
+    for verifier, _ in verified_signatures(parsed, verifiers):
         if verifier not in verified:
             verified.append(verifier)
     if not verified:
