@@ -27,16 +27,16 @@ LATEST_BATCHES = 25
 
 def _blueprints() -> Sequence[Blueprint]:
     from provenance.supply.web import bundles as bundle_routes
-    from provenance.supply.web import epcis, resolver
+    from provenance.supply.web import epcis, epcis_capture, resolver
 
-    return (resolver.bp, epcis.bp, bundle_routes.bp)
+    return (resolver.bp, epcis.bp, epcis_capture.bp, bundle_routes.bp)
 
 
 def _access() -> Mapping[str, Rule]:
     from provenance.supply.web import bundles as bundle_routes
-    from provenance.supply.web import epcis, resolver
+    from provenance.supply.web import epcis, epcis_capture, resolver
 
-    return {**resolver.ACCESS, **epcis.ACCESS, **bundle_routes.ACCESS}
+    return {**resolver.ACCESS, **epcis.ACCESS, **epcis_capture.ACCESS, **bundle_routes.ACCESS}
 
 
 def _commands() -> Sequence[click.Command]:

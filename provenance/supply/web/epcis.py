@@ -1,4 +1,4 @@
-"""EPCIS 2.0 endpoints: signed capture and the event query."""
+"""EPCIS 2.0 query endpoints: the event query (SimpleEventQuery) and its paging."""
 
 from __future__ import annotations
 
@@ -8,74 +8,32 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request, url_for
+from werkzeug.datastructures import MultiDict
 
+from provenance.access.principal import Principal
 from provenance.access.rules import SIGNED_IN, Rule
-from provenance.access.web import body_limit, current_principal
+from provenance.access.web import current_principal
 from provenance.epcis.document import normalise_cbv
 from provenance.epcis.epc_index import MATCH_FIELDS, match_keys
 from provenance.epcis.errors import BadEpcis
 from provenance.epcis.hash import utc_millis
-from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, query_document
-from provenance.log.errors import BadEnvelope
+from provenance.epcis.query import query_document
 from provenance.log.statements import now_timestamp
-from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.supply import event_queries
 from provenance.supply.web import page_token
-from provenance.web.api import SIGNED_STATEMENT, appended_json, json_body, json_response
+from provenance.web.api import json_response
 from provenance.web.context import service
 from provenance.web.openapi import openapi
-from provenance.web.openapi_schemas import appended_responses, envelope_body, ref
 
 bp = Blueprint("epcis", __name__)
 
-#: A 10,000-event document, base64 inside its envelope, fits.
-MAX_CAPTURE_BYTES = 32 * 1024 * 1024
 QUERY_LIMIT = 1000
 
 
-#: A capture's envelope signs a whole EPCISDocument (JSON-LD).
-CAPTURE_ENVELOPE = {
-    "allOf": [ref("Envelope")],
-    "properties": {"payloadType": {"const": EPCIS_PAYLOAD_TYPE}},
-}
-CAPTURED = {
-    "allOf": [ref("Appended")],
-    "properties": {
-        "events_captured": {"type": "integer", "minimum": 0},
-        "payload": {"type": "string", "format": "uri-reference"},
-    },
-}
-
-
-@bp.post("/epcis/capture")
-@body_limit(MAX_CAPTURE_BYTES)
-@openapi(
-    request_body=envelope_body(CAPTURE_ENVELOPE, "The DSSE envelope of an EPCISDocument"),
-    responses=appended_responses(CAPTURED),
-)
-def capture() -> Response:
-    """One DSSE envelope (payloadType application/ld+json) over a whole EPCISDocument."""
-    envelope = json_body("the DSSE envelope of the EPCIS document")
-    if not isinstance(envelope, dict) or envelope.get("payloadType") != EPCIS_PAYLOAD_TYPE:
-        raise BadEnvelope(f"an EPCIS capture envelope has payloadType {EPCIS_PAYLOAD_TYPE}")
-    appended = service().log.submit(envelope)
-    with read_connection(service().engine) as conn:
-        captured = event_queries.events_captured(conn, appended.index)
-        digest = logdb.payload_digest(conn, appended.index)
-    body = appended_json(appended)
-    body["events_captured"] = captured
-    body["payload"] = url_for("log.payload", digest=digest.hex() if digest else "")
-    return json_response(body, 200 if appended.duplicate else 201, {"Location": body["entry"]})
-
-
-@bp.get("/epcis/events")
-def events() -> Response:
-    """SimpleEventQuery parameters: the EPC matches (MATCH_epc, MATCH_anyEPC, MATCH_parentID,
-    …, each a comma-separated list), EQ_bizStep, GE_eventTime, LT_eventTime, and the GS1
-    batch keys gtin and lot; answered as an EPCISQueryDocument."""
-    args = request.args
-    known = {
+#: The SimpleEventQuery parameters (and the REST binding's paging ones) the query takes.
+QUERY_PARAMETERS = frozenset(
+    {
         *MATCH_FIELDS,
         "EQ_bizStep",
         "GE_eventTime",
@@ -85,6 +43,22 @@ def events() -> Response:
         "perPage",
         "nextPageToken",
     }
+)
+
+
+@bp.get("/epcis/events")
+@openapi(query={name: {"schema": {"type": "string"}} for name in QUERY_PARAMETERS})
+def events() -> Response:
+    """SimpleEventQuery parameters: the EPC matches (MATCH_epc, MATCH_anyEPC, MATCH_parentID,
+    …, each a comma-separated list), EQ_bizStep, GE_eventTime, LT_eventTime, and the GS1
+    batch keys gtin and lot; answered as an EPCISQueryDocument."""
+    return answer_query(request.args, current_principal())
+
+
+def answer_query(args: MultiDict[str, str], reader: Principal | None) -> Response:
+    """The EPCISQueryDocument answering SimpleEventQuery parameters `args`, for `reader`: the
+    one query every EPCIS read resource (and a named query) runs."""
+    known = QUERY_PARAMETERS
     unknown = sorted(set(args) - known)
     if unknown:
         raise BadEpcis("unsupported query parameters", unsupported=unknown, supported=sorted(known))
@@ -115,7 +89,7 @@ def events() -> Response:
             since=_time(args.get("GE_eventTime")),
             until=_time(args.get("LT_eventTime")),
             limit=limit + 1,  # one more tells whether another page follows
-            reader=current_principal(),
+            reader=reader,
             after=page_token.read(token, _query_of(args)) if token else None,
             page_keys=keys,
         )
@@ -150,7 +124,6 @@ def _time(value: str | None) -> str | None:
 
 
 ACCESS: dict[str, Rule] = {
-    "epcis.capture": SIGNED_STATEMENT,  # the document is signed whole by a registered key
     # Each party reads the events it captured and those of batches it handled; regulators all.
     "epcis.events": SIGNED_IN,
 }
