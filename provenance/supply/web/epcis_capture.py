@@ -20,7 +20,6 @@ bp = Blueprint("epcis_capture", __name__)
 
 #: A 10,000-event document, base64 inside its envelope, fits.
 MAX_CAPTURE_BYTES = 32 * 1024 * 1024
-QUERY_LIMIT = 1000
 
 
 #: A capture's envelope signs a whole EPCISDocument (JSON-LD).
