@@ -14,9 +14,12 @@ from provenance.log.service import Service
 from provenance.log.settings import Settings
 from provenance.plugins import Installed, load_plugins
 from provenance.web import (
+    access_log,
     api,
     headers,
+    health,
     log_http,
+    metrics,
     modes,
     openapi_http,
     pages,
@@ -45,11 +48,14 @@ def create_app(
         plugins = load_plugins(settings.plugins)
     app.extensions[PLUGINS] = plugins
     app.extensions[SERVICE] = Service(settings, plugins.registry, APP_METADATA)
-    problems.register(app, (*ACCESS_PROBLEMS, *plugins.problems()))
+    problems.register(app, (*ACCESS_PROBLEMS, *health.PROBLEMS, *plugins.problems()))
     for blueprint in (log_http.bp, api.bp, pages.bp, reports_http.bp, login.bp, openapi_http.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     rules = {**log_http.ACCESS, **api.ACCESS, **pages.ACCESS, **reports_http.ACCESS}
     rules.update({**problems.ACCESS, **login.ACCESS, **openapi_http.ACCESS})
+    rules.update({**health.ACCESS, **metrics.ACCESS})
     for plugin in plugins.plugins:
         for blueprint in plugin.blueprints():
             app.register_blueprint(blueprint)
@@ -57,7 +63,9 @@ def create_app(
     service = app.extensions[SERVICE]
     modes.install(app, service)  # first: refuses before anything else runs
     access.install(app, service, rules)
+    metrics.install(app, service)
     pages.install_navigation(app, plugins.nav())
     headers.install(app)
     commands.register(app)
+    access_log.install(app, metrics.observe)  # outermost: times everything the app does
     return app

@@ -36,6 +36,30 @@ def _emit(value: Any, out: Path | None) -> None:
         click.echo(f"wrote {out}", err=True)
 
 
+#: Every option can also come from the environment: PROVENANCE_<COMMAND>_<OPTION> (click's
+#: auto_envvar_prefix), and those that name the same thing in every command from one variable.
+ENV_PREFIX = "PROVENANCE"
+SHARED_ENV = {"url": "PROVENANCE_URL", "key": "PROVENANCE_KEY"}
+#: Options whose mere presence changes what a command does are not read from SHARED_ENV: with
+#: PROVENANCE_URL set, `register-party --out FILE` must still write the file, not submit.
+_MODE_SWITCHES = {("register-party", "url")}
+
+
+def from_environment(command: click.Command) -> click.Command:
+    """Name each option's environment variable in its help, and give the shared ones theirs."""
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        shared = SHARED_ENV.get(param.name)
+        if param.envvar is None and shared and (command.name, param.name) not in _MODE_SWITCHES:
+            param.envvar = shared
+        param.show_envvar = True
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            from_environment(sub)
+    return command
+
+
 class _Commands(click.Group):
     """The core's commands, the plug-ins' commands (imported only when asked for), and errors
     as one line on stderr with exit status 1, never a traceback."""
@@ -46,7 +70,7 @@ class _Commands(click.Group):
         if self._found is None:
             installed = load_plugins(Settings.from_config({}).plugins)
             self._found = {
-                command.name: command
+                command.name: from_environment(command)
                 for plugin in installed.plugins
                 for command in plugin.commands()
                 if command.name is not None
@@ -68,7 +92,7 @@ class _Commands(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
-@click.group(cls=_Commands)
+@click.group(cls=_Commands, context_settings={"auto_envvar_prefix": ENV_PREFIX})
 @click.version_option(package_name="provenance")
 def main() -> None:
     """Sign statements on your side and check what the log says about them."""
@@ -362,3 +386,5 @@ main.add_command(report_command)
 main.add_command(witness_group)
 for _audit in AUDIT_COMMANDS:
     main.add_command(_audit)
+for _command in main.commands.values():
+    from_environment(_command)

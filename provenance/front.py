@@ -7,12 +7,20 @@ import click
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int, help="worker threads")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="PROVENANCE_HOST")
+@click.option("--port", default=8000, show_default=True, type=int, envvar="PROVENANCE_PORT")
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=int,
+    envvar="PROVENANCE_THREADS",
+    help="worker threads",
+)
 def main(host: str, port: int, threads: int) -> None:
-    """Serve the app (settings from the environment, as `flask --app app` reads them)."""
-    from waitress import serve
+    """Serve the app (settings from the environment, as `flask --app app` reads them); say
+    where once the port is bound, so the address printed already answers."""
+    from waitress import create_server
 
     from provenance.app import create_app
     from provenance.web.context import service
@@ -23,7 +31,7 @@ def main(host: str, port: int, threads: int) -> None:
     if witnessing is not None:
         # The last checkpoint before a restart may not have reached every witness yet.
         witnessing.push_latest()
-    serve(
+    server = create_server(
         app,
         host=host,
         port=port,
@@ -37,6 +45,16 @@ def main(host: str, port: int, threads: int) -> None:
         max_request_body_size=64 * 1024 * 1024,
         ident="provenance",
     )
+    bound_host = getattr(server, "effective_host", host)
+    bound_port = getattr(server, "effective_port", port)
+    shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+    click.echo(f"provenance is serving at http://{shown}:{bound_port}/  (Ctrl-C to stop)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
 
 
 if __name__ == "__main__":

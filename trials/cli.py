@@ -12,12 +12,14 @@ import click
 from provenance.client import load_private_key, sign_and_submit
 from provenance.key_option import KEY, key_help
 from trials.client import (
-    MEDIA_TYPES,
     dataset_body,
+    media_type_of,
     new_salt,
     protocol_body,
     signature,
+    summarise_file,
     upload,
+    upload_file,
 )
 from trials.rules import MEANINGS
 
@@ -134,9 +136,9 @@ def _dataset(
 ) -> None:
     salt = new_salt()
     sig = signature(printed_name, meaning)
-    body, data, fmt = dataset_body(trial_id, dataset, domain, path, salt, sig)
+    body, fmt = dataset_body(trial_id, dataset, domain, path, salt, sig)
     private = load_private_key(key)
-    upload(url, data, salt, MEDIA_TYPES[fmt], private)
+    upload_file(url, path, salt, media_type_of(path, fmt), private)
     body.update(extra)
     _done(sign_and_submit(url, private, kind, body))
     click.echo(f"  {dataset}: {body['rows']} rows x {body['columns']} columns ({fmt})")
@@ -183,4 +185,27 @@ def amend(
     )
 
 
-COMMANDS = (trial, protocol, submit_dataset, amend)
+@click.command("dataset-hash")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--digits",
+    type=click.IntRange(1, 17),
+    help="hash numbers rounded to this many significant digits (15 compares a file written "
+    "with fewer digits, such as Dataset-JSON from a SAS export, with its source)",
+)
+def dataset_hash(paths: tuple[Path, ...], digits: int | None) -> None:
+    """Print the content hash of dataset files, read locally; with several, fail if they differ."""
+    hashes = set()
+    for path in paths:
+        summary = summarise_file(path, digits)
+        hashes.add(summary.content_hash)
+        shape = f"{summary.row_count} rows x {summary.column_count} columns"
+        click.echo(f"{summary.content_hash}  {shape} ({summary.format})  {path}")
+    if len(hashes) > 1:
+        at = f" at {digits} significant digits" if digits else ""
+        raise click.ClickException(f"the datasets differ{at}")
+
+
+COMMANDS = (trial, protocol, submit_dataset, amend, dataset_hash)

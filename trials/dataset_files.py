@@ -1,25 +1,32 @@
-"""Reading dataset files (CSV, SAS XPT, CDISC Dataset-JSON) into the canonical `Dataset` form."""
+"""Reading dataset files (CSV, SAS XPT, CDISC Dataset-JSON) into the canonical form: whole
+(`Dataset`, for small uses) or streamed into a `DatasetSummary` (rows, columns, content hash)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
+import zlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyreadstat
 
-from trials.dataset_json import parse_dataset_json
+from trials import datasets, xpt
+from trials.dataset_csv import csv_table
+from trials.dataset_json import json_table
+from trials.dataset_sources import Source, compression_of
 from trials.datasets import (
     Cell,
     Dataset,
+    DatasetSummary,
     check_size,
     column_names,
-    exact_number,
+    load_rows,
     number_cell,
     row_limit,
+    summarise_rows,
     text_cell,
     transpose,
 )
@@ -27,10 +34,26 @@ from trials.errors import BadDataset
 
 FORMATS = ("csv", "xpt", "dataset-json")
 
-_EXTENSIONS = {".csv": "csv", ".xpt": "xpt", ".json": "dataset-json"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".xpt": "xpt",
+    ".json": "dataset-json",
+    ".ndjson": "dataset-json",
+    ".dsjc": "dataset-json",
+}
+#: Media types under which an upload is a dataset, read through before it is stored (gzip or
+#: zlib compressed or not).
+DATASET_MEDIA_TYPES = {
+    "text/csv": "csv",
+    "application/x-sas-xport": "xpt",
+    "application/json": "dataset-json",
+    "application/x-ndjson": "dataset-json",
+    "application/vnd.cdisc.dataset-json.compressed": "dataset-json",
+}
 # Both XPORT v5 and v8 files open with this 80-byte library header record.
 _XPT_MAGIC = b"HEADER RECORD*******LIB"
-_LEADING_ZERO = re.compile(r"[+-]?0\d")
+#: V8 transport files are read whole (pyreadstat); V5, the FDA's format, is streamed.
+MAX_V8_FILE = 256 * 1024 * 1024
 # The SAS format name without width and decimals ("YYMMDD10." -> "YYMMDD"), as readstat parses it.
 _SAS_FORMAT = re.compile(r"([A-Z][A-Z0-9]*[A-Z])\d*\.?\d*")
 _SAS_DATE = re.compile(r"(?:DDMMYY|MMDDYY|YYMMDD)[BCDNPS]?|DATE|WEEKDAT[EX]|(?:E|B|IS)8601DA")
@@ -38,14 +61,18 @@ _SAS_DATETIME = re.compile(r"DATETIME|DATEAMPM|MDYAMPM|(?:E|B|IS)8601DT|B8601DN"
 _SAS_TIME = re.compile(r"TIME|HHMM|TOD|TIMEAMPM|(?:E|B|IS)8601TM")
 _SAS_EPOCH = datetime(1960, 1, 1)
 
+Rows = Iterator[Sequence[Cell]]
 
-def detect_format(filename: str, data: bytes) -> str:
-    """The format named by the extension, cross-checked against what the bytes look like."""
-    if not data:
+
+def detect_format(filename: str, head: bytes) -> str:
+    """The format named by the extension (".gz" aside), cross-checked against what the first
+    bytes (`head`, compressed or not) look like."""
+    if not head:
         raise BadDataset("dataset file is empty")
-    dot = filename.rfind(".")
-    by_name = _EXTENSIONS.get(filename[dot:].lower()) if dot >= 0 else None
-    by_content = _sniff(data)
+    base = filename[:-3] if filename.lower().endswith(".gz") else filename
+    dot = base.rfind(".")
+    by_name = _EXTENSIONS.get(base[dot:].lower()) if dot >= 0 else None
+    by_content = _sniff(_expanded_head(head))
     if by_name and by_content and by_name != by_content:
         raise BadDataset(
             f"file name says {by_name} but the content looks like {by_content}",
@@ -55,6 +82,35 @@ def detect_format(filename: str, data: bytes) -> str:
     if found is None:
         raise BadDataset(f"cannot tell the dataset format of {filename!r}", formats=list(FORMATS))
     return found
+
+
+#: Top-level members only a Dataset-JSON document has (1.1, then the 1.0 shape).
+_DATASET_JSON_MEMBERS = (b'"datasetJSONVersion"', b'"clinicalData"', b'"referenceData"')
+
+
+def dataset_format_of_upload(media_type: str, head: bytes) -> str | None:
+    """The dataset format an upload declares; None for other payloads. `application/json` is
+    any JSON (a USDM protocol, say): it is a dataset only where its first bytes (`head`,
+    compressed or not) name a Dataset-JSON member."""
+    found = DATASET_MEDIA_TYPES.get(media_type.split(";")[0].strip().lower())
+    if found == "dataset-json" and media_type.split(";")[0].strip().lower() == "application/json":
+        try:
+            text = _expanded_head(head)
+        except BadDataset:
+            return found  # damaged compression: read through, and refused, as a dataset
+        if not any(member in text for member in _DATASET_JSON_MEMBERS):
+            return None
+    return found
+
+
+def _expanded_head(head: bytes) -> bytes:
+    compression = compression_of(head)
+    if compression is None:
+        return head
+    try:  # the first bytes of the content: the rest of the stream may be missing here
+        return zlib.decompressobj(31 if compression == "gzip" else 15).decompress(head, 4096)
+    except zlib.error as exc:
+        raise BadDataset(f"the compressed dataset is damaged: {exc}") from exc
 
 
 def _sniff(data: bytes) -> str | None:
@@ -70,77 +126,109 @@ def _sniff(data: bytes) -> str | None:
 
 
 def parse_dataset(data: bytes, fmt: str) -> Dataset:
+    """The whole dataset in memory, at most `MAX_LOADED_CELLS` cells."""
+    name, columns, rows = _table(Source.of_bytes(_nonempty(data)), fmt, loaded=True)
+    return load_rows(fmt, name, columns, rows)
+
+
+def summarise(source: Source, fmt: str, digits: int | None = None) -> DatasetSummary:
+    """Rows, columns and content hash of a dataset read as a stream, at most `MAX_CELLS` cells;
+    with `digits`, the hash of its numbers rounded to that many significant digits."""
+    name, columns, rows = _table(source, fmt, loaded=False)
+    return summarise_rows(fmt, name, columns, rows, digits)
+
+
+def summarise_bytes(data: bytes, fmt: str) -> DatasetSummary:
+    return summarise(Source.of_bytes(_nonempty(data)), fmt)
+
+
+def check_domain(summary: DatasetSummary, declared: str) -> None:
+    """A dataset with a DOMAIN column holds the declared domain's records only."""
+    others = [d for d in summary.domains if d != declared]
+    if others:
+        found = ", ".join(summary.domains)
+        raise BadDataset(
+            f"the dataset's DOMAIN column holds {found}, but it is submitted as domain {declared}",
+            declared=declared,
+            found=list(summary.domains),
+        )
+
+
+def _nonempty(data: bytes) -> bytes:
     if not data:
         raise BadDataset("dataset file is empty")
+    return data
+
+
+def _table(source: Source, fmt: str, *, loaded: bool) -> tuple[str | None, tuple[str, ...], Rows]:
     if fmt == "csv":
-        return _parse_csv(data)
+        table = csv_table(source, loaded=loaded)
+        return None, table.columns, table.rows()
     if fmt == "xpt":
-        return _parse_xpt(data)
+        return _xpt_table(source)
     if fmt == "dataset-json":
-        return parse_dataset_json(data)
+        document = json_table(source, loaded=loaded)
+        return document.name, document.columns, document.rows()
     raise BadDataset(f"unknown dataset format {fmt!r}", formats=list(FORMATS))
-
-
-# --- CSV ---------------------------------------------------------------------------------------
-
-
-def _parse_csv(data: bytes) -> Dataset:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadDataset(f"CSV is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-    if "\x00" in text:
-        raise BadDataset("CSV contains a NUL character")
-    records: list[list[str]] = []
-    count = 0
-    try:
-        for record in csv.reader(io.StringIO(text, newline=""), strict=True):
-            count += len(record) if records else 0
-            check_size(count, 1)  # before the whole file is held as Python strings
-            records.append(record)
-    except csv.Error as exc:
-        raise BadDataset(f"CSV is malformed: {exc}") from exc
-    while records and not records[-1]:
-        records.pop()  # blank lines after the last row are not rows
-    if not records:
-        raise BadDataset("CSV has no header row")
-    columns = column_names(records[0])
-    body = records[1:]
-    check_size(len(columns), len(body))
-    for line, record in enumerate(body, start=2):
-        if len(record) != len(columns) and not (record == [] and len(columns) == 1):
-            raise BadDataset(
-                f"CSV row {line} has {len(record)} fields, the header has {len(columns)}",
-                row=line,
-            )
-    cells = [[text_cell(r[i]) if r else None for r in body] for i in range(len(columns))]
-    return Dataset("csv", None, columns, transpose([_csv_column(c) for c in cells], len(body)))
-
-
-def _csv_column(cells: list[Cell]) -> list[Cell]:
-    """Numeric only if every value reads back unchanged, so "007" stays an identifier."""
-    numbers: list[Cell] = []
-    for cell in cells:
-        if cell is None:
-            numbers.append(None)
-            continue
-        canonical = exact_number(cell)
-        if canonical is None or _LEADING_ZERO.match(cell):
-            return cells
-        numbers.append(canonical)
-    return numbers
 
 
 # --- SAS XPORT ---------------------------------------------------------------------------------
 
 
-def _parse_xpt(data: bytes) -> Dataset:
-    if not data.startswith(_XPT_MAGIC):
+def _xpt_table(source: Source) -> tuple[str | None, tuple[str, ...], Rows]:
+    head = source.head(80)
+    if not head:
+        raise BadDataset("dataset file is empty")
+    if not head.startswith(_XPT_MAGIC):
         raise BadDataset("not a SAS transport (XPT) file: library header record missing")
+    if not xpt.is_v5(head):
+        return _xpt_v8(source)
+    with source.open() as stream:
+        member = xpt.read_member(stream)
+    columns = column_names(v.name for v in member.variables)
+    return member.name, columns, _xpt_rows(source, member)
+
+
+def _xpt_rows(source: Source, member: xpt.Member) -> Rows:
+    converters = [
+        (v.numeric, _format_family(v.sas_format) if v.numeric else "") for v in member.variables
+    ]
+    with source.open() as stream:
+        xpt.read_member(stream)
+        for observation in xpt.observations(stream, member):
+            yield tuple(
+                _xpt_cell(value, numeric, family)
+                for value, (numeric, family) in zip(observation, converters, strict=True)
+            )
+
+
+def _xpt_cell(value: object, numeric: bool, family: str) -> Cell:
+    if not numeric:
+        return text_cell(value) if isinstance(value, str) else None
+    if value is None:
+        return None  # includes the special missing values .A to .Z and ._
+    assert isinstance(value, float)
+    return _sas_value(value, family)
+
+
+def _xpt_v8(source: Source) -> tuple[str | None, tuple[str, ...], Rows]:
+    with source.open() as stream:
+        data = stream.read(MAX_V8_FILE + 1)
+    if len(data) > MAX_V8_FILE:
+        raise BadDataset(
+            f"SAS transport V8 files are read up to {MAX_V8_FILE} bytes: export V5 (the "
+            "FDA's format) or Dataset-JSON for larger datasets",
+            limit=MAX_V8_FILE,
+        )
+    if len(data) % xpt.RECORD:
+        raise BadDataset(
+            f"the XPT file is cut short: {len(data)} bytes is not a whole number of "
+            f"{xpt.RECORD}-byte records"
+        )
     try:
         # XPT headers carry no row count, so read one row past the cell limit and no further.
         header, _ = pyreadstat.read_xport(io.BytesIO(data), metadataonly=True)
-        limit = row_limit(len(header.columns))
+        limit = row_limit(len(header.columns), datasets.MAX_LOADED_CELLS)
         # Raw numbers: dates are converted below from the SAS epoch, independent of pandas.
         frame, meta = pyreadstat.read_xport(
             io.BytesIO(data), disable_datetime_conversion=True, row_limit=limit
@@ -148,7 +236,7 @@ def _parse_xpt(data: bytes) -> Dataset:
     except Exception as exc:  # readstat reports corrupt files through several exception types
         raise BadDataset(f"cannot read SAS transport file: {exc}") from exc
     columns = column_names(str(name) for name in frame.columns)
-    check_size(len(columns), len(frame))
+    check_size(len(columns), len(frame), datasets.MAX_LOADED_CELLS)
     formats: dict[str, str | None] = dict(meta.original_variable_types or {})
     kinds: dict[str, str] = dict(meta.readstat_variable_types or {})
     converted = [
@@ -156,14 +244,18 @@ def _parse_xpt(data: bytes) -> Dataset:
         for name in frame.columns
     ]
     name = str(meta.table_name or "").strip() or None
-    return Dataset("xpt", name, columns, transpose(converted, len(frame)))
+    return name, columns, transpose(converted, len(frame))
+
+
+def _format_family(sas_format: str | None) -> str:
+    match = _SAS_FORMAT.fullmatch(sas_format.upper()) if sas_format else None
+    return match.group(1) if match else ""
 
 
 def _xpt_column(values: list[Any], kind: str, sas_format: str | None) -> list[Cell]:
     if kind == "string":
         return [text_cell(v) if isinstance(v, str) else None for v in values]
-    match = _SAS_FORMAT.fullmatch(sas_format.upper()) if sas_format else None
-    family = match.group(1) if match else ""
+    family = _format_family(sas_format)
     out: list[Cell] = []
     for value in values:
         if value is None or (isinstance(value, float) and math.isnan(value)):

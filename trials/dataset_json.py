@@ -1,15 +1,17 @@
-"""Reading CDISC Dataset-JSON (1.1, and the nested 1.0 shape) into the canonical `Dataset` form."""
+"""Reading CDISC Dataset-JSON (1.1 as JSON or NDJSON, and the nested 1.0 shape) as a stream."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import MAX_EMAX, MIN_EMIN, Context
-from typing import Any
+from typing import IO, Any
 
 from provenance.errors import BadJSON
 from provenance.log.canonical import parse_json
+from trials import datasets
+from trials.dataset_sources import Source
 from trials.datasets import (
     Cell,
-    Dataset,
     check_size,
     column_names,
     decimal_literal,
@@ -21,26 +23,146 @@ from trials.errors import BadDataset
 
 _JSON_NUMBER_TYPES = frozenset({"integer", "decimal", "float", "double"})
 _JSON_TYPES = _JSON_NUMBER_TYPES | {"string", "boolean", "date", "datetime", "time", "URI"}
+#: A Dataset-JSON document is parsed whole; larger datasets come as NDJSON, read line by line.
+MAX_DOCUMENT = 256 * 1024 * 1024
+#: The NDJSON form's first line (the metadata) is at most this long.
+MAX_METADATA_LINE = 16 * 1024 * 1024
 
 
-def parse_dataset_json(data: bytes) -> Dataset:
+class JsonTable:
+    """A Dataset-JSON file's metadata; `rows()` reads its rows, checking each row's width and,
+    at the end, the declared record count."""
+
+    def __init__(self, source: Source, cell_limit: int) -> None:
+        self._source = source
+        self._cell_limit = cell_limit
+        self._document: list[Any] | None = None
+        with source.open() as stream:
+            metadata = _ndjson_metadata(stream.readline(MAX_METADATA_LINE))
+        self.ndjson = metadata is not None
+        if metadata is not None:
+            name, items, records = metadata.get("name"), metadata.get("columns"), None
+            if "records" not in metadata:
+                raise BadDataset("Dataset-JSON 1.1 must declare its number of records")
+            records = metadata["records"]
+        else:
+            with source.open() as stream:
+                name, items, rows, records = _shape(_whole_document(stream))
+            if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+                raise BadDataset("Dataset-JSON rows must be a list of arrays")
+            self._document = rows
+        self.types, names = _column_types(items)
+        self.columns = column_names(names)
+        self.name = name if isinstance(name, str) else None
+        if records is not None and (type(records) is not int or records < 0):
+            raise BadDataset(f"Dataset-JSON records must be a count, not {records!r}")
+        self.records: int | None = records
+        if self._document is not None:
+            check_size(len(self.columns), len(self._document), cell_limit)
+
+    def rows(self) -> Iterator[tuple[Cell, ...]]:
+        if self._document is not None:
+            for number, row in enumerate(self._document, start=1):
+                yield self._row(row, number)
+            self._check_count(len(self._document))
+            return
+        with self._source.open() as stream:
+            stream.readline(MAX_METADATA_LINE)
+            count = 0
+            for number, row in enumerate(_ndjson_rows(stream), start=1):
+                check_size(len(self.columns), number, self._cell_limit)
+                yield self._row(row, number)
+                count = number
+        self._check_count(count)
+
+    def _row(self, row: Any, number: int) -> tuple[Cell, ...]:
+        if not isinstance(row, list):
+            raise BadDataset(f"Dataset-JSON row {number} is not an array", row=number)
+        if len(row) != len(self.columns):
+            raise BadDataset(
+                f"Dataset-JSON row {number} has {len(row)} values, the dataset has "
+                f"{len(self.columns)} columns",
+                row=number,
+            )
+        return tuple(_json_value(v, t, number) for v, t in zip(row, self.types, strict=True))
+
+    def _check_count(self, count: int) -> None:
+        if self.records is not None and self.records != count:
+            raise BadDataset(
+                f"Dataset-JSON declares {self.records} records but holds {count} rows",
+                records=self.records,
+                rows=count,
+            )
+
+
+def json_table(source: Source, *, loaded: bool) -> JsonTable:
+    """The table, within the cell limit of a streamed dataset or of one held in memory."""
+    return JsonTable(source, datasets.MAX_LOADED_CELLS if loaded else datasets.MAX_CELLS)
+
+
+def _parse(data: bytes, what: str) -> Any:
     try:
-        doc = parse_json(data)
+        return parse_json(data)
+    except BadJSON as exc:
+        raise BadDataset(f"Dataset-JSON {what} is not valid JSON: {exc.detail}") from exc
+
+
+def _ndjson_metadata(line: bytes) -> dict[str, Any] | None:
+    """The first line's metadata if the file is NDJSON (a whole object on the line, no rows)."""
+    text = line.strip()
+    if not text.startswith(b"{") or not text.endswith(b"}"):
+        return None
+    try:
+        first = parse_json(text)
+    except BadJSON:
+        return None  # a document spread over lines, read whole below
+    if not isinstance(first, dict) or "rows" in first or "columns" not in first:
+        return None  # a whole document on one line (1.0 nests its rows deeper)
+    version = first.get("datasetJSONVersion")
+    if not (isinstance(version, str) and version.startswith("1.1")):
+        raise BadDataset("Dataset-JSON NDJSON metadata: datasetJSONVersion is not 1.1")
+    return first
+
+
+def _ndjson_rows(stream: IO[bytes]) -> Iterator[Any]:
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield _parse(line, f"row {number}")
+
+
+def _whole_document(stream: IO[bytes]) -> Any:
+    data = stream.read(MAX_DOCUMENT + 1)
+    if len(data) > MAX_DOCUMENT:
+        raise BadDataset(
+            f"a Dataset-JSON document over {MAX_DOCUMENT} bytes is read only in its NDJSON form",
+            limit=MAX_DOCUMENT,
+        )
+    try:
+        return parse_json(data)
     except BadJSON as exc:
         raise BadDataset(f"Dataset-JSON is not valid JSON: {exc.detail}") from exc
+
+
+def _shape(doc: Any) -> tuple[Any, Any, Any, Any]:
+    """(name, columns, rows, records) of a 1.1 document or of the 1.0 nested shape."""
     if not isinstance(doc, dict):
         raise BadDataset("Dataset-JSON must be a JSON object")
     version = doc.get("datasetJSONVersion")
     if isinstance(version, str) and version.startswith("1.1"):
-        name, items, rows = doc.get("name"), doc.get("columns"), doc.get("rows")
-    elif "clinicalData" in doc or "referenceData" in doc:
-        name, items, rows = _dataset_json_10(doc)
-    else:
-        raise BadDataset("not CDISC Dataset-JSON 1.1: datasetJSONVersion is missing or not 1.1")
+        if "records" not in doc:
+            raise BadDataset("Dataset-JSON 1.1 must declare its number of records")
+        return doc.get("name"), doc.get("columns"), doc.get("rows"), doc["records"]
+    if "clinicalData" in doc or "referenceData" in doc:
+        return _dataset_json_10(doc)
+    raise BadDataset("not CDISC Dataset-JSON 1.1: datasetJSONVersion is missing or not 1.1")
+
+
+def _column_types(items: Any) -> tuple[list[str], list[str]]:
+    """Each column's data type and name."""
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise BadDataset("Dataset-JSON columns must be a list of objects")
-    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-        raise BadDataset("Dataset-JSON rows must be a list of arrays")
+    if not items:
+        raise BadDataset("Dataset-JSON has no column metadata")
     types: list[str] = []
     for index, item in enumerate(items):
         kind = item.get("dataType", item.get("type"))  # 1.0 calls it "type"
@@ -50,17 +172,10 @@ def parse_dataset_json(data: bytes) -> Dataset:
         if kind not in _JSON_TYPES:
             raise BadDataset(f"Dataset-JSON column has unknown dataType {kind!r}", column=index)
         types.append(kind)
-    columns = column_names(item["name"] for item in items)
-    check_size(len(columns), len(rows))
-    out = []
-    for number, row in enumerate(rows, start=1):
-        if len(row) != len(columns):
-            raise BadDataset(f"Dataset-JSON row {number} has {len(row)} values", row=number)
-        out.append(tuple(_json_value(v, t, number) for v, t in zip(row, types, strict=True)))
-    return Dataset("dataset-json", name if isinstance(name, str) else None, columns, tuple(out))
+    return types, [item["name"] for item in items]
 
 
-def _dataset_json_10(doc: dict[str, Any]) -> tuple[Any, Any, Any]:
+def _dataset_json_10(doc: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     """The 1.0 shape nests one item group; its ITEMGROUPDATASEQ column is a row number, not data."""
     body = doc.get("clinicalData") or doc.get("referenceData")
     groups = body.get("itemGroupData") if isinstance(body, dict) else None
@@ -79,7 +194,7 @@ def _dataset_json_10(doc: dict[str, Any]) -> tuple[Any, Any, Any]:
         and all(isinstance(r, list) and r for r in rows)
     ):
         items, rows = items[1:], [r[1:] for r in rows]
-    return group.get("name"), items, rows
+    return group.get("name"), items, rows, group.get("records")
 
 
 def _json_value(value: Any, kind: str, row: int) -> Cell:

@@ -26,10 +26,31 @@ REGISTRATION_COLUMNS = (
 )
 
 
-def trials(conn: Connection) -> list[dict[str, Any]]:
-    """Every trial's public registration facts, in the order they were registered."""
+#: Where a page of trials ended: (registration entry, trial id) of its last trial.
+TrialKey = tuple[int, str]
+#: Where a page of an audit trail ended: (entry index, position in the entry) of its last row.
+EventKey = tuple[int, int]
+
+
+def trials(
+    conn: Connection, after: TrialKey | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The trials' public registration facts, in the order they were registered, after the
+    trial `after` names; each row's `registered_index` is its place in that order."""
     columns = ", ".join(REGISTRATION_COLUMNS)
-    return query_dicts(conn, f"SELECT {columns} FROM trial ORDER BY registered_index")
+    where, params = (
+        ("", ()) if after is None else ("WHERE (registered_index, trial_id) > (?, ?) ", after)
+    )
+    return query_dicts(
+        conn,
+        f"SELECT {columns}, registered_index FROM trial {where}"
+        "ORDER BY registered_index, trial_id" + ("" if limit is None else f" LIMIT {int(limit)}"),
+        params,
+    )
+
+
+def trial_key(row: dict[str, Any]) -> TrialKey:
+    return int(row["registered_index"]), str(row["trial_id"])
 
 
 def trial(conn: Connection, trial_id: str) -> dict[str, Any]:
@@ -95,6 +116,25 @@ def history(conn: Connection, trial_id: str, about: str | None = None) -> list[d
     if about is not None:
         rows = [r for r in rows if r["subject"].startswith(about)]
     return rows
+
+
+def history_after(
+    conn: Connection, trial_id: str, after: EventKey | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` rows of the audit trail after the row `after` names, in the trail's order."""
+    where = ""
+    params: tuple[Any, ...] = (trial_id,)
+    if after is not None:
+        where, params = " AND (idx > ? OR (idx = ? AND seq > ?))", (trial_id, after[0], *after)
+    return query_dicts(
+        conn,
+        f"SELECT * FROM trial_event WHERE trial_id = ?{where} ORDER BY idx, seq LIMIT {int(limit)}",
+        params,
+    )
+
+
+def event_key(row: dict[str, Any]) -> EventKey:
+    return int(row["idx"]), int(row["seq"])
 
 
 def consent_status(

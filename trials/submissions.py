@@ -9,8 +9,7 @@ from provenance.log import body as f
 from provenance.log.errors import BadStatement, Conflict
 from provenance.log.kinds import KindRule, Op, ledger_kind
 from provenance.log.ledger import Ledger
-from trials.dataset_files import FORMATS, parse_dataset
-from trials.datasets import content_hash
+from trials.dataset_files import FORMATS, check_domain, summarise_bytes
 from trials.errors import BadDataset
 from trials.payloads import content_commitment
 from trials.rows import (
@@ -76,11 +75,15 @@ def _check_dataset(op: Op, trial_id: str) -> None:
         data, salt = stored["data"], stored["salt"]
         assert data is not None and salt is not None  # only erasure empties them: see check_payload
         try:
-            dataset = parse_dataset(data, body["format"])
+            dataset = summarise_bytes(data, body["format"])
         except BadDataset as exc:
             detail = f"the uploaded payload is not a {body['format']} dataset: {exc.detail}"
             raise BadStatement(detail) from None
-        expected = content_commitment(salt, content_hash(dataset))
+        try:
+            check_domain(dataset, body["domain"])
+        except BadDataset as exc:
+            raise BadStatement(exc.detail, **exc.extensions) from None
+        expected = content_commitment(salt, dataset.content_hash)
         if body.get("content_commitment") != expected:
             raise BadStatement("body.content_commitment does not match the uploaded dataset")
         if (rows, columns) != (dataset.row_count, dataset.column_count):

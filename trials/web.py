@@ -14,6 +14,7 @@ from provenance.access.web import body_limit, current_principal
 from provenance.errors import Gone, NotFound
 from provenance.log.store.engine import read_connection
 from provenance.reports.render import csv_text
+from provenance.web import page_token
 from provenance.web.api import json_response
 from provenance.web.context import service
 from provenance.web.openapi import openapi
@@ -25,6 +26,10 @@ from trials.scope import Scope, scope_of
 
 bp = Blueprint("trials", __name__, template_folder="templates")
 
+#: Rows on a page of the trial list and of an audit trail's JSON when `perPage` does not say.
+LIST_PAGE = 1000
+#: Rows of the audit trail on a page of the trial's HTML page.
+TRAIL_PAGE = 200
 #: The media type the uploader declared, reported beside the bytes.
 MEDIA_TYPE_HEADER = "Provenance-Media-Type"
 MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
@@ -133,11 +138,35 @@ def _history(conn: Connection, trial_id: str, scope: Scope) -> list[dict[str, An
     return scope.history(conn, trial_id, queries.history(conn, trial_id))
 
 
+def _history_page(
+    conn: Connection, trial_id: str, scope: Scope, page: page_token.Page
+) -> page_token.Paged[dict[str, Any]]:
+    """A page of the audit trail as `scope` sees it: rows it may not see are skipped, and the
+    page filled from the rows after them."""
+    queries.trial(conn, trial_id)
+    return page_token.filtered_page(
+        lambda after, n: queries.history_after(conn, trial_id, _event_key(after), n),
+        lambda rows: scope.history(conn, trial_id, rows),
+        page,
+        queries.event_key,
+    )
+
+
+def _event_key(after: page_token.Key | None) -> queries.EventKey | None:
+    return None if after is None else (int(after[0]), int(after[1]))
+
+
 @bp.get("/api/v1/trials")
+@openapi(query=page_token.QUERY)
 def list_trials() -> Response:
-    """Registration facts only, as public trial registries show them."""
+    """Registration facts only, as public trial registries show them, a page at a time."""
+    page = page_token.requested((int, str), default=LIST_PAGE)
+    after = None if page.after is None else (int(page.after[0]), str(page.after[1]))
     with read_connection(service().engine) as conn:
-        return json_response({"trials": queries.trials(conn)})
+        found = queries.trials(conn, after, page.size + 1)
+    paged = page_token.page_of(found, page, queries.trial_key)
+    facts = [{k: v for k, v in row.items() if k != "registered_index"} for row in paged.rows]
+    return page_token.paged_json({"trials": facts}, paged)
 
 
 @bp.get("/api/v1/trials/<trial_id>")
@@ -148,10 +177,14 @@ def trial_json(trial_id: str) -> Response:
 
 
 @bp.get("/api/v1/trials/<trial_id>/history")
+@openapi(query=page_token.QUERY)
 def trial_history(trial_id: str) -> Response:
+    """The audit trail the reader may see, oldest first, a page at a time."""
+    page = page_token.requested((int, int), default=LIST_PAGE)
     with read_connection(service().engine) as conn:
         scope = scope_of(current_principal(), conn, trial_id)
-        return json_response({"history": _history(conn, trial_id, scope)})
+        paged = _history_page(conn, trial_id, scope, page)
+    return page_token.paged_json({"history": paged.rows}, paged)
 
 
 HISTORY_COLUMNS = (
@@ -215,12 +248,16 @@ def trials_page() -> str:
 
 
 @bp.get("/trials/<trial_id>")
+@openapi(query=page_token.QUERY)
 def trial_page(trial_id: str) -> str:
+    """The trial, and its audit trail a page at a time (the link to the next page below it)."""
+    page = page_token.requested((int, int), default=TRAIL_PAGE)
     with read_connection(service().engine) as conn:
         scope = scope_of(current_principal(), conn, trial_id)
         data = _trial_json(conn, trial_id, scope)
-        data["history"] = _history(conn, trial_id, scope)
-    return render_template("trial.html", **data)
+        paged = _history_page(conn, trial_id, scope, page)
+    following = None if paged.token is None else page_token.next_link(paged.token)
+    return render_template("trial.html", **data, history=paged.rows, next_page=following)
 
 
 def register(app: Flask) -> None:

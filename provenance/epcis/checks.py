@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
 
 from provenance.epcis.errors import BadEpcis
-from provenance.epcis.vocab import DISPOSITION, URI, Cbv, cbv_value, event_validator
+from provenance.epcis.vocab import DISPOSITION, URI, Cbv, cbv_value, event_validator, valid_time
 
 __all__ = [
     "TZ_OFFSET",
@@ -38,8 +38,6 @@ __all__ = [
 Quantity = tuple[str, float | None, str | None]
 
 
-# RFC 3339 date-time with a mandatory offset (EPCIS 2.0 §8.4 / xsd:dateTimeStamp).
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})\Z")
 TZ_OFFSET = re.compile(r"[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00)\Z")
 _UOM = re.compile(r"[A-Z0-9]{2,3}\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -73,18 +71,7 @@ def is_uri(value: Any) -> bool:
 
 
 def is_time(value: Any) -> bool:
-    return type(value) is str and _valid_time(value)
-
-
-@lru_cache(maxsize=4096)  # the events of a document mostly share a few timestamps
-def _valid_time(text: str) -> bool:
-    if _DATE_TIME.match(text) is None:
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+    return type(value) is str and valid_time(value)
 
 
 @lru_cache(maxsize=1024)  # a document names the same few fields in every event

@@ -223,17 +223,22 @@ def _fast_pair(
     if type(item) is not dict or len(item) > 2 or not _PAIR_KEYS.issuperset(item):
         return None
     parts = []
-    ordered = False  # with its identifier, "type" stays beside it (see epcis_prehash._generic)
+    typed = ""
+    ordered = False  # with its identifier, "type" comes first (see epcis_prehash._generic)
     for key, raw in item.items():
         if type(raw) is not str:
             return None
         text = _fast_value(raw, prefixes, index, literals)
-        parts.append(key + "=" + text if text else key)
+        part = key + "=" + text if text else key
+        if key == "type":
+            typed = part
+        else:
+            parts.append(part)
         if key in UNSORTED_MARKERS:
             ordered = True
-    if len(parts) > 1 and not ordered:
-        parts.sort()
-    return "".join(parts)
+    if not ordered:
+        return "".join(sorted([typed, *parts]))
+    return typed + "".join(parts)
 
 
 def _fast_quantities(

@@ -201,20 +201,28 @@ def _element_string(child: Element, sub: _Order | None) -> str:
 def _generic(children: Sequence[Any]) -> str:
     values: list[str] = []
     sort = len(children) > 1
+    typed = ""
     for child in children:
         if type(child) is tuple:
             values.append(_generic(child))
             continue
         if child[0] in UNSORTED_MARKERS:
-            # source/destination/bizTransaction pairs keep "type" beside its value
+            # source/destination/bizTransaction pairs: "type" first, then its value, whatever
+            # order the JSON members come in (as the reference generator hashes them)
             sort = False
         text = child[1].strip()
         if text:
             text = "=" + canon_value(text)
-        values.append(str(child[0]) + text + (_generic(child[2]) if child[2] else ""))
+        value = str(child[0]) + text + (_generic(child[2]) if child[2] else "")
+        if child[0] == "type" and not typed:
+            typed = value
+            continue
+        values.append(value)
     if sort:
+        values.append(typed)
         values.sort()
-    return "".join(values)
+        return "".join(values)
+    return typed + "".join(values)
 
 
 def general_prehash(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str:

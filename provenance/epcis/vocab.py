@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from functools import cache
+from datetime import datetime
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 # jsonschema ships no type information; its use is confined to the two validators below
-from jsonschema import Draft7Validator  # type: ignore[import-untyped]
+from jsonschema import Draft7Validator, FormatChecker  # type: ignore[import-untyped]
 
 __all__ = [
     "ACTIONS",
@@ -24,6 +25,7 @@ __all__ = [
     "document_validator",
     "event_validator",
     "normalise_cbv",
+    "valid_time",
 ]
 
 
@@ -42,15 +44,26 @@ def _schema() -> dict[str, Any]:
 
 
 @cache
+def _formats() -> FormatChecker:
+    """The schema's two formats, checked: jsonschema asserts no format unless told how, and
+    leaves "uri" unchecked even then without an optional package, so that a sensor report's
+    `type` that is neither a GS1 measurement type nor a URI passed as a URI."""
+    checker = FormatChecker(formats=())
+    checker.checks("uri")(lambda value: type(value) is not str or URI.match(value) is not None)
+    checker.checks("date-time")(lambda value: type(value) is not str or valid_time(value))
+    return checker
+
+
+@cache
 def document_validator() -> Draft7Validator:
-    return Draft7Validator(_schema())
+    return Draft7Validator(_schema(), format_checker=_formats())
 
 
 @cache
 def event_validator() -> Draft7Validator:
     # The schema's own per-event definition, for the parts not checked by hand (epcis_checks).
     sub = {"definitions": _schema()["definitions"], "$ref": "#/definitions/EPCIS-Document-Event"}
-    return Draft7Validator(sub)
+    return Draft7Validator(sub, format_checker=_formats())
 
 
 class Cbv:
@@ -99,7 +112,21 @@ _CBV_SPACES = (
 
 # RFC 3986 absolute URI (scheme ":" something); JSON-LD compact IRIs have the same shape.
 URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+\Z")
+# RFC 3339 date-time with a mandatory offset (EPCIS 2.0 §8.4 / xsd:dateTimeStamp).
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})\Z")
 ACTIONS = frozenset(_VOCABULARY["actions"])
+
+
+@lru_cache(maxsize=4096)  # the events of a document mostly share a few timestamps
+def valid_time(text: str) -> bool:
+    """Whether `text` is an RFC 3339 date-time with an offset, naming a real moment."""
+    if _DATE_TIME.match(text) is None:
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def normalise_cbv(value: str, vocabulary: str, prefixes: Mapping[str, str] | None = None) -> str:

@@ -38,3 +38,18 @@ def replace_file(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def private_sqlite(data_dir: Path, database: str | None) -> None:
+    """The data directory (keys, database) for its owner only (0700), and the SQLite file
+    `database`, where it is a file yet to be made, created 0600: SQLite gives its -wal and -shm
+    files the database file's mode. A directory this process may not change keeps its mode."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(PermissionError):
+        os.chmod(data_dir, 0o700)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

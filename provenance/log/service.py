@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, MetaData
+from sqlalchemy.engine import make_url
 
-from provenance.log import cosignatures, keystore
+from provenance.log import cosignatures, files, keystore
 from provenance.log.append import TransparencyLog
 from provenance.log.canonical import parse_json
 from provenance.log.errors import LogNotInitialised
@@ -52,7 +53,7 @@ class Service:
         self.settings = settings
         self.registry = registry if registry is not None else Registry()
         if settings.database_url.startswith("sqlite") and not settings.read_only:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            files.private_sqlite(settings.data_dir, make_url(settings.database_url).database)
         self.engine: Engine = make_engine(
             settings.database_url,
             synchronous=settings.sqlite_synchronous,

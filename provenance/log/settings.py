@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,13 @@ from provenance.gs1.keys import is_valid_gln
 from provenance.log import keystore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: data/ of a source checkout; an installed package's is the instance folder Flask would give
+#: it (<prefix>/var/provenance.app-instance), never a folder inside site-packages.
+DEFAULT_DATA_DIR = (
+    PROJECT_ROOT / "data"
+    if (PROJECT_ROOT / "pyproject.toml").is_file()
+    else Path(sys.prefix) / "var" / "provenance.app-instance"
+)
 DEFAULT_ORIGIN = "provenance.local/log"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 #: GLN of the registry authority unless configured: GS1 prefix 0000000 is never assigned.
@@ -56,7 +64,7 @@ class Settings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         data_dir = Path(
-            config.get("DATA_DIR") or os.environ.get("PROVENANCE_DATA_DIR") or PROJECT_ROOT / "data"
+            config.get("DATA_DIR") or os.environ.get("PROVENANCE_DATA_DIR") or DEFAULT_DATA_DIR
         )
         url = (
             config.get("DATABASE_URL")

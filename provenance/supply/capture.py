@@ -5,28 +5,40 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from provenance.epcis.document import EpcisEvent, epc_gtin_lot_serial, parse_epcis_document
+from provenance.epcis.document import EpcisEvent, parse_epcis_document
 from provenance.epcis.epc_index import event_epcs
 from provenance.epcis.errors import BadEpcis
 from provenance.epcis.hash import normalise_epc
-from provenance.epcis.query import EPCIS_PAYLOAD_TYPE, LOG_HEADER
+from provenance.epcis.query import (
+    EPCIS_PAYLOAD_TYPE,
+    LOG_HEADER,
+    NAMESPACES_MEMBER,
+    document_namespaces,
+    event_namespaces,
+)
 from provenance.errors import BadJSON, Error
 from provenance.gs1 import keys as gs1
-from provenance.gs1.keys import GLN, GTIN, Lot, Serial
+from provenance.gs1.keys import GLN, GTIN, Lot
 from provenance.log.canonical import parse_json
-from provenance.log.errors import Conflict
 from provenance.log.kinds import KindRule, Pending, View
 from provenance.log.ledger import Ledger
 from provenance.log.personality import PayloadCodec
 from provenance.log.signing import Envelope
 from provenance.log.statements import Statement, format_timestamp
-from provenance.supply import operations, shipments
-from provenance.supply.rows import EPCIS_EPC, EPCIS_EVENT, PACK
+from provenance.supply import epcis_batches, operations, shipments
+from provenance.supply.epcis_batches import Groups
+from provenance.supply.rows import CAPTURE_JOB, EPCIS_EPC, EPCIS_EVENT
 
 KIND = "epcis.capture"
+#: Extension member this log adds to a stored event whose packs it never commissioned: the
+#: capturing party's signed claim, kept and queryable, that moves no custody.
+UNVERIFIED_UPSTREAM = "tag:provenance.local,2026:unverifiedUpstream"
+#: How the member reads in the stored event JSON (compact, as `_plan` writes it).
+UNVERIFIED_MARK = json.dumps({UNVERIFIED_UPSTREAM: True}, separators=(",", ":"))[1:-1]
 _SGLN = re.compile(r"^urn:epc:id:(sgln|pgln):(\d+)\.(\d*)(?:\.[^.]+)?$")
 _DL_GLN = re.compile(r"^https?://[^/]+(?:/.*)?/(414|417)/(\d{13})(?:/.*)?$")
 #: bizStep → custody action; other steps are stored and queryable but move nothing.
@@ -59,6 +71,12 @@ def capture_statement(envelope: Envelope) -> Statement:
         raise BadEpcis("creationDate must carry a time zone offset")
     issued_at = format_timestamp(moment.astimezone(UTC))
     events = parse_epcis_document(doc)  # validated here, outside the append lock
+    for event in events:
+        # In any case: a stored mark is counted by a LIKE, which ignores case on SQLite.
+        if UNVERIFIED_UPSTREAM.lower() in _compact(event.raw).lower():
+            raise BadEpcis(f"{UNVERIFIED_UPSTREAM} is set by this log only", event=event.position)
+        if NAMESPACES_MEMBER in event.raw:
+            raise BadEpcis(f"{NAMESPACES_MEMBER} is set by this log only", event=event.position)
     header = doc.get("epcisHeader")
     log = header.get(LOG_HEADER) if isinstance(header, dict) else None
     if log is not None and not isinstance(log, str):
@@ -86,67 +104,6 @@ def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) 
         f"a {what} needs a GLN (owning_party, possessing_party or location)",
         event=position,
     )
-
-
-Identified = tuple[GTIN, Lot | None, Serial | None]
-#: What an event moves, by batch (GTIN, lot): (quantity, serials).
-Groups = dict[tuple[GTIN, Lot], tuple[int, list[Serial]]]
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _identify(epc: str) -> Identified | None:
-    """EPC → (GTIN, lot, serial), parsed once for prefetching and grouping."""
-    ident = epc_gtin_lot_serial(epc)
-    if ident is None:
-        return None
-    gtin, lot, serial = ident
-    return GTIN(gtin), None if lot is None else Lot(lot), None if serial is None else Serial(serial)
-
-
-def _batch_of(ledger: Ledger, epc: str, event_lot: str | None) -> Identified | None:
-    """(GTIN, lot, serial) of an EPC; a serial's lot comes from the EPC, its pack, or the ilmd."""
-    ident = _identify(epc)
-    if ident is None:
-        return None
-    gtin, lot, serial = ident
-    if lot is None and serial is not None:
-        pack = PACK.get(ledger, (gtin, serial))
-        if pack is not None:
-            lot = pack["lot"]
-        elif event_lot is not None:
-            lot = Lot(event_lot)
-    return gtin, lot, serial
-
-
-def _groups(ledger: Ledger, event: EpcisEvent) -> Groups:
-    """EPCs and quantities of the event, by batch (GTIN, lot): (quantity, serials)."""
-    groups: Groups = {}
-    for epc in event.epcs:
-        found = _batch_of(ledger, epc, event.lot)
-        if found is None:
-            continue
-        gtin, lot, serial = found
-        if lot is None:
-            if event.biz_step == "commissioning":
-                raise BadEpcis(
-                    "commissioning needs ilmd lotNumber",
-                    event=event.position,
-                )
-            raise Conflict(f"EPC {epc} is not a pack commissioned in this log", epc=epc)
-        quantity, serials = groups.get((gtin, lot), (0, []))
-        groups[(gtin, lot)] = (quantity, [*serials, serial] if serial else serials)
-    for epc_class, amount, _uom in event.quantities:
-        ident = _identify(epc_class)
-        if ident is None or ident[1] is None:
-            continue
-        if amount is None:
-            # custody cannot balance an unknown amount, though EPCIS may record one
-            raise BadEpcis("a custody event needs each quantity", event=event.position)
-        if amount != int(amount) or amount <= 0:
-            raise BadEpcis("quantity must be a whole number of packs", event=event.position)
-        quantity, serials = groups.get((ident[0], ident[1]), (0, []))
-        groups[(ident[0], ident[1])] = (quantity + int(amount), serials)
-    return groups
 
 
 def _shipment_ref(event: EpcisEvent, groups: Groups, gtin: GTIN, lot: Lot) -> str:
@@ -233,21 +190,31 @@ def _plan(pending: Pending) -> list[object]:
     party = GLN(key.gln)
     # Two queries for the whole document instead of one per event and one per pack.
     ledger.prefetch("epcis_event", [(event.hash_id,) for event in events])
-    idents = (_identify(epc) for event in events for epc in event.epcs)
+    idents = (epcis_batches.identify(epc) for event in events for epc in event.epcs)
     ledger.prefetch("pack", [(i[0], i[2]) for i in idents if i is not None and i[2] is not None])
+    body = statement.body
+    namespaces = document_namespaces(body.get("@context") if isinstance(body, dict) else None)
     for event in events:
         if EPCIS_EVENT.get(ledger, (event.hash_id,)) is not None:
             continue  # captured before (same Event Hash ID): a duplicate, not a new event
         try:
             moves = event.type == "ObjectEvent" and event.biz_step in ACTIONS
-            groups = _groups(ledger, event) if moves else {}
+            groups, unknown = epcis_batches.groups_of(ledger, event) if moves else ({}, [])
             apply_event(ledger, view, party=party, event=event, groups=groups)
         except Error as exc:
             where = f"event {event.position} ({event.biz_step or event.type})"
             raise exc.with_context(f"{where}: {exc.detail}", event=event.position) from exc
         first = next(iter(groups), None) or next(
-            filter(None, (_batch_of(ledger, e, event.lot) for e in event.epcs)), None
+            filter(None, (epcis_batches.batch_of(ledger, e, event.lot) for e in event.epcs)), None
         )
+        gtin, lot = (first[0], first[1]) if first else (None, None)
+        # The namespaces its extensions use go with it, for readers of it outside its document.
+        raw = _compact(_with_namespaces(event.raw, event_namespaces(event.raw, namespaces)))
+        if unknown:
+            # Filed under no batch of this log, so only its signer and regulators read it, even
+            # once a batch of that GTIN and lot is commissioned here.
+            lot = None
+            raw = f"{raw[:-1]},{UNVERIFIED_MARK}}}"
         EPCIS_EVENT.put(
             ledger,
             {
@@ -257,15 +224,27 @@ def _plan(pending: Pending) -> list[object]:
                 "event_type": event.type,
                 "biz_step": event.biz_step,
                 "event_time": event.event_time,
-                "gtin": first[0] if first else None,
-                "lot": first[1] if first else None,
+                "gtin": gtin,
+                "lot": lot,
                 "epcs": " ".join(_epc_keys(event.epcs)),
-                "event": json.dumps(dict(event.raw), separators=(",", ":")),
+                "event": raw,
             },
         )
         for field, epc in event_epcs(event):
             EPCIS_EPC.put(ledger, {"hash_id": event.hash_id, "field": field, "epc": epc})
+    CAPTURE_JOB.put(ledger, {"idx": ctx.index, "gln": party, "logged_at": ctx.logged_at})
     return ledger.changes()
+
+
+def _with_namespaces(raw: Mapping[str, Any], spaces: dict[str, str]) -> Mapping[str, Any]:
+    """The event as stored: with the namespaces of its document its extensions use, which the
+    query answer gives in its @context."""
+    return {**raw, NAMESPACES_MEMBER: spaces} if spaces else raw
+
+
+def _compact(raw: Mapping[str, Any]) -> str:
+    """An event's JSON as stored: compact, ASCII."""
+    return json.dumps(dict(raw), separators=(",", ":"))
 
 
 _canonical_epc = functools.lru_cache(maxsize=1 << 16)(normalise_epc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -14,6 +15,7 @@ from provenance.gs1.keys import digital_link_uri
 from provenance.gs1.scanner import Scan, parse_scan
 from provenance.log.canonical import parse_json
 from provenance.log.signing import sign_envelope
+from provenance.supply.document_signature import HEADER, signature_header
 
 
 def for_log(document: bytes, origin: str) -> bytes:
@@ -28,12 +30,20 @@ def for_log(document: bytes, origin: str) -> bytes:
     return json.dumps(doc, ensure_ascii=False).encode()
 
 
-def capture_epcis(server: str, key: ec.EllipticCurvePrivateKey, document: bytes) -> dict[str, Any]:
-    """Sign an EPCIS 2.0 document whole (one DSSE signature), for the log `server` runs, and
-    POST it to /epcis/capture."""
-    payload = for_log(document, log_origin(server))
-    envelope = sign_envelope(key, payload, EPCIS_PAYLOAD_TYPE).to_json()
-    _, body = http_request(f"{server.rstrip('/')}/epcis/capture", json.dumps(envelope).encode())
+def capture_epcis(
+    server: str, key: ec.EllipticCurvePrivateKey, document: bytes, *, plain: bool = False
+) -> dict[str, Any]:
+    """Sign an EPCIS 2.0 document whole and POST it to /epcis/capture: in a DSSE envelope, the
+    document naming the log `server` runs; or, `plain`, the document's exact bytes as they are,
+    with the DSSE signature over them in a DSSE-Signature header."""
+    url = f"{server.rstrip('/')}/epcis/capture"
+    if plain:
+        headers = {"Content-Type": "application/ld+json", HEADER: signature_header(key, document)}
+        _, body = http_request(url, document, headers)
+    else:
+        payload = for_log(document, log_origin(server))
+        envelope = sign_envelope(key, payload, EPCIS_PAYLOAD_TYPE).to_json()
+        _, body = http_request(url, json.dumps(envelope).encode())
     result: dict[str, Any] = json.loads(body)
     return result
 
@@ -59,3 +69,14 @@ def verdict(
     _, body = http_request(url, headers={"Accept": "application/json"}, key=key)
     answer: dict[str, Any] = json.loads(body)
     return answer
+
+
+def dscsa_document(
+    server: str, key: ec.EllipticCurvePrivateKey, sender: str, shipment: str
+) -> dict[str, Any]:
+    """The DSCSA Transaction Information and Statement of a shipment, as an EPCIS 2.0 document
+    (a shipment id's "/" and other reserved characters percent-encoded)."""
+    url = f"{server.rstrip('/')}/api/v1/shipments/{quote(sender, safe='')}/{quote(shipment)}/dscsa"
+    _, body = http_request(url, key=key)
+    document: dict[str, Any] = json.loads(body)
+    return document

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from provenance.gs1.keys import GLN
 from provenance.log import body as f
 from provenance.log.errors import BadStatement
 from provenance.log.identity import AUTHORITY
-from provenance.log.kinds import KindRule, Op, Operation, ledger_kind
+from provenance.log.kinds import KindRule, Op, Operation, Pending, ledger_kind
 from provenance.supply import body as packs
-from provenance.supply import custody_exceptions, operations, pack_events, prefixes, shipments
+from provenance.supply import (
+    custody_exceptions,
+    epcis_view,
+    operations,
+    pack_events,
+    prefixes,
+    shipments,
+)
 from provenance.supply.operations import SUPPLY_ROLES
 
 MOVE_FIELDS = {"quantity", "serials"}
@@ -271,10 +280,20 @@ def alert_resolve(op: Op) -> None:
     )
 
 
-#: The supply chain's statement kinds besides EPCIS capture (see `capture`).
-KINDS: tuple[KindRule, ...] = (
-    prefix_assign,
-    product_register,
+def with_epcis_view(rule: KindRule) -> KindRule:
+    """`rule`, also storing in its entry the EPCIS 2.0 events its custody changes imply (see
+    `epcis_view`), so custody signed natively is queried as EPCIS as captured custody is."""
+    plain = rule.plan
+
+    def plan(pending: Pending) -> list[object]:
+        changes = plain(pending)
+        return [*changes, *epcis_view.derived_changes(changes, pending.view)]
+
+    return dataclasses.replace(rule, plan=plan)
+
+
+#: The kinds that change custody, as declared above: without their EPCIS events.
+CUSTODY_KINDS: tuple[KindRule, ...] = (
     batch_commission,
     custody_ship,
     custody_return,
@@ -286,6 +305,14 @@ KINDS: tuple[KindRule, ...] = (
     custody_destroy,
     batch_recall,
     pack_state,
+)
+
+#: The supply chain's statement kinds besides EPCIS capture (see `capture`), whose events are
+#: stored as captured rather than derived.
+KINDS: tuple[KindRule, ...] = (
+    prefix_assign,
+    product_register,
+    *(with_epcis_view(rule) for rule in CUSTODY_KINDS),
     scan_record,
     alert_resolve,
 )

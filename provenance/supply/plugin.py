@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from provenance.access.principal import Principal
 from provenance.epcis.errors import PROBLEMS as EPCIS_PROBLEMS
+from provenance.epcis.simple_query import PROBLEMS as QUERY_PROBLEMS
 from provenance.gs1.errors import PROBLEMS as GS1_PROBLEMS
 from provenance.log.personality import Personality
 from provenance.plugins import Demo, Panel, Plugin
@@ -27,20 +28,56 @@ LATEST_BATCHES = 25
 
 def _blueprints() -> Sequence[Blueprint]:
     from provenance.supply.web import bundles as bundle_routes
-    from provenance.supply.web import epcis, epcis_capture, resolver
+    from provenance.supply.web import (
+        dscsa_export,
+        epcis,
+        epcis_capture,
+        epcis_queries,
+        epcis_rest,
+        resolver,
+    )
 
-    return (resolver.bp, epcis.bp, epcis_capture.bp, bundle_routes.bp)
+    return (
+        resolver.bp,
+        epcis.bp,
+        epcis_rest.bp,
+        epcis_capture.bp,
+        bundle_routes.bp,
+        dscsa_export.bp,
+        epcis_queries.bp,
+    )
 
 
 def _access() -> Mapping[str, Rule]:
     from provenance.supply.web import bundles as bundle_routes
-    from provenance.supply.web import epcis, epcis_capture, resolver
+    from provenance.supply.web import (
+        dscsa_export,
+        epcis,
+        epcis_capture,
+        epcis_queries,
+        epcis_rest,
+        resolver,
+    )
 
-    return {**resolver.ACCESS, **epcis.ACCESS, **epcis_capture.ACCESS, **bundle_routes.ACCESS}
+    return {
+        **resolver.ACCESS,
+        **epcis.ACCESS,
+        **epcis_rest.ACCESS,
+        **epcis_capture.ACCESS,
+        **bundle_routes.ACCESS,
+        **dscsa_export.ACCESS,
+        **epcis_queries.ACCESS,
+    }
 
 
 def _commands() -> Sequence[click.Command]:
     from provenance.supply.cli import COMMANDS
+
+    return COMMANDS
+
+
+def _admin_commands() -> Sequence[click.Command]:
+    from provenance.supply.admin import COMMANDS
 
     return COMMANDS
 
@@ -55,10 +92,9 @@ def _front_page(conn: Connection, reader: Principal) -> dict[str, Any]:
     """The batches and open alerts this reader may see (a regulator all, a party its own)."""
     if not reader.authenticated:
         return {"batches": [], "open_alerts": None}
-    alerts = queries.alerts(conn, open_only=True, reader=reader)
     return {
         "batches": queries.batches(conn, limit=LATEST_BATCHES, reader=reader),
-        "open_alerts": len(alerts),
+        "open_alerts": queries.open_alert_count(conn, reader),
     }
 
 
@@ -74,10 +110,11 @@ PLUGIN = Plugin(
         readers=readers.named_parties,
         bundle_subjects=bundles.SUBJECTS,
     ),
-    problems=(*GS1_PROBLEMS, *EPCIS_PROBLEMS),
+    problems=(*GS1_PROBLEMS, *EPCIS_PROBLEMS, *QUERY_PROBLEMS),
     blueprints=_blueprints,
     access=_access,
     commands=_commands,
+    admin_commands=_admin_commands,
     reports=_reports,
     demo=Demo(demo.parties(), demo.tell),
     nav=(("Scan a pack", "/scan"),),

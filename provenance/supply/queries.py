@@ -226,59 +226,99 @@ def leaflet(conn: Connection, product: ProductRow) -> str | None:
     return link if isinstance(link, str) else None
 
 
+#: Where a page of alerts ended: (entry index, position in the entry) of its last alert.
+AlertKey = tuple[int, int]
+#: Where a page of batches ended: (commissioning entry, GTIN, lot) of its last batch.
+BatchKey = tuple[int, str, str]
+
+
 def alerts(
     conn: Connection,
     *,
     gtin: str | None = None,
     lot: str | None = None,
     open_only: bool = False,
-    limit: int = 500,
+    limit: int | None = None,
+    after: AlertKey | None = None,
     reader: Principal | None = None,
 ) -> list[dict[str, Any]]:
-    """Alerts, newest first; a party reads those raised at it, a regulator all."""
-    where, params = ["1 = 1"], []
+    """Alerts, newest first, after the alert `after` names; a party reads those raised at it, a
+    regulator all."""
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
     for column, value in (("gtin", gtin), ("lot", lot), ("party", limited_to(reader))):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
     if open_only:
         where.append("resolved_index IS NULL")
+    if after is not None:
+        where.append("(idx < ? OR (idx = ? AND seq < ?))")
+        params += [after[0], after[0], after[1]]
     rows = query_dicts(
         conn,
-        f"SELECT * FROM alert WHERE {' AND '.join(where)} ORDER BY idx DESC, seq DESC "
-        f"LIMIT {int(limit)}",
+        f"SELECT * FROM alert WHERE {' AND '.join(where)} ORDER BY idx DESC, seq DESC"
+        + ("" if limit is None else f" LIMIT {int(limit)}"),
         tuple(params),
     )
     return [{"id": f"{r['idx']}-{r['seq']}", **r} for r in rows]
 
 
-def open_alert_count(conn: Connection) -> int:
-    ((count,),) = query(conn, "SELECT count(*) FROM alert WHERE resolved_index IS NULL")
+def alert_key(alert: dict[str, Any]) -> AlertKey:
+    return int(alert["idx"]), int(alert["seq"])
+
+
+def open_alert_count(conn: Connection, reader: Principal | None = None) -> int:
+    """How many alerts are open: at the reader's party, or (regulators) anywhere."""
+    gln = limited_to(reader)
+    where, params = ("", ()) if gln is None else (" AND party = ?", (gln,))
+    sql = f"SELECT count(*) FROM alert WHERE resolved_index IS NULL{where}"
+    ((count,),) = query(conn, sql, params)
     return int(count)
 
 
 def batches(
-    conn: Connection, limit: int = 200, reader: Principal | None = None
+    conn: Connection,
+    limit: int = 200,
+    reader: Principal | None = None,
+    after: BatchKey | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest batches; a party reads those it handled, a regulator all."""
+    """The newest batches, after the batch `after` names; a party reads those it handled, a
+    regulator all."""
     gln = limited_to(reader)
-    where, params = ("", ()) if gln is None else (f"WHERE {HANDLED_BY} ", (gln, gln, gln))
+    where: list[str] = [] if gln is None else [HANDLED_BY]
+    params: list[Any] = [] if gln is None else [gln, gln, gln]
+    if after is not None:
+        # Several batches may be commissioned by one entry (an EPCIS capture): GTIN and lot
+        # order them within it.
+        where.append("(b.commissioned_index, b.gtin, b.lot) < (?, ?, ?)")
+        params += list(after)
+    condition = f"WHERE {' AND '.join(where)} " if where else ""
     return query_dicts(
         conn,
-        "SELECT b.gtin, b.lot, b.expiry, b.quantity, b.status, b.serialised, p.name "
-        f"FROM batch b JOIN product p ON p.gtin = b.gtin {where}"
-        f"ORDER BY b.commissioned_index DESC LIMIT {int(limit)}",
-        params,
+        "SELECT b.gtin, b.lot, b.expiry, b.quantity, b.status, b.serialised, p.name, "
+        f"b.commissioned_index FROM batch b JOIN product p ON p.gtin = b.gtin {condition}"
+        "ORDER BY b.commissioned_index DESC, b.gtin DESC, b.lot DESC "
+        f"LIMIT {int(limit)}",
+        tuple(params),
     )
 
 
-def serials_of(conn: Connection, gtin: str, lot: str, limit: int = 1000) -> list[str]:
+def batch_key(batch: dict[str, Any]) -> BatchKey:
+    return int(batch["commissioned_index"]), str(batch["gtin"]), str(batch["lot"])
+
+
+def serials_of(
+    conn: Connection, gtin: str, lot: str, limit: int, after: str | None = None
+) -> list[str]:
+    """Up to `limit` serials of a batch, in order, after the serial `after`."""
+    where, params = ("", (gtin, lot)) if after is None else (" AND serial > ?", (gtin, lot, after))
     return [
         s
         for (s,) in query(
             conn,
-            "SELECT serial FROM pack WHERE gtin = ? AND lot = ? "
+            f"SELECT serial FROM pack WHERE gtin = ? AND lot = ?{where} "
             f"ORDER BY serial LIMIT {int(limit)}",
-            (gtin, lot),
+            params,
         )
     ]

@@ -137,6 +137,12 @@ class EpcisEpcRow(TypedDict):
     epc: str  # canonical Digital Link where the EPC has one
 
 
+class CaptureJobRow(TypedDict):
+    idx: int
+    gln: str  # the signing party
+    logged_at: str
+
+
 COMPANY_PREFIX: Table[CompanyPrefixRow, tuple[str]] = Table("company_prefix", CompanyPrefixRow)
 COMPANY_PREFIX_STEM: Table[CompanyPrefixStemRow, tuple[str]] = Table(
     "company_prefix_stem", CompanyPrefixStemRow
@@ -150,6 +156,7 @@ CUSTODY_EVENT: Table[CustodyEventRow, tuple[int, int]] = Table("custody_event", 
 ALERT: Table[AlertRow, tuple[int, int]] = Table("alert", AlertRow)
 EPCIS_EVENT: Table[EpcisEventRow, tuple[str]] = Table("epcis_event", EpcisEventRow)
 EPCIS_EPC: Table[EpcisEpcRow, tuple[str, str, str]] = Table("epcis_epc", EpcisEpcRow)
+CAPTURE_JOB: Table[CaptureJobRow, tuple[int]] = Table("capture_job", CaptureJobRow)
 
 
 def require_batch(ledger: Ledger, gtin: GTIN, lot: Lot) -> BatchRow:

@@ -25,6 +25,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "alert": ("idx", "seq"),
     "epcis_event": ("hash_id",),
     "epcis_epc": ("hash_id", "field", "epc"),
+    "capture_job": ("idx",),
 }
 
 
@@ -190,3 +191,51 @@ class EpcisEpc(SupplyTable, table=True):
     hash_id: str = Field(sa_column=string(120, primary_key=True))
     field: str = Field(sa_column=string(24, primary_key=True))  # epcList, parentID, …
     epc: str = Field(sa_column=string(512, primary_key=True))
+
+
+class CaptureJob(SupplyTable, table=True):
+    """An EPCIS capture (REST binding capture job) by the party that signed it: how a party's
+    jobs are listed by key, without walking the log."""
+
+    __tablename__ = "capture_job"
+    __table_args__ = (Index("capture_job_party", "gln", "idx"),)
+    idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
+    gln: str = Field(sa_column=string(13, nullable=False))
+    logged_at: str = Field(sa_column=string(24, nullable=False))
+
+
+#: Service state, not projection: a rebuild neither empties nor compares them, so not in KEYS.
+SERVICE_TABLES = ("epcis_named_query", "epcis_subscription")
+
+
+class EpcisNamedQuery(SupplyTable, table=True):
+    """A party's named EPCIS query (REST binding `/queries`): SimpleEventQuery parameters."""
+
+    __tablename__ = "epcis_named_query"
+    owner: str = Field(sa_column=string(13, primary_key=True))  # the party's GLN
+    name: str = Field(sa_column=string(64, primary_key=True))
+    query: str = Field(sa_column=text(nullable=False))  # the parameters, canonical JSON
+    created_at: str = Field(sa_column=string(24, nullable=False))
+
+
+class EpcisSubscription(SupplyTable, table=True):
+    """A webhook subscription to a named query, and how far its deliveries have got."""
+
+    __tablename__ = "epcis_subscription"
+    __table_args__ = (Index("epcis_subscription_query", "owner", "query_name"),)
+    subscription_id: str = Field(sa_column=string(36, primary_key=True))
+    owner: str = Field(sa_column=string(13, nullable=False))
+    query_name: str = Field(sa_column=string(64, nullable=False))
+    dest: str = Field(sa_column=string(2048, nullable=False))
+    signature_token: str | None = Field(default=None, sa_column=string(256))
+    schedule: str | None = Field(default=None, sa_column=text())  # JSON; None: a stream
+    report_if_empty: int = Field(sa_column=Column(Integer, nullable=False))
+    initial_record_time: str | None = Field(default=None, sa_column=string(24))
+    created_at: str = Field(sa_column=string(24, nullable=False))
+    # Delivered through this event (entry index, position in the entry's document).
+    delivered_index: int = Field(sa_column=bigint(nullable=False))
+    delivered_position: int = Field(sa_column=bigint(nullable=False))
+    last_notified_at: str | None = Field(default=None, sa_column=string(24))
+    due_at: str = Field(sa_column=string(24, nullable=False))
+    failures: int = Field(sa_column=Column(Integer, nullable=False))
+    last_error: str | None = Field(default=None, sa_column=text())

@@ -86,7 +86,7 @@ def test_a_batch_bundle_verifies_offline_with_the_log_key_alone(
 ) -> None:
     assert (
         capture(client, chain.maker, document(commissioning(["EP1", "EP2"], EPCIS_LOT))).status_code
-        == 201
+        == 202
     )
     for lot in (LOT, EPCIS_LOT):
         response = fetch(client, chain.regulator, f"/api/v1/bundles/batch/{GTIN}/{lot}")

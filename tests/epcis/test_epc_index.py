@@ -66,12 +66,19 @@ def test_each_epc_is_indexed_under_its_field() -> None:
         ("childEPCs", "https://id.gs1.org/01/10614141073464/21/1"),
         ("parentID", SSCC_DL),
         ("childQuantityList", "https://id.gs1.org/01/04012345123456/10/L1"),
+        ("eventType", "@eventType AggregationEvent"),
+        ("action", "@action ADD"),
+        ("bizStep", "@bizStep packing"),
     ]
     assert event_epcs(make) == [
         ("inputEPCList", "https://id.gs1.org/01/10614141073464/21/1"),
         ("outputEPCList", "https://id.gs1.org/01/10614141073464/21/9"),
         ("outputQuantityList", "urn:x:class"),
         ("inputQuantityList", "https://id.gs1.org/01/04012345123456/10/1"),
+        ("eventType", "@eventType TransformationEvent"),
+        ("bizStep", "@bizStep repackaging"),
+        ("quantity", "@quantity 000000000000000001.000000000000"),
+        ("quantity", "@quantity 000000000000000002.000000000000"),
     ]
 
 

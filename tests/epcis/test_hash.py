@@ -382,3 +382,31 @@ def test_document_ignore_fields() -> None:
     doc = {"x:ignoreFields": ["x:a"], "epcisBody": {"queryResults": {"y:ignoreFields": ["b"]}}}
     assert document_ignore_fields(doc) == ("x:a", "b")
     assert document_ignore_fields({"epcisBody": {}}) == ()
+
+
+def test_a_pair_hashes_alike_whatever_order_its_members_come_in() -> None:
+    """A bizTransaction, source or destination hashes "type" first, so an event re-serialised
+    with sorted keys (as JSON APIs often answer) keeps its Event Hash ID."""
+    typed_first = {
+        "type": "ObjectEvent",
+        "eventTime": "2020-01-01T00:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "bizTransactionList": [{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:1:1152"}],
+        "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00000"}],
+        "destinationList": [{"type": "location", "destination": "urn:epc:id:sgln:0614141.1.0"}],
+    }
+    value_first = {
+        **typed_first,
+        "bizTransactionList": [{"bizTransaction": "urn:epcglobal:cbv:bt:1:1152", "type": "po"}],
+        "sourceList": [{"source": "urn:epc:id:pgln:0614141.00000", "type": "owning_party"}],
+        "destinationList": [{"destination": "urn:epc:id:sgln:0614141.1.0", "type": "location"}],
+    }
+    prefixes = context_prefixes(None)
+    expected = prehash_string(typed_first)
+    assert "bizTransactionListtype=https://ref.gs1.org/cbv/BTT-pobizTransaction=" in expected
+    for event in (value_first, dict(sorted(value_first.items()))):
+        assert prehash_string(event) == expected
+        assert epcis_prehash.general_prehash(event, prefixes) == expected  # any shape agrees

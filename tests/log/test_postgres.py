@@ -116,10 +116,11 @@ def test_supply_chain_epcis_and_rebuild_on_postgres(pg_app: Flask) -> None:
         medsupply = demo.demo_key(service().settings.data_dir, "medsupply")
     serials = ["PG01", "PG02"]
     shipped = capture(client, PartyKey(acme), document(commissioning(serials), shipping(serials)))
-    assert shipped.status_code == 201, shipped.get_json()
-    assert capture(client, PartyKey(medsupply), document(receiving(serials))).status_code == 201
+    assert shipped.status_code == 202, shipped.get_json()
+    assert capture(client, PartyKey(medsupply), document(receiving(serials))).status_code == 202
     maker = PartyKey(acme, demo_supply.GLNS["acme"])
-    query = {"gtin": demo_supply.AMOXICILLIN}
+    # The captured lot: the demo's own custody statements are EPCIS events too.
+    query = {"gtin": demo_supply.AMOXICILLIN, "lot": "EP-LOT-1"}
     events = read(client, maker, "/epcis/events", query_string=query).get_json()
     assert len(events["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 3
     result = runner.invoke(args=["rebuild", "--quiet"])

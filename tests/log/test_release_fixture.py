@@ -27,8 +27,10 @@ FIXTURE = TESTS / "log" / "fixtures" / "release-0.1.0.db.gz"
 VERIFIER_KEY = "provenance.local/log+bae53aba+AQWntNKWa9TumLjEW21HDeANzTkdx4FAHq+HcTRRRD4S"
 ROOT = "87f6774fef1deb6b0a8147850a066344a82a814ceb0a181cddd57602c01ab7a2"
 FINGERPRINT = "52c09ae2df74eb72c310f5a3d32acbfc57260ef556cbb35b3484016c1c1f92df"
-#: The same projection rebuilt today: with the `epcis_epc` index of its two EPCIS captures.
-REBUILT = "c2382ab65b9d5e04c0c4f1ac65e8ba40e46e2fcb15250ac671fcaf10847a2fac"
+#: The same projection rebuilt today: with the `epcis_epc` index (EPCs and the other query
+#: fields) of its two EPCIS captures, their capture jobs, and the EPCIS events its custody
+#: statements imply.
+REBUILT = "eb6eee07b096c454ba4175ca23487e8b280325f6571a6490f411ea165c982efa"
 KINDS = {
     "alert.resolve": 1,
     "attestation": 7,
@@ -140,8 +142,15 @@ def test_it_rebuilds_to_the_projection_it_was_written_with(service: Service) -> 
     report = rebuild(service.engine, service.registry)
     assert report.entries == 57
     assert report.before == FINGERPRINT and report.after == REBUILT
-    # The rebuild adds the EPC index of its EPCIS events (newer than 0.1.0), and nothing else.
+    # The rebuild adds the EPC index of its EPCIS events, its capture jobs and the events derived
+    # from its custody statements (all newer than 0.1.0), and nothing else.
     with write_transaction(service.engine) as conn:
+        derived = conn.exec_driver_sql(
+            "DELETE FROM epcis_event WHERE event LIKE '%\"tag:provenance.local,2026:entry\"%'"
+        )
+        assert derived.rowcount == 19  # one per custody statement
         conn.exec_driver_sql("DELETE FROM epcis_epc")
+        jobs = conn.exec_driver_sql("DELETE FROM capture_job")
+        assert jobs.rowcount == 2  # one per EPCIS capture
     with read_connection(service.engine) as conn:
         assert projection_digest(conn, service.registry) == FINGERPRINT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import BACKENDS, app_on
-from tests.parties import Authority, PartyKey, read, register_party
+from tests.parties import Authority, PartyKey, read, register_party, signed
 from tests.supply.chain import FUTURE, GTIN, JSON, LOT, WHOLESALER_GLN, Chain, full_chain
+
+MAKER_GLN = "5412345000013"
 
 #: Readers, in the order of the expected statuses below: nobody; the batch's manufacturer; the
 #: wholesaler and the pharmacy it went through; a pharmacy and a manufacturer that never had it
@@ -80,6 +83,9 @@ def scene(chain: Chain, client: FlaskClient, authority: Authority) -> Scene:
     )
     recall = {"gtin": GTIN, "lot": IN_TRANSIT, "reason": "label misprint"}
     recalled = chain.send(chain.regulator, "batch.recall", recall)
+    # A named EPCIS query of the maker's own: no other reader sees it.
+    mine = {"name": "mine", "query": {"gtin": GTIN}}
+    assert post_json(client, chain.maker, "/epcis/queries", mine).status_code == 201
     return Scene(chain, rival, serials, shipped["index"], recalled["index"])
 
 
@@ -89,6 +95,7 @@ def routes(serial: str) -> dict[str, tuple[str, tuple[int, ...]]]:
     signed_in = (401, *(200,) * 6)
     handlers = (401, 200, 200, 200, 403, 403, 200)
     maker = (401, 200, 403, 403, 403, 403, 200)
+    makers_own = (401, 200, 404, 404, 404, 404, 404)  # a named query is its party's alone
     code = quote(f"(01){GTIN}(10){LOT}(21){serial}")
     return {
         "resolve_batch": (f"/01/{GTIN}/10/{LOT}", everyone),
@@ -113,6 +120,49 @@ def routes(serial: str) -> dict[str, tuple[str, tuple[int, ...]]]:
         "label_sheet": (f"/labels/{GTIN}/{LOT}", maker),
         "list_alerts": ("/api/v1/alerts", signed_in),
         "epcis_events": ("/epcis/events", signed_in),
+        # The REST binding's resources answer as /epcis/events does; an event the reader may
+        # not read (or none) is 404 (tests/supply/test_epcis_rest.py reads them with events).
+        "epcis_discovery": ("/epcis", signed_in),
+        "epcis_event": ("/epcis/events/urn:uuid:0", (401, *(404,) * 6)),
+        **{
+            f"epcis_{name}": (f"/epcis/{name}", signed_in)
+            for name in ("eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints")
+        },
+        "epcis_dispositions": ("/epcis/dispositions", signed_in),
+        # A member no event the reader may read names is 404, to each reader alike.
+        **{
+            f"epcis_{name}_member": (f"/epcis/{name}/none", (401, *(404,) * 6))
+            for name in ("eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints")
+        },
+        "epcis_dispositions_member": ("/epcis/dispositions/none", (401, *(404,) * 6)),
+        "epcis_event_type_events": ("/epcis/eventTypes/ObjectEvent/events", signed_in),
+        "epcis_epc_events": (
+            f"/epcis/epcs/{quote(f'https://id.gs1.org/01/{GTIN}/21/{serial}', safe='')}/events",
+            signed_in,
+        ),
+        "epcis_biz_step_events": ("/epcis/bizSteps/shipping/events", signed_in),
+        "epcis_biz_location_events": (
+            f"/epcis/bizLocations/{quote('urn:epc:id:sgln:5412345.00001.0', safe='')}/events",
+            signed_in,
+        ),
+        "epcis_read_point_events": (
+            f"/epcis/readPoints/{quote('https://id.gs1.org/414/5412345000013', safe='')}/events",
+            signed_in,
+        ),
+        "epcis_disposition_events": ("/epcis/dispositions/in_transit/events", signed_in),
+        # Each party lists its own capture jobs (tests/supply/test_epcis_capture_rest.py reads
+        # one job as each reader).
+        "capture_jobs": ("/epcis/capture", signed_in),
+        "epcis_queries": ("/epcis/queries", signed_in),
+        "epcis_named_query": ("/epcis/queries/mine", makers_own),
+        "epcis_named_query_events": ("/epcis/queries/mine/events", makers_own),
+        "epcis_subscriptions": ("/epcis/queries/mine/subscriptions", makers_own),
+        # A shipment's DSCSA document: its sender and recipient, and regulators; to anyone else
+        # the shipment does not exist.
+        "shipment_dscsa": (
+            f"/api/v1/shipments/{MAKER_GLN}/D1/dscsa",
+            (401, 200, 200, 404, 404, 404, 200),
+        ),
     }
 
 
@@ -121,6 +171,41 @@ def test_each_route_answers_each_reader(scene: Scene, route: str) -> None:
     url, expected = routes(scene.serials[3])[route]
     statuses = tuple(scene.get(reader, url, headers=JSON).status_code for reader in READERS)
     assert dict(zip(READERS, statuses, strict=True)) == dict(zip(READERS, expected, strict=True))
+
+
+def post_json(client: FlaskClient, party: PartyKey | None, url: str, body: Any) -> Any:
+    data = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if party is not None:
+        headers.update(signed(party, "POST", url, data))
+    return client.post(url, data=data, headers=headers)
+
+
+def test_each_reader_keeps_its_own_named_queries_and_subscriptions(scene: Scene) -> None:
+    """The writes of the named-query routes, as every reader: each signed-in party (regulators
+    too) makes, reads and deletes its own; anonymous requests are refused."""
+    client = scene.chain.client
+    for reader in READERS:
+        party = scene.party(reader)
+        made = post_json(client, party, "/epcis/queries", {"name": "q", "query": {}})
+        if party is None:
+            assert made.status_code == 401
+            assert client.delete("/epcis/queries/mine").status_code == 401
+            continue
+        assert made.status_code == 201, reader
+        body = {"dest": "https://hooks.example.com/epcis", "stream": True}
+        subscribed = post_json(client, party, "/epcis/queries/q/subscriptions", body)
+        assert subscribed.status_code == 201, reader
+        one = subscribed.headers["Location"]
+        assert scene.get(reader, one).status_code == 200
+        assert client.delete(one, headers=signed(party, "DELETE", one)).status_code == 204
+        query = "/epcis/queries/q"
+        assert client.delete(query, headers=signed(party, "DELETE", query)).status_code == 204
+        if reader != "maker":  # the maker's query is not another reader's to delete
+            theirs = "/epcis/queries/mine"
+            deleted = client.delete(theirs, headers=signed(party, "DELETE", theirs))
+            assert deleted.status_code == 404, reader
+    assert scene.get("maker", "/epcis/queries/mine").status_code == 200
 
 
 def test_no_such_batch_is_401_to_anonymous_and_404_to_a_party(scene: Scene) -> None:

@@ -77,7 +77,7 @@ def _captured(client: FlaskClient, parties: dict[str, PartyKey]) -> PartyKey:
         shipping(SERIALS[:2]),
     )
     response = capture(client, maker, doc)
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 202, response.get_json()
     return maker
 
 
@@ -156,8 +156,23 @@ def test_rebuild_restores_the_same_index(
     maker = _captured(client, parties)
     index = _index(app)
     fields = {field for _hash, field, _epc in index}
-    assert fields == {"epcList", "childEPCs", "parentID", "inputEPCList", "outputEPCList"}
-    assert ("parentID", SSCC_DL) in {(field, key) for _hash, field, key in index}
+    epc_fields = {"epcList", "childEPCs", "parentID", "inputEPCList", "outputEPCList"}
+    # The EPCs by field, and the other fields a query filters on as `@<field> <value>`.
+    assert fields == epc_fields | {
+        "eventType",
+        "action",
+        "bizStep",
+        "disposition",
+        "readPoint",
+        "bizTransaction",
+        "source",
+        "destination",
+    }
+    pairs = {(field, key) for _hash, field, key in index}
+    assert ("parentID", SSCC_DL) in pairs
+    assert ("bizStep", "@bizStep packing") in pairs
+    assert ("readPoint", "@readPoint https://id.gs1.org/414/5412345000013") in pairs
+    assert ("source", "@source owning_party https://id.gs1.org/417/5412345000013") in pairs
     rebuilt = app.test_cli_runner().invoke(args=["rebuild", "--quiet"])
     assert "identical" in rebuilt.output, rebuilt.output  # the projection digest includes it
     assert _index(app) == index

@@ -298,7 +298,7 @@ def test_bad_csv_is_rejected(data: bytes, message: str) -> None:
 
 
 def test_too_many_cells_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(datasets, "MAX_CELLS", 5)
+    monkeypatch.setattr(datasets, "MAX_LOADED_CELLS", 5)
     assert csv_of("a,b\n1,2\n3,4\n").row_count == 2
     error = bad(b"a,b\n1,2\n3,4\n5,6\n", "csv")
     assert error.extensions == {"limit": 5}
@@ -310,14 +310,16 @@ def test_xpt_over_the_cell_limit_is_rejected(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = write_xpt(tmp_path / "dm.xpt", dm_frame())
-    monkeypatch.setattr(datasets, "MAX_CELLS", 21)
+    monkeypatch.setattr(datasets, "MAX_LOADED_CELLS", 21)
     assert parse_dataset(data, "xpt").row_count == 3
-    monkeypatch.setattr(datasets, "MAX_CELLS", 20)
+    monkeypatch.setattr(datasets, "MAX_LOADED_CELLS", 20)
     assert bad(data, "xpt").extensions == {"limit": 20}
 
 
-def test_default_cell_limit_is_two_million() -> None:
-    assert datasets.MAX_CELLS == 2_000_000
+def test_default_cell_limits() -> None:
+    # Held in memory whole: two million cells; streamed and hashed row by row: 400 million.
+    assert datasets.MAX_LOADED_CELLS == 2_000_000
+    assert datasets.MAX_CELLS == 400_000_000
 
 
 @pytest.mark.parametrize(
@@ -359,7 +361,7 @@ def test_duplicate_dataset_json_columns_are_rejected() -> None:
 def test_bad_xpt_is_rejected(tmp_path: Path) -> None:
     assert "not a SAS transport" in bad(b"a,b\n1,2\n", "xpt").detail
     data = write_xpt(tmp_path / "dm.xpt", dm_frame())
-    assert "cannot read SAS transport file" in bad(data[:200], "xpt").detail
+    assert "the XPT file is cut short" in bad(data[:200], "xpt").detail
 
 
 def test_unknown_format_is_rejected() -> None:

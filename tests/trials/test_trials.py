@@ -23,6 +23,7 @@ from tests.parties import (
     send,
     signed,
 )
+from trials.client import MEDIA_TYPES
 from trials.dataset_files import parse_dataset
 from trials.datasets import content_hash
 from trials.payloads import commitment, content_commitment
@@ -94,7 +95,7 @@ class Study:
         return body
 
     def dataset_body(self, name: str, data: bytes, fmt: str = "csv") -> dict[str, Any]:
-        payload, salt = self.upload(data)
+        payload, salt = self.upload(data, MEDIA_TYPES[fmt])
         parsed = parse_dataset(data, fmt)
         return {
             "trial": TRIAL,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from pathlib import Path
 
 import pandas as pd
+import pyreadstat
 import pytest
 from flask.testing import FlaskClient
 
@@ -61,19 +63,27 @@ def test_an_html_upload_comes_back_as_an_attachment(client: FlaskClient, sponsor
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
+def _xpt(tmp_path: Path) -> bytes:
+    """A one-row SAS XPT V5 file: uploads declared as datasets must be readable datasets."""
+    path = tmp_path / "dm.xpt"
+    pyreadstat.write_xport(pd.DataFrame({"USUBJID": ["01-001"], "AGE": [63.0]}), str(path))
+    return path.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("declared", "extension"),
     [
         ("text/csv", ".csv"),
-        ("application/json", ".json"),
+        ("application/json", ".json"),  # JSON that is no Dataset-JSON: stored as it is
         ("application/x-sas-xport", ".xpt"),
         ("application/x-never-heard-of", ".bin"),
     ],
 )
 def test_the_file_name_follows_the_declared_type(
-    client: FlaskClient, sponsor: PartyKey, declared: str, extension: str
+    client: FlaskClient, sponsor: PartyKey, declared: str, extension: str, tmp_path: Path
 ) -> None:
-    commitment = upload(client, sponsor, declared.encode(), declared)
+    data = _xpt(tmp_path) if extension == ".xpt" else declared.encode()
+    commitment = upload(client, sponsor, data, declared)
     response = read(client, sponsor, f"/api/v1/trials/payloads/{commitment}")
     assert response.mimetype == "application/octet-stream"
     assert response.headers["Content-Disposition"].endswith(f'{commitment}{extension}"')

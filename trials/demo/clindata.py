@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,11 @@ import pandas as pd
 
 from trials.consent import iso_date, text_or_none
 
-DEFAULT_DIR: Path = Path(__file__).resolve().parents[2] / "data" / "clindata"
+_CHECKOUT = Path(__file__).resolve().parents[2] / "data" / "clindata"
+#: data/clindata of a source checkout; an installed wheel's copy is under <prefix>/share.
+DEFAULT_DIR: Path = (
+    _CHECKOUT if _CHECKOUT.is_dir() else Path(sys.prefix) / "share" / "provenance" / "clindata"
+)
 
 # The only consent category in the source data; other categories (e.g. optional sub-study
 # consents) would not license enrolment, so they are ignored rather than mixed in.

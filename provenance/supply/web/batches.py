@@ -20,8 +20,21 @@ from provenance.supply import queries as supply_queries
 from provenance.supply.web import paths
 from provenance.supply.web.access import BATCH_HANDLERS, BATCH_MAKER
 from provenance.supply.web.blueprint import bp, checked_lookup, stem
+from provenance.web import page_token
 from provenance.web.api import json_response
 from provenance.web.context import service
+from provenance.web.openapi import openapi
+
+#: Rows on a page of the batch and alert lists when `perPage` does not say.
+BATCH_PAGE = 200
+ALERT_PAGE = 500
+#: Labels on a printed sheet when `perPage` does not say.
+LABEL_PAGE = 1000
+
+
+def _batch_key(after: page_token.Key | None) -> supply_queries.BatchKey | None:
+    return None if after is None else (int(after[0]), str(after[1]), str(after[2]))
+
 
 #: Batch routes: the static path before the GTIN, and after the lot.
 BATCH_ROUTES = {
@@ -43,10 +56,16 @@ def batch_from_raw_path(endpoint: str | None, values: dict[str, Any] | None) -> 
 
 
 @bp.get("/api/v1/batches")
+@openapi(query=page_token.QUERY)
 def list_batches() -> Response:
+    """The batches the party handled (a regulator: all), newest first, a page at a time."""
+    page = page_token.requested((int, str, str), default=BATCH_PAGE)
     with read_connection(service().engine) as conn:
-        found = supply_queries.batches(conn, reader=current_principal())
-    return json_response({"batches": found})
+        found = supply_queries.batches(
+            conn, limit=page.size + 1, reader=current_principal(), after=_batch_key(page.after)
+        )
+    paged = page_token.page_of(found, page, supply_queries.batch_key)
+    return page_token.paged_json({"batches": paged.rows}, paged)
 
 
 def _batch(gtin: str, lot: str | None, reader: Principal) -> supply_queries.Lookup:
@@ -80,25 +99,50 @@ def batch_qr_svg(gtin: str, lot: str | None) -> Response:
 
 
 @bp.get("/labels/<gtin>/<path:lot>")
+@openapi(query=page_token.QUERY)
 def label_sheet(gtin: str, lot: str | None) -> str:
-    """A printable sheet: one label per serial (or one for the batch), QR plus human text."""
+    """A printable sheet: one label per serial (or one for the batch), QR plus human text; a
+    batch of more serials than a sheet holds links its next sheet."""
     found = _batch(gtin, lot, ANONYMOUS)  # the label's public facts
     assert found.lot is not None
+    page = page_token.requested((str,), default=LABEL_PAGE)
+    after = None if page.after is None else str(page.after[0])
     with read_connection(service().engine) as conn:
-        serials: list[str | None] = list(supply_queries.serials_of(conn, found.gtin, found.lot))
+        serials = supply_queries.serials_of(conn, found.gtin, found.lot, page.size + 1, after)
+    paged = page_token.page_of(serials, page, lambda serial: (serial,))
     labels = []
-    for serial in serials or [None]:
+    printed: list[str | None] = list(paged.rows) or [None]  # unserialised: one batch label
+    for serial in printed:
         uri = gs1.digital_link_uri(stem(), found.gtin, found.lot, serial)
         labels.append({"serial": serial, "uri": uri, "qr": qr.qr_data_uri(uri)})
-    return render_template("labels.html", product=found.product, batch=found.batch, labels=labels)
+    following = None
+    if paged.token is not None:
+        # The lot as one segment ("/" as %2F), as every route that takes a lot reads it.
+        path = f"/labels/{found.gtin}/{paths.segment(found.lot)}"
+        following = page_token.next_link(paged.token, path)
+    return render_template(
+        "labels.html", product=found.product, batch=found.batch, labels=labels, next_page=following
+    )
 
 
 @bp.get("/api/v1/alerts")
+@openapi(query=page_token.QUERY)
 def list_alerts() -> Response:
+    """The alerts raised at the party (a regulator: all), newest first, a page at a time;
+    `open=1`: only those not yet resolved."""
     open_only = request.args.get("open") in {"1", "true", "yes"}
+    page = page_token.requested((int, int), default=ALERT_PAGE)
+    after = None if page.after is None else (int(page.after[0]), int(page.after[1]))
     with read_connection(service().engine) as conn:
-        found = supply_queries.alerts(conn, open_only=open_only, reader=current_principal())
-    return json_response({"alerts": found})
+        found = supply_queries.alerts(
+            conn,
+            open_only=open_only,
+            limit=page.size + 1,
+            after=after,
+            reader=current_principal(),
+        )
+    paged = page_token.page_of(found, page, supply_queries.alert_key)
+    return page_token.paged_json({"alerts": paged.rows}, paged)
 
 
 ACCESS: dict[str, Rule] = {

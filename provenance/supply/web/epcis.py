@@ -2,125 +2,112 @@
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, json, request
 from werkzeug.datastructures import MultiDict
 
 from provenance.access.principal import Principal
 from provenance.access.rules import SIGNED_IN, Rule
 from provenance.access.web import current_principal
-from provenance.epcis.document import normalise_cbv
-from provenance.epcis.epc_index import MATCH_FIELDS, match_keys
-from provenance.epcis.errors import BadEpcis
-from provenance.epcis.hash import utc_millis
+from provenance.epcis.epc_format import convert_event
 from provenance.epcis.query import query_document
+from provenance.epcis.simple_query import PARAMETERS, QueryTooLarge, parse
 from provenance.log.statements import now_timestamp
 from provenance.log.store.engine import read_connection
 from provenance.supply import event_queries
-from provenance.supply.web import page_token
-from provenance.web.api import json_response
+from provenance.supply.web import epcis_headers, page_token
 from provenance.web.context import service
 from provenance.web.openapi import openapi
 
 bp = Blueprint("epcis", __name__)
+bp.before_request(epcis_headers.check_request)
+bp.after_app_request(epcis_headers.add_headers)
 
-QUERY_LIMIT = 1000
-
-
-#: The SimpleEventQuery parameters (and the REST binding's paging ones) the query takes.
-QUERY_PARAMETERS = frozenset(
-    {
-        *MATCH_FIELDS,
-        "EQ_bizStep",
-        "GE_eventTime",
-        "LT_eventTime",
-        "gtin",
-        "lot",
-        "perPage",
-        "nextPageToken",
-    }
-)
+#: The query parameters with a fixed name, as the OpenAPI document declares them (the typed
+#: ones, EQ_bizTransaction_<type>, EQ_source_<type> and EQ_destination_<type>, come on top).
+QUERY_SPEC: dict[str, Any] = {name: {"schema": {"type": "string"}} for name in sorted(PARAMETERS)}
+#: Parameters a token is not bound to: the page size, and how many events remain to be sent.
+_UNBOUND = ("nextPageToken", "perPage", "eventCountLimit")
 
 
 @bp.get("/epcis/events")
-@openapi(query={name: {"schema": {"type": "string"}} for name in QUERY_PARAMETERS})
+@openapi(query=QUERY_SPEC, headers=epcis_headers.REQUEST_HEADERS)
 def events() -> Response:
-    """SimpleEventQuery parameters: the EPC matches (MATCH_epc, MATCH_anyEPC, MATCH_parentID,
-    …, each a comma-separated list), EQ_bizStep, GE_eventTime, LT_eventTime, and the GS1
-    batch keys gtin and lot; answered as an EPCISQueryDocument."""
+    """SimpleEventQuery: the EPC matches (MATCH_epc, MATCH_anyEPC, …), eventType, EQ_action,
+    EQ_bizStep, EQ_disposition, read point, business location, transactions, sources and
+    destinations, EQ_eventID, quantities, error declarations, event and record time, orderBy,
+    eventCountLimit, maxEventCount and the GS1 batch keys gtin and lot; answered as an
+    EPCISQueryDocument, a page at a time."""
     return answer_query(request.args, current_principal())
 
 
 def answer_query(args: MultiDict[str, str], reader: Principal | None) -> Response:
     """The EPCISQueryDocument answering SimpleEventQuery parameters `args`, for `reader`: the
-    one query every EPCIS read resource (and a named query) runs."""
-    known = QUERY_PARAMETERS
-    unknown = sorted(set(args) - known)
-    if unknown:
-        raise BadEpcis("unsupported query parameters", unsupported=unknown, supported=sorted(known))
-    step = args.get("EQ_bizStep")
-    if step is not None:
-        # A value that is neither a CBV step nor another URI matches no stored event.
-        with contextlib.suppress(ValueError):
-            step = normalise_cbv(step, "bizStep")
-    try:
-        limit = min(int(args.get("perPage", QUERY_LIMIT)), QUERY_LIMIT)
-    except ValueError:
-        raise BadEpcis("perPage must be an integer") from None
-    # Parameters are ANDed, the values of one (comma-separated or repeated) ORed.
-    epcs = [
-        (MATCH_FIELDS[name], match_keys(name, ",".join(args.getlist(name))))
-        for name in sorted(MATCH_FIELDS)
-        if name in args
-    ]
-    token = args.get("nextPageToken")
+    one query every EPCIS read resource (and a named query) runs.
+
+    The next page's link is the request's own resource and query string with the token (and
+    what remains of eventCountLimit), so a resource whose parameters come from its path or
+    from a stored query pages as /epcis/events does."""
+    values: Mapping[str, Sequence[str]] = {name: args.getlist(name) for name in args}
+    wanted = parse(values)
+    bound_to = _query_of(values)
+    after = page_token.read(wanted.token, bound_to) if wanted.token else None
+    page = wanted.per_page
+    if wanted.count_limit is not None:
+        page = min(page, wanted.count_limit)
     keys: list[event_queries.EventKey] = []
     with read_connection(service().engine) as conn:
-        found = event_queries.epcis_events(
+        if wanted.max_count is not None:
+            matching = event_queries.count_events(conn, wanted, reader, wanted.max_count + 1)
+            if matching > wanted.max_count:
+                raise QueryTooLarge(
+                    f"more than maxEventCount={wanted.max_count} events match: narrow the query",
+                    maxEventCount=wanted.max_count,
+                )
+        found = event_queries.find_events(
             conn,
-            epcs=epcs,
-            gtin=args.get("gtin"),
-            lot=args.get("lot"),
-            biz_step=step,
-            since=_time(args.get("GE_eventTime")),
-            until=_time(args.get("LT_eventTime")),
-            limit=limit + 1,  # one more tells whether another page follows
+            wanted,
+            limit=page + 1,  # one more tells whether another page follows
             reader=reader,
-            after=page_token.read(token, _query_of(args)) if token else None,
+            after=after,
             page_keys=keys,
         )
-    headers = {}
-    if len(found) > limit:
-        found = found[:limit]
-        following = page_token.make(keys[limit - 1], _query_of(args))
-        query = [(k, v) for k in sorted(args) if k != "nextPageToken" for v in args.getlist(k)]
-        link = url_for("epcis.events") + "?" + urlencode([*query, ("nextPageToken", following)])
-        # EPCIS 2.0 REST binding: the next page is the `next` link, carrying the token.
-        headers["Link"] = f'<{link}>; rel="next"'
-    return json_response(query_document(found, now_timestamp()), headers=headers)
+        headers = {}
+        if len(found) > page:
+            found = found[:page]
+            left = None if wanted.count_limit is None else wanted.count_limit - page
+            if left != 0:
+                following = page_token.make(keys[page - 1], bound_to)
+                # EPCIS 2.0 REST binding: the next page is the `next` link, carrying the token.
+                headers["Link"] = f'<{_next_link(following, left)}>; rel="next"'
+        # Converting to EPC URNs reads the company prefixes: within the same read.
+        convert = epcis_headers.epc_converter(conn)
+        if convert is not None:
+            found = [convert_event(event, convert) for event in found]
+    document = query_document(found, now_timestamp())
+    return Response(json.dumps(document), mimetype=epcis_headers.media_type(), headers=headers)
 
 
-def _query_of(args: Any) -> str:
-    """The query a token belongs to: its parameters but the token and the page size."""
-    kept = sorted(
-        (k, v) for k in args if k not in ("nextPageToken", "perPage") for v in args.getlist(k)
-    )
+def _next_link(token: str, left: int | None) -> str:
+    """This resource again, with its query string but the token (and eventCountLimit)."""
+    kept = [
+        (k, v)
+        for k in request.args
+        if k not in ("nextPageToken", "eventCountLimit")
+        for v in request.args.getlist(k)
+    ]
+    if left is not None:
+        kept.append(("eventCountLimit", str(left)))
+    return epcis_headers.request_path() + "?" + urlencode([*kept, ("nextPageToken", token)])
+
+
+def _query_of(values: Mapping[str, Sequence[str]]) -> str:
+    """The query a token belongs to: its parameters but those in _UNBOUND."""
+    kept = sorted((k, v) for k in values if k not in _UNBOUND for v in values[k])
     return urlencode(kept)
-
-
-def _time(value: str | None) -> str | None:
-    """A query time bound, compared as the stored UTC-millisecond form."""
-    if value is None:
-        return None
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise BadEpcis(f"{value!r} is not an ISO 8601 date-time") from None
-    return utc_millis(value)
 
 
 ACCESS: dict[str, Rule] = {
