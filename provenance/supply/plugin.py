@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -26,9 +27,10 @@ ROLES = frozenset({"manufacturer", "wholesaler", "pharmacy", "regulator"})
 LATEST_BATCHES = 25
 
 
-def _blueprints() -> Sequence[Blueprint]:
-    from provenance.supply.web import bundles as bundle_routes
+def _web_modules() -> Sequence[ModuleType]:
+    """The supply chain's route modules, each with its blueprint `bp` and its `ACCESS` rules."""
     from provenance.supply.web import (
+        bundles,
         dscsa_export,
         epcis,
         epcis_capture,
@@ -37,37 +39,15 @@ def _blueprints() -> Sequence[Blueprint]:
         resolver,
     )
 
-    return (
-        resolver.bp,
-        epcis.bp,
-        epcis_rest.bp,
-        epcis_capture.bp,
-        bundle_routes.bp,
-        dscsa_export.bp,
-        epcis_queries.bp,
-    )
+    return (resolver, epcis, epcis_rest, epcis_capture, bundles, dscsa_export, epcis_queries)
+
+
+def _blueprints() -> Sequence[Blueprint]:
+    return tuple(module.bp for module in _web_modules())
 
 
 def _access() -> Mapping[str, Rule]:
-    from provenance.supply.web import bundles as bundle_routes
-    from provenance.supply.web import (
-        dscsa_export,
-        epcis,
-        epcis_capture,
-        epcis_queries,
-        epcis_rest,
-        resolver,
-    )
-
-    return {
-        **resolver.ACCESS,
-        **epcis.ACCESS,
-        **epcis_rest.ACCESS,
-        **epcis_capture.ACCESS,
-        **bundle_routes.ACCESS,
-        **dscsa_export.ACCESS,
-        **epcis_queries.ACCESS,
-    }
+    return {name: rule for module in _web_modules() for name, rule in module.ACCESS.items()}
 
 
 def _commands() -> Sequence[click.Command]:
