@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from provenance.gs1.keys import GLN
 from provenance.log import body as f
@@ -110,38 +111,33 @@ custody_return = ledger_kind(
 )(_ship("return"))
 
 
-@ledger_kind("custody.receive", SUPPLY_ROLES, "the recipient accepts a shipment (custody moves)")
-def custody_receive(op: Op) -> None:
-    b = op.body
-    f.members(b, {"from", "shipment"}, MOVE_FIELDS)
-    quantity, serials = packs.quantity_or_serials(b)
-    shipments.receive(
-        op.ledger,
-        party=signer(op),
-        sender=f.gln(b, "from"),
-        shipment_id=f.text(b, "shipment", 80),
-        quantity=quantity,
-        serials=serials,
-    )
+def _receive(receipt: Callable[..., None]) -> Operation:
+    """A receipt of a shipment (first, or of its remainder): the same body, its own rules."""
+
+    def operation(op: Op) -> None:
+        b = op.body
+        f.members(b, {"from", "shipment"}, MOVE_FIELDS)
+        quantity, serials = packs.quantity_or_serials(b)
+        receipt(
+            op.ledger,
+            party=signer(op),
+            sender=f.gln(b, "from"),
+            shipment_id=f.text(b, "shipment", 80),
+            quantity=quantity,
+            serials=serials,
+        )
+
+    return operation
 
 
-@ledger_kind(
+custody_receive = ledger_kind(
+    "custody.receive", SUPPLY_ROLES, "the recipient accepts a shipment (custody moves)"
+)(_receive(shipments.receive))
+custody_receive_remainder = ledger_kind(
     "custody.receive-remainder",
     SUPPLY_ROLES,
     "the recipient of a short shipment receives what was still in transit",
-)
-def custody_receive_remainder(op: Op) -> None:
-    b = op.body
-    f.members(b, {"from", "shipment"}, MOVE_FIELDS)
-    quantity, serials = packs.quantity_or_serials(b)
-    custody_exceptions.receive_remainder(
-        op.ledger,
-        party=signer(op),
-        sender=f.gln(b, "from"),
-        shipment_id=f.text(b, "shipment", 80),
-        quantity=quantity,
-        serials=serials,
-    )
+)(_receive(custody_exceptions.receive_remainder))
 
 
 @ledger_kind(

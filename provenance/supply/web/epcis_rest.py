@@ -71,10 +71,15 @@ def event(event_id: str) -> Response:
     """One event, by its eventID (or Event Hash ID), as an EPCISQueryDocument; 404 if there is
     no such event or the reader may not read it."""
     answer = answer_query(MultiDict([("EQ_eventID", event_id)]), current_principal())
-    found = json.loads(answer.get_data())["epcisBody"]["queryResults"]["resultsBody"]
-    if not found["eventList"]:
+    if not _holds_events(answer):
         raise NotFound(f"no event {event_id!r} that you may read")
     return answer
+
+
+def _holds_events(answer: Response) -> bool:
+    """Whether an EPCISQueryDocument answer lists any event."""
+    results = json.loads(answer.get_data())["epcisBody"]["queryResults"]["resultsBody"]
+    return bool(results["eventList"])
 
 
 def _members(name: str, spec: Collection) -> Callable[[], Response]:
@@ -116,9 +121,7 @@ def _member(name: str, spec: Collection) -> Callable[..., Response]:
         if spec.epcs:
             value = normalise_epc(value) or value
         args = MultiDict([(spec.parameter, value), ("perPage", "1")])
-        answer = answer_query(args, current_principal())
-        found = json.loads(answer.get_data())["epcisBody"]["queryResults"]["resultsBody"]
-        if not found["eventList"]:
+        if not _holds_events(answer_query(args, current_principal())):
             raise NotFound(f"no event you may read names {value!r} among the {name}")
         return _collection(["events"])
 
