@@ -76,6 +76,22 @@ class Demo:
     story: Callable[[DemoRun], str] | None = None
 
 
+#: Audiences the front page points to; a plug-in may name another for its own links.
+INSPECTORS = "Inspectors and auditors"
+OPERATORS = "Operators and integrators"
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """A link in every page's navigation; with an `audience`, the front page also points that
+    audience to it, saying `summary` beside it."""
+
+    label: str
+    path: str
+    audience: str | None = None
+    summary: str = ""
+
+
 @dataclass(frozen=True)
 class Panel:
     """A section of the front page: a template of the plug-in's and the data it shows."""
@@ -100,8 +116,8 @@ class Plugin:
     admin_commands: Callable[[], Sequence[click.Command]] = _none
     reports: Callable[[], Sequence[ReportKind]] = _none
     demo: Demo | None = None
-    #: (label, path) links in the site's navigation.
-    nav: tuple[tuple[str, str], ...] = ()
+    #: Links in the site's navigation: `NavLink`s, or plain (label, path) pairs.
+    nav: tuple[NavLink | tuple[str, str], ...] = ()
     panels: tuple[Panel, ...] = ()
 
     @property
@@ -130,8 +146,12 @@ class Installed:
     def problems(self) -> tuple[type[Error], ...]:
         return tuple(problem for plugin in self.plugins for problem in plugin.problems)
 
-    def nav(self) -> tuple[tuple[str, str], ...]:
-        return tuple(link for plugin in self.plugins for link in plugin.nav)
+    def nav(self) -> tuple[NavLink, ...]:
+        return tuple(
+            link if isinstance(link, NavLink) else NavLink(*link)
+            for plugin in self.plugins
+            for link in plugin.nav
+        )
 
 
 def available() -> dict[str, Callable[[], Plugin]]:

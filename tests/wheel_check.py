@@ -26,6 +26,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 TOP_LEVEL = {"provenance", "trials"}
 SAMPLE = "data/share/provenance/clindata/ctms_study.csv.gz"
+VENDORED = "provenance/supply/web/static/vendor/zxing-library-"
 
 
 class CheckFailed(Exception):
@@ -68,6 +69,7 @@ def check_contents(wheel: Path) -> None:
     tops = {n.split("/", 1)[0] for n in names if ".dist-info/" not in n and ".data/" not in n}
     check(tops == TOP_LEVEL, f"the wheel's top level is {sorted(tops)}, not {sorted(TOP_LEVEL)}")
     check(any(n.endswith(SAMPLE) for n in names), "the wheel lacks the demo trial's tables")
+    check(any(VENDORED in n for n in names), "the wheel lacks the scan page's barcode decoder")
 
 
 def install(work: Path, wheel: Path) -> Path:

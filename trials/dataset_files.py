@@ -11,10 +11,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import pyreadstat
-
 from trials import datasets, xpt
-from trials.dataset_csv import csv_table
+from trials.dataset_csv import Retyped, csv_table
 from trials.dataset_json import json_table
 from trials.dataset_sources import Source, compression_of
 from trials.datasets import (
@@ -134,6 +132,12 @@ def parse_dataset(data: bytes, fmt: str) -> Dataset:
 def summarise(source: Source, fmt: str, digits: int | None = None) -> DatasetSummary:
     """Rows, columns and content hash of a dataset read as a stream, at most `MAX_CELLS` cells;
     with `digits`, the hash of its numbers rounded to that many significant digits."""
+    if fmt == "csv":
+        table = csv_table(source, loaded=False, typed=False)
+        try:
+            return summarise_rows(fmt, None, table.columns, table.rows(), digits)
+        except Retyped:
+            pass  # a column of numbers holds text further on: type the columns first
     name, columns, rows = _table(source, fmt, loaded=False)
     return summarise_rows(fmt, name, columns, rows, digits)
 
@@ -225,6 +229,8 @@ def _xpt_v8(source: Source) -> tuple[str | None, tuple[str, ...], Rows]:
             f"the XPT file is cut short: {len(data)} bytes is not a whole number of "
             f"{xpt.RECORD}-byte records"
         )
+    import pyreadstat  # with numpy, only when a V8 file is read: the CLI starts without them
+
     try:
         # XPT headers carry no row count, so read one row past the cell limit and no further.
         header, _ = pyreadstat.read_xport(io.BytesIO(data), metadataonly=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import MAX_EMAX, MIN_EMIN, Context
 from typing import IO, Any
 
@@ -27,6 +27,13 @@ _JSON_TYPES = _JSON_NUMBER_TYPES | {"string", "boolean", "date", "datetime", "ti
 MAX_DOCUMENT = 256 * 1024 * 1024
 #: The NDJSON form's first line (the metadata) is at most this long.
 MAX_METADATA_LINE = 16 * 1024 * 1024
+#: Rows are made canonical about this many cells at a time, a column at a time.
+BATCH_CELLS = 1024
+_NONE = type(None)
+
+
+class _Irregular(Exception):
+    """A column of a batch holds a value its type does not allow: read the batch row by row."""
 
 
 class JsonTable:
@@ -62,18 +69,44 @@ class JsonTable:
 
     def rows(self) -> Iterator[tuple[Cell, ...]]:
         if self._document is not None:
-            for number, row in enumerate(self._document, start=1):
-                yield self._row(row, number)
+            size = self._batch_rows()
+            for start in range(0, len(self._document), size):
+                yield from self._batch(self._document[start : start + size], start + 1)
             self._check_count(len(self._document))
             return
         with self._source.open() as stream:
             stream.readline(MAX_METADATA_LINE)
-            count = 0
+            count, batch, size = 0, [], self._batch_rows()
             for number, row in enumerate(_ndjson_rows(stream), start=1):
                 check_size(len(self.columns), number, self._cell_limit)
-                yield self._row(row, number)
+                batch.append(row)
                 count = number
+                if len(batch) == size:
+                    yield from self._batch(batch, number - size + 1)
+                    batch = []
+            yield from self._batch(batch, count - len(batch) + 1)
         self._check_count(count)
+
+    def _batch_rows(self) -> int:
+        return max(BATCH_CELLS // max(len(self.types), 1), 16)
+
+    def _batch(self, rows: list[Any], first: int) -> Iterator[tuple[Cell, ...]]:
+        """Canonical rows of `rows`, the first of them row number `first`: a column at a time
+        (each distinct value converted once), or row by row where a row or a value is not as
+        the metadata says, so that the error names its row."""
+        if rows and set(map(type, rows)) == {list} and set(map(len, rows)) == {len(self.types)}:
+            try:
+                columns = [
+                    _column(values, kind)
+                    for values, kind in zip(zip(*rows, strict=True), self.types, strict=True)
+                ]
+            except _Irregular:
+                pass
+            else:
+                yield from zip(*columns, strict=True)
+                return
+        for offset, row in enumerate(rows):
+            yield self._row(row, first + offset)
 
     def _row(self, row: Any, number: int) -> tuple[Cell, ...]:
         if not isinstance(row, list):
@@ -214,6 +247,39 @@ def _json_value(value: Any, kind: str, row: int) -> Cell:
     elif isinstance(value, str):
         return text_cell(value)
     raise BadDataset(f"Dataset-JSON row {row}: {value!r} is not a valid {kind}", row=row)
+
+
+def _column(values: Sequence[Any], kind: str) -> Sequence[Cell]:
+    """`_json_value` of each value of a column, each distinct value converted once; _Irregular
+    if one is not of the column's type."""
+    types = set(map(type, values))
+    if kind in _JSON_NUMBER_TYPES and types <= {int, _NONE}:
+        return _mapped(values, str)
+    if kind in _JSON_NUMBER_TYPES and types <= {int, float, _NONE}:
+        return _mapped(values, _number)
+    if kind in _JSON_NUMBER_TYPES and types <= {str, _NONE}:
+        return _mapped(values, lambda text: _json_decimal(text, 0))
+    if kind in _JSON_NUMBER_TYPES or kind == "boolean" or not types <= {str, _NONE}:
+        raise _Irregular
+    if types == {str} and "" not in values:
+        joined = "\x00".join(values)
+        clean = joined.count("\x00") == len(values) - 1  # no NUL inside a value
+        if clean and " \x00" not in joined and not joined.endswith(" "):
+            return values  # no blank and no trailing space: already canonical
+    return _mapped(values, text_cell)
+
+
+def _number(value: int | float) -> Cell:
+    return str(value) if type(value) is int else number_cell(value)
+
+
+def _mapped(values: Sequence[Any], convert: Callable[[Any], Cell]) -> Sequence[Cell]:
+    try:
+        canonical = {value: convert(value) for value in set(values) if value is not None}
+    except BadDataset:
+        raise _Irregular from None
+    canonical[None] = None
+    return list(map(canonical.__getitem__, values))
 
 
 def _json_decimal(text: str, row: int) -> Cell:

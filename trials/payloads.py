@@ -19,7 +19,7 @@ from provenance.log.statements import format_timestamp
 from provenance.log.store.engine import query, write_transaction
 from trials.dataset_files import dataset_format_of_upload, summarise
 from trials.dataset_sources import Source
-from trials.uploads import record_upload
+from trials.uploads import record_upload, remember_summary
 
 SALT_BYTES = 32
 #: A payload is kept as one database value: SQLite holds at most 10^9 bytes in one (its default
@@ -117,8 +117,7 @@ def store_payload(
         spool.flush()
         spool.seek(0)
         fmt = dataset_format_of_upload(media_type, spool.read(HEAD_BYTES))
-        if fmt is not None:
-            summarise(Source.of_path(Path(spool.name)), fmt)
+        summary = None if fmt is None else summarise(Source.of_path(Path(spool.name)), fmt)
         key, sha256 = key_digest.hexdigest(), digest.hexdigest()
         now = datetime.now(UTC)
         with write_transaction(engine) as conn:
@@ -128,6 +127,8 @@ def store_payload(
             if not found:
                 row = (key, salt, sha256, media_type[:100], size, format_timestamp(now))
                 _insert(conn, row, spool)
+    if summary is not None:
+        remember_summary(key, summary)
     return {"commitment": key, "sha256": sha256, "size": size}
 
 

@@ -6,34 +6,36 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from provenance.log.personality import Personality
-from provenance.plugins import Demo, Plugin
-from trials import bundles, registry, submissions, tables
-from trials.demo import story
+from provenance.plugins import INSPECTORS, Demo, NavLink, Plugin
+from trials import registry, submissions, tables
+from trials.demo.parties import PARTIES
 from trials.errors import PROBLEMS
 from trials.readers import trial_readers
 
 if TYPE_CHECKING:
     import click
     from flask import Blueprint
+    from sqlalchemy import Connection
 
     from provenance.access.rules import Rule
+    from provenance.plugins import DemoRun
     from provenance.reports.model import ReportKind
 
 ROLES = frozenset({"sponsor", "site"})
 
 
 def _blueprints() -> Sequence[Blueprint]:
-    from trials import bundles_web
+    from trials import bundles_web, diff_web
     from trials.web import bp
 
-    return (bp, bundles_web.bp)
+    return (bp, bundles_web.bp, diff_web.bp)
 
 
 def _access() -> Mapping[str, Rule]:
-    from trials import bundles_web
+    from trials import bundles_web, diff_web
     from trials.web import ACCESS
 
-    return {**ACCESS, **bundles_web.ACCESS}
+    return {**ACCESS, **bundles_web.ACCESS, **diff_web.ACCESS}
 
 
 def _commands() -> Sequence[click.Command]:
@@ -55,6 +57,28 @@ def _reports() -> Sequence[ReportKind]:
     return (trial_checks_report, monitoring_report)
 
 
+# pandas is imported only when the trials' queries, demo or reports run: listing the commands
+# (`provenance --help`) loads this declaration, and should not wait for it.
+
+
+def _trial_entries(conn: Connection, params: Mapping[str, str]) -> list[int]:
+    from trials import bundles
+
+    return bundles.trial_entries(conn, params)
+
+
+def _submission_entries(conn: Connection, params: Mapping[str, str]) -> list[int]:
+    from trials import bundles
+
+    return bundles.submission_entries(conn, params)
+
+
+def _tell(run: DemoRun) -> str:
+    from trials.demo import story
+
+    return story.tell(run)
+
+
 PLUGIN = Plugin(
     personality=Personality(
         name="trials",
@@ -64,7 +88,7 @@ PLUGIN = Plugin(
         metadata=tables.METADATA,
         roles=ROLES,
         readers=trial_readers,
-        bundle_subjects=bundles.SUBJECTS,
+        bundle_subjects={"trial": _trial_entries, "submission": _submission_entries},
     ),
     problems=PROBLEMS,
     blueprints=_blueprints,
@@ -72,6 +96,8 @@ PLUGIN = Plugin(
     commands=_commands,
     admin_commands=_admin_commands,
     reports=_reports,
-    demo=Demo(story.PARTIES, story.tell),
-    nav=(("Trials", "/trials"),),
+    demo=Demo(PARTIES, _tell),
+    nav=(
+        NavLink("Trials", "/trials", INSPECTORS, "registered trials, protocols, datasets, consent"),
+    ),
 )

@@ -24,12 +24,14 @@ from trials.rows import (
 )
 from trials.rules import (
     PHASES,
+    REASON_AND_LOCK_RULES,
     REGISTRIES,
     audit,
     check_payload,
     date,
     latest_protocol,
     reason,
+    require_unlocked,
     sponsored_trial,
 )
 from trials.writers import (
@@ -135,13 +137,14 @@ def commit_protocol(op: Op) -> None:
         {"reason"},
     )
     trial = sponsored_trial(op)
+    require_unlocked(op, trial)  # outcomes chosen once the data are locked are not pre-specified
     version = f.count(body, "version")
     latest = latest_protocol(ledger, trial["trial_id"])
     if version != latest + 1:
         raise Conflict(
             f"the next protocol version is {latest + 1}; versions are only added", latest=latest
         )
-    why = reason(body) if version > 1 else None
+    why = reason(body, rules=op.rules) if version > 1 else None
     if version == 1 and body.get("reason") is not None:
         raise BadStatement("the first protocol version has no reason for change")
     if not isinstance(body["reconsent"], bool):
@@ -179,7 +182,7 @@ def _lock(locked: int) -> Operation:
         trial["locked"] = locked
         TRIAL.put(op.ledger, trial)
         action = "lock" if locked else "unlock"
-        why = reason(op.body)
+        why = reason(op.body, rules=op.rules)
         audit(op, trial_id=trial["trial_id"], action=action, what=f"database {action}", why=why)
 
     return operation
@@ -198,6 +201,8 @@ REPORTED_TYPES = ("primary", "secondary", "other")
 @ledger_kind("results.report", frozenset({"sponsor"}), "report results by outcome id")
 def report(op: Op) -> None:
     f.exact_members(op.body, "trial", "outcomes", "signature")
+    # Taken while the database is locked too: results are analysed on, and reported from, the
+    # locked data (the usual order), and a report adds a disclosure without changing them.
     trial = sponsored_trial(op)
     if latest_protocol(op.ledger, trial["trial_id"]) == 0:
         raise Conflict("results are reported against a committed protocol")
@@ -238,7 +243,10 @@ def erase(op: Op) -> None:
     if TRIAL_PAYLOAD.get(ledger, (payload,)) is None:
         raise Conflict(f"no payload {payload}")
     require_own_payload(op, trial["trial_id"], payload)
+    require_unlocked(op, trial)  # the bytes are part of the locked data
     why = f.text(op.body, "reason", 1000)
+    if op.rules >= REASON_AND_LOCK_RULES:
+        why = reason(op.body, rules=op.rules)
     ERASURE.put(
         ledger,
         ErasureRow(

@@ -129,10 +129,10 @@ class TrialPayloadRow(TypedDict):
     salt: bytes | None
     sha256: str | None
     media_type: str
-    data: bytes | None
     size: int
     stored_at: str
     erased_index: int | None
+    data: bytes | None
 
 
 class TrialUploadRow(TypedDict):

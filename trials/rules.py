@@ -10,6 +10,7 @@ from provenance.log.errors import BadStatement, Conflict, WrongRole
 from provenance.log.kinds import Op
 from provenance.log.ledger import Ledger
 from provenance.log.rows import Table
+from trials.reasons import BOILERPLATE, MIN_LENGTH, reason_problem
 from trials.rows import (
     PROTOCOL_VERSION,
     TRIAL,
@@ -29,48 +30,27 @@ REGISTRIES = (
     ("CTIS", re.compile(r"^\d{4}-\d{6}-\d{2}-\d{2}$")),
 )
 _DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
-#: Reasons that explain nothing (compared lower-case, without punctuation).
-BOILERPLATE = frozenset(
-    {
-        "",
-        "na",
-        "n a",
-        "none",
-        "update",
-        "updated",
-        "updates",
-        "amendment",
-        "amended",
-        "change",
-        "changes",
-        "minor changes",
-        "correction",
-        "corrections",
-        "corrected",
-        "fix",
-        "fixed",
-        "other",
-        "various",
-        "see above",
-        "as discussed",
-        "tbd",
-        "per sponsor",
-        "new version",
-        "revised",
-        "revision",
-        "data update",
-        "data correction",
-        "administrative",
-    }
-)
 
 
 def is_boilerplate(reason: object) -> bool:
-    """A reason for change that is empty, generic, or too short to explain anything."""
+    """A reason for change that is empty, generic, or too short to explain anything (the rule of
+    logs written under rules 1; `trials.reasons` holds the stricter one of rules 2)."""
     if not isinstance(reason, str):
         return True
     words = re.sub(r"[^a-z0-9]+", " ", reason.lower()).strip()
-    return words in BOILERPLATE or len(words) < 12
+    return words in RULES_1_BOILERPLATE or len(words) < 12
+
+
+#: The boilerplate rules 1 refused: a log written under them replays as it was accepted.
+RULES_1_BOILERPLATE = BOILERPLATE - {
+    "nil", "null", "test", "testing", "placeholder", "dummy", "asdf", "reason", "no reason",
+    "because", "ok", "yes", "done", "erase", "erasure", "delete", "deleted", "removed",
+    "request", "x", "xx", "xxx", "see note", "see notes", "see comment", "as requested",
+    "requested", "tba", "todo",
+}  # fmt: skip
+#: From rules 2 a reason needs the minimum content of `trials.reasons.reason_problem`, erasure
+#: reasons included, and a locked trial takes no statement that changes its data.
+REASON_AND_LOCK_RULES = 2
 
 
 #: From rules 2 every trial statement is an electronic signature of a registered person.
@@ -114,13 +94,31 @@ def date(body: dict[str, Any], field: str) -> str:
     return value
 
 
-def reason(body: dict[str, Any], field: str = "reason") -> str:
+def reason(body: dict[str, Any], field: str = "reason", *, rules: int = 1) -> str:
+    """The statement's reason for a change; refused (422) when it explains nothing."""
     value = body.get(field)
-    if is_boilerplate(value):
+    if rules >= REASON_AND_LOCK_RULES:
+        problem = reason_problem(value)
+        if problem is not None:
+            raise BadStatement(
+                f"body.{field} must say why; {value!r} is not a reason: {problem}",
+                rule="a reason is not boilerplate or a placeholder, has at least "
+                f"{MIN_LENGTH} letters and digits and two different words",
+            )
+    elif is_boilerplate(value):
         raise BadStatement(
             f"body.{field} must say why (an empty or boilerplate reason is not a reason): {value!r}"
         )
     return str(value)
+
+
+def require_unlocked(op: Op, trial: TrialRow) -> None:
+    """Rules 2: a locked trial takes no statement that changes its data (409)."""
+    if op.rules >= REASON_AND_LOCK_RULES and trial["locked"]:
+        raise Conflict(
+            f"trial {trial['trial_id']} is locked: unlock it (with a reason) first",
+            trial=trial["trial_id"],
+        )
 
 
 def audit(op: Op, *, trial_id: str, action: str, what: str, why: str | None = None) -> None:

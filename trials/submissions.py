@@ -30,7 +30,9 @@ from trials.rules import (
     latest_version,
     reason,
     require_trial,
+    require_unlocked,
 )
+from trials.uploads import summary_of
 from trials.writers import claim_payload, require_subject_writer, require_writer
 
 DOMAIN = re.compile(r"^[A-Z]{2}$")  # SDTM/raw domain codes: DM, AE, VS, LB, …
@@ -75,7 +77,8 @@ def _check_dataset(op: Op, trial_id: str) -> None:
         data, salt = stored["data"], stored["salt"]
         assert data is not None and salt is not None  # only erasure empties them: see check_payload
         try:
-            dataset = summarise_bytes(data, body["format"])
+            # Read at upload by this process, the summary spares reading it again here.
+            dataset = summary_of(payload, body["format"]) or summarise_bytes(data, body["format"])
         except BadDataset as exc:
             detail = f"the uploaded payload is not a {body['format']} dataset: {exc.detail}"
             raise BadStatement(detail) from None
@@ -134,7 +137,7 @@ def submit(op: Op) -> None:
 @ledger_kind("dataset.amend", DATA_ROLES, "a new version of a dataset, with a reason")
 def amend(op: Op) -> None:
     f.members(op.body, DATASET_FIELDS | {"supersedes", "reason"})
-    why = reason(op.body)
+    why = reason(op.body, rules=op.rules)
     trial = open_trial(op)
     require_writer(op, trial)
     _check_dataset(op, trial["trial_id"])
@@ -246,6 +249,7 @@ def withdraw(op: Op) -> None:
     trial = require_trial(op.ledger, op.body.get("trial"))
     subject = _subject(op.body)
     require_subject_writer(op, trial, subject)
+    require_unlocked(op, trial)  # withdrawn after lock: unlock (with a reason) to record it
     _record_consent(
         op.ledger,
         trial_id=trial["trial_id"],

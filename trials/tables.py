@@ -185,10 +185,12 @@ class TrialPayload(TrialTable, table=True):
     salt: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     sha256: str | None = Field(default=None, sa_column=string(64))
     media_type: str = Field(sa_column=string(100, nullable=False))
-    data: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     size: int = Field(sa_column=bigint(nullable=False))
     stored_at: str = Field(sa_column=string(24, nullable=False))
     erased_index: int | None = Field(default=None, sa_column=bigint())  # the erasure's entry
+    # Last: SQLite reserves a zeroblob for incremental writing without allocating it only in
+    # a row's last column (elsewhere it builds the whole value in memory, twice).
+    data: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
 class TrialUpload(TrialTable, table=True):

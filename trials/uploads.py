@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 
@@ -13,6 +16,9 @@ from provenance.log.statements import format_timestamp, parse_timestamp
 from provenance.log.store.engine import query, write_transaction
 from provenance.log.store.schema import scrub
 from trials.errors import UploadQuotaExceeded
+
+if TYPE_CHECKING:
+    from trials.datasets import DatasetSummary
 
 #: The quota counts what a party uploaded in this window, and uploads no statement names expire
 #: after it.
@@ -28,6 +34,30 @@ _NAMED = (
 
 def _sql(conn: Connection, sql: str) -> str:
     return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+#: How many datasets' summaries this process keeps after reading them at upload.
+SUMMARIES_KEPT = 64
+_summaries: OrderedDict[tuple[str, str], DatasetSummary] = OrderedDict()
+_summaries_lock = threading.Lock()
+
+
+def remember_summary(commitment: str, summary: DatasetSummary) -> None:
+    """Keep what reading a stored dataset found, under its payload commitment (SHA-256 of salt
+    and bytes, so it stands for exactly those bytes): the statement that submits it is then
+    checked against the summary, not by reading a dataset of up to a gigabyte again while it
+    holds the log's write lock. Only this process keeps it; another reads the dataset again."""
+    with _summaries_lock:
+        _summaries[(commitment, summary.format)] = summary
+        _summaries.move_to_end((commitment, summary.format))
+        while len(_summaries) > SUMMARIES_KEPT:
+            _summaries.popitem(last=False)
+
+
+def summary_of(commitment: str, fmt: str) -> DatasetSummary | None:
+    """The summary `remember_summary` kept for these bytes read as `fmt`, if any."""
+    with _summaries_lock:
+        return _summaries.get((commitment, fmt))
 
 
 def record_upload(

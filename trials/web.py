@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, render_template, request
 from sqlalchemy import Connection
@@ -19,8 +20,9 @@ from provenance.web.api import json_response
 from provenance.web.context import service
 from provenance.web.openapi import openapi
 from provenance.web.openapi_schemas import content
-from trials import queries
+from trials import audit_trail, queries
 from trials.access import PAYLOAD_READERS, TRIAL_READERS, UPLOADERS
+from trials.page_css import TRIAL_CSS
 from trials.payloads import MAX_PAYLOAD, SALT_BYTES, parse_salt, store_payload
 from trials.scope import Scope, scope_of
 
@@ -30,6 +32,8 @@ bp = Blueprint("trials", __name__, template_folder="templates")
 LIST_PAGE = 1000
 #: Rows of the audit trail on a page of the trial's HTML page.
 TRAIL_PAGE = 200
+#: The reports run over one trial, linked from its page: (name, title).
+TRIAL_REPORTS = (("trial-checks", "Trial integrity checks"), ("monitoring", "Central monitoring"))
 #: The media type the uploader declared, reported beside the bytes.
 MEDIA_TYPE_HEADER = "Provenance-Media-Type"
 MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
@@ -80,7 +84,7 @@ def upload_payload() -> Response:
     svc = service()
     stored = store_payload(
         svc.engine,
-        request.get_data(cache=False),
+        request.stream,  # read in chunks: a dataset may be near a gigabyte
         salt,
         request.mimetype or "application/octet-stream",
         party=current_principal().gln,
@@ -133,27 +137,14 @@ def _trial_json(conn: Connection, trial_id: str, scope: Scope) -> dict[str, Any]
     }
 
 
-def _history(conn: Connection, trial_id: str, scope: Scope) -> list[dict[str, Any]]:
-    queries.trial(conn, trial_id)
-    return scope.history(conn, trial_id, queries.history(conn, trial_id))
-
-
-def _history_page(
-    conn: Connection, trial_id: str, scope: Scope, page: page_token.Page
-) -> page_token.Paged[dict[str, Any]]:
-    """A page of the audit trail as `scope` sees it: rows it may not see are skipped, and the
-    page filled from the rows after them."""
-    queries.trial(conn, trial_id)
-    return page_token.filtered_page(
-        lambda after, n: queries.history_after(conn, trial_id, _event_key(after), n),
-        lambda rows: scope.history(conn, trial_id, rows),
-        page,
-        queries.event_key,
-    )
-
-
-def _event_key(after: page_token.Key | None) -> queries.EventKey | None:
-    return None if after is None else (int(after[0]), int(after[1]))
+def _trail_page(
+    conn: Connection, trial_id: str, scope: Scope, size: int = LIST_PAGE
+) -> audit_trail.TrailPage:
+    """The page of the audit trail the request asks for (`size` rows unless it says), filtered
+    as it asks."""
+    page = page_token.requested((int, int), default=size)
+    wanted = audit_trail.parse_filter(request.args)
+    return audit_trail.trail_page(conn, trial_id, scope, wanted, page)
 
 
 @bp.get("/api/v1/trials")
@@ -177,14 +168,17 @@ def trial_json(trial_id: str) -> Response:
 
 
 @bp.get("/api/v1/trials/<trial_id>/history")
-@openapi(query=page_token.QUERY)
+@openapi(query={**page_token.QUERY, **audit_trail.QUERY})
 def trial_history(trial_id: str) -> Response:
-    """The audit trail the reader may see, oldest first, a page at a time."""
-    page = page_token.requested((int, int), default=LIST_PAGE)
+    """The audit trail the reader may see, oldest first, a page at a time; `signer`, `record`,
+    `kind`, `from` and `to` filter it, and `matching` and `total` count it."""
     with read_connection(service().engine) as conn:
         scope = scope_of(current_principal(), conn, trial_id)
-        paged = _history_page(conn, trial_id, scope, page)
-    return page_token.paged_json({"history": paged.rows}, paged)
+        trail = _trail_page(conn, trial_id, scope)
+    counts = {"first": trail.first, "matching": trail.matching, "total": trail.total}
+    return page_token.paged_json(
+        {"history": trail.rows, **counts}, page_token.Paged(trail.rows, trail.token)
+    )
 
 
 HISTORY_COLUMNS = (
@@ -212,10 +206,12 @@ HISTORY_HEADER = (
 
 
 @bp.get("/api/v1/trials/<trial_id>/history.csv")
+@openapi(query=audit_trail.QUERY)
 def trial_history_csv(trial_id: str) -> Response:
     """The audit trail as CSV, each row with its signature manifestation (21 CFR 11.50)."""
     with read_connection(service().engine) as conn:
-        rows = _history(conn, trial_id, scope_of(current_principal(), conn, trial_id))
+        scope = scope_of(current_principal(), conn, trial_id)
+        rows = audit_trail.entries(conn, trial_id, scope, audit_trail.parse_filter(request.args))
     text = csv_text(HISTORY_HEADER, ([row[c] for c in HISTORY_COLUMNS] for row in rows))
     return Response(
         text,
@@ -247,17 +243,38 @@ def trials_page() -> str:
         return render_template("trials.html", trials=queries.trials(conn))
 
 
+@bp.get("/trials/trial.css")
+def stylesheet() -> Response:
+    return Response(
+        TRIAL_CSS, mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
 @bp.get("/trials/<trial_id>")
-@openapi(query=page_token.QUERY)
+@openapi(query={**page_token.QUERY, **audit_trail.QUERY})
 def trial_page(trial_id: str) -> str:
-    """The trial, and its audit trail a page at a time (the link to the next page below it)."""
-    page = page_token.requested((int, int), default=TRAIL_PAGE)
+    """The trial, its consent findings, its reports, and its audit trail a page at a time,
+    filtered by signer, record, kind and dates, with counts."""
     with read_connection(service().engine) as conn:
         scope = scope_of(current_principal(), conn, trial_id)
         data = _trial_json(conn, trial_id, scope)
-        paged = _history_page(conn, trial_id, scope, page)
-    following = None if paged.token is None else page_token.next_link(paged.token)
-    return render_template("trial.html", **data, history=paged.rows, next_page=following)
+        trail = _trail_page(conn, trial_id, scope, TRAIL_PAGE)
+    following = None if trail.token is None else page_token.next_link(trail.token)
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k != page_token.TOKEN and v]
+    first = request.path + ("?" + urlencode(kept) if kept else "")
+    previous = trail.previous
+    return render_template(
+        "trial.html",
+        **data,
+        trail=trail,
+        history=trail.rows,
+        next_page=following,
+        first_page=first,
+        previous_page=page_token.next_link(previous) if isinstance(previous, str) else first,
+        filters=audit_trail.parse_filter(request.args).form(),
+        actions=audit_trail.ACTIONS,
+        reports=TRIAL_REPORTS,
+    )
 
 
 def register(app: Flask) -> None:
@@ -270,6 +287,7 @@ ACCESS: dict[str, Rule] = {
     # A trial's registration is public, as in the public trial registries.
     "trials.list_trials": PUBLIC,
     "trials.trials_page": PUBLIC,
+    "trials.stylesheet": PUBLIC,
     # Site parties see their own sites' subjects only (`Scope`).
     "trials.trial_json": TRIAL_READERS,
     "trials.trial_page": TRIAL_READERS,

@@ -41,12 +41,28 @@ class SignedRequest:
     nonce: str | None = None
 
 
+@dataclass(frozen=True)
+class HashedBody:
+    """A body hashed as it was read (spooled to a file, never held whole): its size and its
+    digests by Content-Digest algorithm name."""
+
+    size: int
+    digests: Mapping[str, bytes]
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+
+#: The Content-Digest algorithms a server checks.
+DIGESTS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
+
+
 def content_digest(body: bytes) -> str:
     """RFC 9530 Content-Digest of a body, with SHA-256."""
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
 
 
-def check_content_digest(header: str | None, body: bytes) -> None:
+def check_content_digest(header: str | None, body: bytes | HashedBody) -> None:
     """The body is what its Content-Digest says (sha-256 or sha-512)."""
     if header is None:
         if body:
@@ -57,12 +73,15 @@ def check_content_digest(header: str | None, body: bytes) -> None:
         digests.parse(header.encode())
     except ValueError as exc:
         raise BadRequestSignature(f"Content-Digest is not a structured field: {exc}") from None
-    algorithms = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
-    known = [name for name in digests if name in algorithms]
+    known = [name for name in digests if name in DIGESTS]
     if not known:
         raise BadRequestSignature("Content-Digest names neither sha-256 nor sha-512")
     for name in known:
-        if digests[name].value != algorithms[name](body).digest():
+        if isinstance(body, HashedBody):
+            actual = body.digests.get(name)
+        else:
+            actual = DIGESTS[name](body).digest()
+        if digests[name].value != actual:
             raise BadRequestSignature(f"the body does not match its Content-Digest ({name})")
 
 
@@ -123,7 +142,7 @@ def verify_request(
     path: str,
     query: str,
     headers: Mapping[str, str],
-    body: bytes,
+    body: bytes | HashedBody,
     key_lookup: Callable[[str], bytes | None],
     now: int | None = None,
 ) -> SignedRequest:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, g, request
@@ -15,9 +17,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from provenance.access.errors import BadRequestSignature, Forbidden, Unauthenticated
 from provenance.access.http_signatures import (
     ALGORITHM,
+    DIGESTS,
     MAX_LIFETIME,
     MAX_SKEW,
     REQUIRED,
+    HashedBody,
     verify_request,
 )
 from provenance.access.principal import ANONYMOUS, Principal, principal_of
@@ -38,6 +42,12 @@ NONCE_LIFETIME = timedelta(seconds=MAX_SKEW + MAX_LIFETIME)
 ACCEPT_SIGNATURE = (
     "sig1=(" + " ".join(f'"{c}"' for c in REQUIRED) + f' "content-digest");alg="{ALGORITHM}"'
 )
+
+#: A signed body longer than this is hashed as it is spooled to a file, never held whole; the
+#: route then reads it from the file as it would have from the network.
+SPOOL_ABOVE = 1 << 20
+_CHUNK = 1 << 20
+_SPOOL = "provenance_body_spool"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,11 +82,21 @@ def install(app: Flask, service: Service, table: Mapping[str, Rule]) -> None:
         # Only the client address is taken from the proxies: links never come from the request.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=0, x_host=0)  # type: ignore[method-assign]
 
+    @app.teardown_request
+    def close_spool(_error: BaseException | None) -> None:
+        spool = g.pop(_SPOOL, None)
+        if spool is not None:
+            spool.close()
+
     @app.before_request
     def authorise() -> None:
         endpoint = request.endpoint
         if endpoint is None:
-            return  # no route: Flask answers 404 or 405
+            # No route: Flask answers 404 or 405, on a page that still shows who is logged in.
+            if "Signature-Input" not in request.headers and COOKIE in request.cookies:
+                with _connections(service) as connect:
+                    g.principal = _authenticate(service, sessions, connect)
+            return
         limit = getattr(app.view_functions[endpoint], "max_body", None)
         if limit is not None:
             request.max_content_length = limit
@@ -120,7 +140,7 @@ def _authenticate(
             path=_raw_path(),
             query=request.query_string.decode("latin-1"),
             headers=dict(request.headers),
-            body=request.get_data(cache=True),
+            body=_signed_body(),
             key_lookup=lookup,
         )
         who = principal_of(view, signed.key_id, now_timestamp(), rules, "signature")
@@ -141,6 +161,40 @@ def _authenticate(
         if key_id is not None:
             return principal_of(DbView(connect()), key_id, now_timestamp(), rules, "session")
     return ANONYMOUS
+
+
+def _signed_body() -> bytes | HashedBody:
+    """The body a signature covers through its Content-Digest: small ones as bytes; a large one
+    (a dataset upload) hashed with the algorithms the header names while it is copied to a
+    temporary file, which then stands in for the request's input."""
+    length = request.content_length
+    if length is None or length <= SPOOL_ABOVE:
+        body = request.get_data(cache=True)
+        _read_again_from(io.BytesIO(body), len(body))
+        return body
+    named = request.headers.get("Content-Digest", "")
+    hashes = {name: make() for name, make in DIGESTS.items() if name in named}
+    stream = request.stream  # within the route's body limit, or 413
+    # Closed when the request is torn down, after the route has read it.
+    spool = tempfile.TemporaryFile(prefix="provenance-body-")  # noqa: SIM115
+    setattr(g, _SPOOL, spool)
+    size = 0
+    for chunk in iter(lambda: stream.read(_CHUNK), b""):
+        size += len(chunk)
+        for digest in hashes.values():
+            digest.update(chunk)
+        spool.write(chunk)
+    spool.seek(0)
+    _read_again_from(spool, size)
+    return HashedBody(size, {name: digest.digest() for name, digest in hashes.items()})
+
+
+def _read_again_from(body: IO[bytes], size: int) -> None:
+    """Let the route read the body from `request.stream` (or `get_data`) as if from the network,
+    which authentication has read already."""
+    request.environ["wsgi.input"] = body
+    request.environ["CONTENT_LENGTH"] = str(size)
+    request.__dict__.pop("stream", None)  # werkzeug caches the stream it made
 
 
 @contextlib.contextmanager

@@ -196,6 +196,15 @@ def validate(ai: str, value: str) -> AIEntry:
     return entry
 
 
+def is_valid(ai: str, value: str) -> bool:
+    """Whether `validate` accepts the value for the AI."""
+    try:
+        validate(ai, value)
+    except BadIdentifier:
+        return False
+    return True
+
+
 def unbracketed(ais: Iterable[tuple[str, str]], fnc1: str = "^") -> str:
     """The FNC1 form: leading FNC1, then AIs with FNC1 after each variable-length value."""
     out = []

@@ -9,7 +9,7 @@ from biip import ParseError
 from biip.gtin import Gtin
 from biip.symbology import SymbologyIdentifier
 
-from provenance.gs1.ai import lookup_prefix, parse_bracketed, unbracketed, validate
+from provenance.gs1.ai import is_valid, lookup_prefix, parse_bracketed, unbracketed, validate
 from provenance.gs1.digital_link import digital_link_from_ais, parse_digital_link
 from provenance.gs1.errors import BadIdentifier
 from provenance.gs1.keys import element_string, has_valid_check_digit, parse_expiry
@@ -113,7 +113,7 @@ def _parse_raw(data: str, warnings: list[str] | None) -> list[tuple[str, str]]:
             cuts = [
                 k
                 for k in range(1, min(len(value), entry.max_length) + 1)
-                if _valid(entry.ai, value[:k]) and _parses(value[k:])
+                if is_valid(entry.ai, value[:k]) and _parses(value[k:])
             ]
             if len(cuts) != 1:
                 why = "ambiguous" if cuts else "no valid split"
@@ -136,14 +136,6 @@ def _parse_raw(data: str, warnings: list[str] | None) -> list[tuple[str, str]]:
                     raise BadIdentifier("scan data ends with a GS separator", position=i)
                 warnings.append("ignored trailing GS separator")
     return out
-
-
-def _valid(ai: str, value: str) -> bool:
-    try:
-        validate(ai, value)
-    except BadIdentifier:
-        return False
-    return True
 
 
 def _symbology(prefix: str) -> str:

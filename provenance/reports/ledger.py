@@ -8,7 +8,7 @@ import pandas as pd
 
 from provenance.log.store import logdb, verification
 from provenance.log.verify import VerifyReport
-from provenance.reports.charts import ranked_bars
+from provenance.reports.charts import ranked_bars, value_scale
 from provenance.reports.model import (
     Chart,
     Metric,
@@ -173,6 +173,8 @@ def _per_day_chart(days: pd.DataFrame) -> Chart:
         full = days.set_index(when)["entries"].reindex(every, fill_value=0)
         labels = list(every.strftime("%Y-%m-%d"))
         axes.bar(range(len(full)), full.to_numpy(), color=BLUE)
+        if value_scale(axes, full.to_numpy(), "y"):
+            axes.set_ylabel("entries (log scale)")
         axes.set_xlim(-1, len(full))
         step = max(1, len(full) // 8)
         ticks = list(range(0, len(full), step))

@@ -46,6 +46,8 @@ class Table:
     title: str
     frame: pd.DataFrame
     note: str = ""
+    #: Column headers in words, by column name, where the generic reading of a name is not enough.
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ import functools
 import importlib.resources
 import io
 import json
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,13 @@ import markupsafe
 import pandas as pd
 from matplotlib.figure import Figure
 
+from provenance.reports.formatting import cell, header
 from provenance.reports.model import Chart, Report, Table
 
-#: Rows shown inline per table; the CSV and JSON files always hold every row.
-PREVIEW_ROWS = 50
+#: Rows a table's page holds (all of them are printed); the PDF, CSV and JSON hold every row.
+INLINE_ROWS = 20_000
+#: What an empty table says in place of its rows.
+NO_ROWS = "No rows: nothing was found for this table."
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("provenance.reports", "templates"),
@@ -132,14 +134,25 @@ def report_json(report: Report, *, rows: bool = False) -> dict[str, Any]:
     }
 
 
-def _cell(value: object) -> str:
-    if value is None or value is pd.NaT:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
+def headers(table: Table) -> list[str]:
+    """The table's column headers in words (its own labels first)."""
+    return [header(column, table.labels) for column in table.frame.columns]
+
+
+def numeric_columns(table: Table) -> list[bool]:
+    """Which columns hold numbers (set right-aligned), booleans aside."""
+    return [
+        pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)
+        for _, column in table.frame.items()
+    ]
+
+
+def table_rows(table: Table, limit: int | None = None) -> Iterator[list[str]]:
+    """The table's rows as they read: Yes/No, separators, p-values as powers of ten."""
+    frame = table.frame if limit is None else table.frame.head(limit)
+    columns = [str(c) for c in frame.columns]
+    for row in frame.itertuples(index=False):
+        yield [cell(value, column) for value, column in zip(row, columns, strict=True)]
 
 
 @functools.cache
@@ -155,24 +168,24 @@ def report_html(
     pngs: dict[str, bytes],
     link: Callable[[str], str] = lambda path: path,
     stylesheet: str | None = None,
+    *,
+    pdf: bool = True,
 ) -> str:
     """The report page; charts are embedded as data URIs so the page stands alone. Its style is
     linked from `stylesheet` when given (a page served under a policy that refuses inline style),
-    else embedded."""
-    previews = {
-        table.name: [
-            [_cell(v) for v in row]
-            for row in table.frame.head(PREVIEW_ROWS).itertuples(index=False)
-        ]
-        for table in report.tables()
-    }
+    else embedded. It links report.pdf when `pdf` (served pages; a written folder has none)."""
+    shown = {table.name: list(table_rows(table, INLINE_ROWS)) for table in report.tables()}
     images = {name: base64.b64encode(data).decode() for name, data in pngs.items()}
     return _TEMPLATES.get_template("report.html").render(
         report=report,
-        previews=previews,
+        shown=shown,
+        headers={table.name: headers(table) for table in report.tables()},
+        numeric={table.name: numeric_columns(table) for table in report.tables()},
         images=images,
         link=link,
-        preview_rows=PREVIEW_ROWS,
+        inline_rows=INLINE_ROWS,
+        no_rows=NO_ROWS,
+        pdf=pdf,
         params=report.params.to_json(),
         stylesheet=stylesheet,
         inline_style=None if stylesheet else markupsafe.Markup(report_stylesheet()),
@@ -200,5 +213,5 @@ def write_report(report: Report, out: Path) -> list[Path]:
         records = table_records(table)
         put(out / "tables" / f"{table.name}.json", json.dumps(records, indent=1) + "\n")
     put(out / "report.json", json.dumps(report_json(report), indent=2) + "\n")
-    put(out / "index.html", report_html(report, pngs))
+    put(out / "index.html", report_html(report, pngs, pdf=False))  # no report.pdf beside it
     return written

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from provenance.errors import BadParameter
+from provenance.errors import BadParameter, NotFound
 from provenance.log.service import Service
 from provenance.reports.model import Params, Report, ReportKind, Step
 
@@ -29,6 +29,25 @@ def parse_params(values: Mapping[str, str | None]) -> Params:
     if trial is not None and (len(trial) > 40 or not trial.strip()):
         raise BadParameter("trial must be a trial id of at most 40 characters")
     return Params(as_of=out.as_of, days=number, trial=trial.strip() if trial else None)
+
+
+#: The projection table whose rows a `trial` parameter names (the trials personality's).
+TRIAL_TABLE = "trial"
+
+
+def require_trial(service: Service, params: Params) -> None:
+    """NotFound when `params` name a trial the log never registered: a report over no data would
+    read as a clean bill ("0 flagged"). A report run without a trial covers every trial."""
+    if params.trial is None:
+        return
+    from provenance.log.store.engine import query, read_connection
+
+    if TRIAL_TABLE not in service.registry.projection:
+        raise NotFound(f"no trial {params.trial}: this installation keeps no trials")
+    with read_connection(service.engine) as conn:
+        found = query(conn, "SELECT 1 FROM trial WHERE trial_id = ?", (params.trial,))
+    if not found:
+        raise NotFound(f"no trial {params.trial}")
 
 
 def run_report(

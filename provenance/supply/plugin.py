@@ -13,7 +13,7 @@ from provenance.epcis.errors import PROBLEMS as EPCIS_PROBLEMS
 from provenance.epcis.simple_query import PROBLEMS as QUERY_PROBLEMS
 from provenance.gs1.errors import PROBLEMS as GS1_PROBLEMS
 from provenance.log.personality import Personality
-from provenance.plugins import Demo, Panel, Plugin
+from provenance.plugins import Demo, NavLink, Panel, Plugin
 from provenance.supply import bundles, capture, demo, kinds, queries, readers, tables
 
 if TYPE_CHECKING:
@@ -97,6 +97,6 @@ PLUGIN = Plugin(
     admin_commands=_admin_commands,
     reports=_reports,
     demo=Demo(demo.parties(), demo.tell),
-    nav=(("Scan a pack", "/scan"),),
+    nav=(NavLink("Scan", "/scan", "Pharmacists", "scan a pack's 2D code to check it is genuine"),),
     panels=(Panel("supply_panel.html", _front_page),),
 )

@@ -12,7 +12,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 
@@ -23,15 +23,10 @@ from provenance.gs1.keys import GTIN, Lot, Serial
 from provenance.log.canonical import parse_json
 from provenance.log.store import logdb
 from provenance.log.store.engine import query, query_dicts
-from provenance.log.store.projection import DbView
 from provenance.supply import custody, verdict
-from provenance.supply.readers import HANDLED_BY, limited_to, sees_custody
-from provenance.supply.rows import PRODUCT, BatchRow, PackRow, ProductRow
-from provenance.supply.tables import KEYS
-
-
-def party_names(conn: Connection) -> dict[str, str]:
-    return {gln: name for gln, name in query(conn, "SELECT gln, name FROM party")}
+from provenance.supply.readers import HANDLED_BY, limited_to
+from provenance.supply.rows import BatchRow, PackRow, ProductRow
+from provenance.supply.scanned_rows import SCANNED, Found, prefixed, unprefixed
 
 
 @dataclass(kw_only=True)
@@ -124,27 +119,24 @@ def lookup(
 ) -> Lookup:
     """The verdict for a GTIN, batch and optional serial (read-only), with the batch's custody
     timeline for a reader that may see it."""
-    duplicates = 0
-    if serial is not None:
-        ((duplicates,),) = query(
-            conn,
-            "SELECT count(*) FROM alert WHERE gtin = ? AND serial = ? AND kind = ? "
-            "AND resolved_index IS NULL",
-            (gtin, serial, "duplicate-serial"),
-        )
-    view = DbView(conn, KEYS)
+    gln = None if reader is None else reader.gln
+    (row,) = query_dicts(
+        conn, SCANNED, (gtin, serial, gln, gln, gln, gtin, gtin, serial, gtin, lot)
+    )
+    rows = Found(
+        {t: unprefixed(row, a, t) for a, t in (("p", "product"), ("k", "pack"), ("b", "batch"))}
+    )
     scanned = verdict.judge_scan(
-        view,
+        rows,
         gtin=gtin,
         lot=lot,
         serial=serial,
         scanned_expiry=expiry,
         today=(today or datetime.now(UTC)).date(),
         lot_from_pack=True,
-        duplicate_alerts=int(duplicates),
+        duplicate_alerts=int(row["duplicates"]),
     )
     lot = scanned.lot
-    maker = None if scanned.product is None else view.party(scanned.product["manufacturer"])
     found = Lookup(
         gtin=gtin,
         lot=lot,
@@ -152,52 +144,47 @@ def lookup(
         expiry=expiry,
         verdict=scanned.verdict,
         product=scanned.product,
-        manufacturer_name=maker.name if maker else None,
+        manufacturer_name=None if scanned.product is None else row["maker_name"],
         batch=scanned.batch,
         pack=scanned.pack,
-        full=reader is None or sees_custody(conn, reader, gtin, lot),
+        full=reader is None or reader.regulator or (lot is not None and bool(row["handled"])),
     )
     if scanned.batch is not None and found.full:
-        names = party_names(conn)
+        # The names come with the rows that name the parties: no read of the party table whole.
         found.timeline = [
-            {
-                **e,
-                "serials": json.loads(e["serials"]),
-                "party_name": names.get(e["party"]),
-                "counterparty_name": names.get(e["counterparty"] or ""),
-            }
+            {**e, "serials": json.loads(e["serials"])}
             for e in query_dicts(
                 conn,
-                "SELECT idx, seq, action, party, counterparty, quantity, serials, detail, at, "
-                "key_id FROM custody_event WHERE gtin = ? AND lot = ? ORDER BY idx, seq",
+                "SELECT e.idx, e.seq, e.action, e.party, e.counterparty, e.quantity, e.serials, "
+                "e.detail, e.at, e.key_id, a.name AS party_name, c.name AS counterparty_name "
+                "FROM custody_event e LEFT JOIN party a ON a.gln = e.party "
+                "LEFT JOIN party c ON c.gln = e.counterparty "
+                "WHERE e.gtin = ? AND e.lot = ? ORDER BY e.idx, e.seq",
                 (gtin, lot),
             )
         ]
         found.alerts = alerts(conn, gtin=gtin, lot=lot)
-        found.holdings = [
-            {**h, "name": names.get(h["gln"])}
-            for h in query_dicts(
-                conn,
-                "SELECT gln, quantity FROM holding WHERE gtin = ? AND lot = ? AND quantity > 0 "
-                "ORDER BY first_index",
-                (gtin, lot),
-            )
-        ]
-        ((transit,),) = query(
+        found.holdings = query_dicts(
             conn,
-            "SELECT coalesce(sum(quantity - received), 0) FROM shipment "
-            "WHERE gtin = ? AND lot = ? AND status <> 'received'",
+            "SELECT h.gln, h.quantity, p.name FROM holding h LEFT JOIN party p ON p.gln = h.gln "
+            "WHERE h.gtin = ? AND h.lot = ? AND h.quantity > 0 ORDER BY h.first_index",
             (gtin, lot),
         )
-        found.in_transit = int(transit)
+        found.in_transit = int(row["in_transit"])
     return found
 
 
 def product_lookup(conn: Connection, gtin: GTIN) -> Lookup:
     """The answer to a GTIN alone: the product's public facts, if it is registered."""
-    view = DbView(conn, KEYS)
-    product = PRODUCT.get(view, (gtin,))
-    maker = None if product is None else view.party(product["manufacturer"])
+    found = query_dicts(
+        conn,
+        "SELECT "
+        + ", ".join(prefixed("p", "product"))
+        + ", m.name AS maker_name FROM product p LEFT JOIN party m ON m.gln = p.manufacturer "
+        "WHERE p.gtin = ?",
+        (gtin,),
+    )
+    product = None if not found else cast(ProductRow, unprefixed(found[0], "p", "product"))
     return Lookup(
         gtin=gtin,
         lot=None,
@@ -205,7 +192,7 @@ def product_lookup(conn: Connection, gtin: GTIN) -> Lookup:
         expiry=None,
         verdict=verdict.judge_product(product),
         product=product,
-        manufacturer_name=maker.name if maker else None,
+        manufacturer_name=found[0]["maker_name"] if found else None,
         full=False,
     )
 

@@ -65,6 +65,8 @@ class Product(SupplyTable, table=True):
 
 class Batch(SupplyTable, table=True):
     __tablename__ = "batch"
+    # The front page and /api/v1/batches list the newest first: read in index order, not sorted.
+    __table_args__ = (Index("batch_newest", "commissioned_index", "gtin", "lot"),)
     gtin: str = Field(sa_column=string(14, primary_key=True))
     lot: str = Field(sa_column=string(20, primary_key=True))
     manufacturer: str = Field(sa_column=string(13, nullable=False))
@@ -148,7 +150,12 @@ class CustodyEvent(SupplyTable, table=True):
 
 class Alert(SupplyTable, table=True):
     __tablename__ = "alert"
-    __table_args__ = (Index("alert_batch", "gtin", "lot"), Index("alert_pack", "gtin", "serial"))
+    __table_args__ = (
+        Index("alert_batch", "gtin", "lot"),
+        Index("alert_pack", "gtin", "serial"),
+        # Open alerts are counted on every front page: anywhere, or at one party.
+        Index("alert_open", "resolved_index", "party"),
+    )
     idx: int = Field(sa_column=bigint(primary_key=True, autoincrement=False))
     seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     kind: str = Field(sa_column=string(32, nullable=False))

@@ -28,6 +28,32 @@ PRODUCT_ANSWERS = {
     "product-unknown": "Unknown product: this GTIN is not registered in this log",
 }
 
+#: What to do, in one line a pharmacist reads at a glance (the wording of EMVS clients).
+ACTIONS = {
+    "unknown": "Do not dispense — quarantine the pack and report it",
+    "recalled": "Do not dispense — quarantine and return per the recall",
+    "expired": "Expired: do not dispense — quarantine for destruction",
+    "dispensed": "Already dispensed: do not dispense again — quarantine and report",
+    "suspect": "Do not dispense — quarantine the pack and report it",
+    "authentic": "OK to dispense",
+    "product-known": "Product only: scan the 2D code to verify the pack",
+    "product-unknown": "Product only: scan the 2D code to verify the pack",
+}
+#: A symbol for each answer beside its colour, so colour is never the only cue; the label is
+#: what a screen reader says for it.
+ICONS = {
+    "unknown": ("\u2716", "stop: unknown pack"),
+    "recalled": ("\u26d4", "stop: recalled"),
+    "expired": ("\u231b", "stop: expired"),
+    "dispensed": ("\u21ba", "stop: already dispensed"),
+    "suspect": ("\u26a0", "warning: suspect pack"),
+    "authentic": ("\u2714", "OK"),
+    "product-known": ("\u2139", "information"),
+    "product-unknown": ("\u2139", "information"),
+}
+#: The verdicts that warrant an alert reference (EMVS raises an alert on each of them).
+ALERTING = frozenset({"unknown", "recalled", "expired", "dispensed", "suspect"})
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -1,11 +1,12 @@
-"""HTML pages: the log's front page (checkpoint, parties, latest entries, plug-in panels)."""
+"""HTML pages: the front page (what the service is, who goes where; the log's checkpoint,
+parties, latest entries and plug-in panels) and every page's navigation."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, current_app, render_template, request
 
 from provenance.access.principal import EntryReaders
 from provenance.access.rules import PUBLIC, Rule
@@ -13,6 +14,7 @@ from provenance.access.web import current_principal
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
+from provenance.plugins import INSPECTORS, OPERATORS, NavLink
 from provenance.web.context import installed, service
 
 #: Its static folder holds the stylesheet every page links: no page has inline style or script.
@@ -61,18 +63,58 @@ def index() -> str:
         parties=parties,
         entries=entries,
         panels=panels,
+        audiences=_audiences(),
     )
 
 
-def install_navigation(app: Flask, links: Sequence[tuple[str, str]]) -> None:
-    """Every page's navigation (the log, the plug-ins' pages, the reports), and its banner when
-    the log is a demonstration log."""
-    nav = [("Log", "/"), *links, ("Reports", "/reports")]
+#: The core's own links, after the plug-ins' in the navigation.
+CORE_LINKS = (
+    NavLink("Reports", "/reports", INSPECTORS, "integrity reports run over the whole log"),
+    NavLink("Log", "/#log", OPERATORS, "the latest checkpoint, the parties and their entries"),
+    NavLink("API docs", "/api", OPERATORS, "the HTTP API, its OpenAPI document and problems"),
+)
+NAV = "provenance.nav"
+
+
+def _audiences() -> list[tuple[str, list[NavLink]]]:
+    """The navigation's links grouped by the audience they are for, in order of first mention."""
+    grouped: dict[str, list[NavLink]] = {}
+    for link in _nav():
+        if link.audience:
+            grouped.setdefault(link.audience, []).append(link)
+    return list(grouped.items())
+
+
+def _nav() -> tuple[NavLink, ...]:
+    links: tuple[NavLink, ...] = current_app.extensions.get(NAV, CORE_LINKS)
+    return links
+
+
+def install_navigation(app: Flask, links: Sequence[NavLink]) -> None:
+    """Every page's navigation (the plug-ins' pages, then the reports, the log and the API), who
+    is logged in, and the banner when the log is a demonstration log."""
+    app.extensions[NAV] = (*links, *CORE_LINKS)
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
         profile = service().profile()
-        return {"nav_links": nav, "demo_log": profile is not None and profile.demo}
+        return {
+            "nav_links": app.extensions[NAV],
+            "nav_current": _current(app.extensions[NAV]),
+            "viewer": current_principal(),
+            "demo_log": profile is not None and profile.demo,
+        }
+
+
+def _current(links: Sequence[NavLink]) -> str | None:
+    """The path of the navigation link the page being shown belongs under, if any."""
+    path = request.path
+    found = [
+        link.path
+        for link in links
+        if "#" not in link.path and (path == link.path or path.startswith(link.path + "/"))
+    ]
+    return max(found, key=len, default=None)
 
 
 ACCESS: dict[str, Rule] = {"pages.index": PUBLIC}

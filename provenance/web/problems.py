@@ -27,21 +27,26 @@ _HTTP_SLUGS = {
 
 
 def problem_response(body: dict[str, object], status: int) -> Response:
-    """The problem as RFC 9457 JSON; a browser asking for HTML gets a page saying the same."""
-    if _wants_html():
+    """The problem as RFC 9457 JSON; a browser asking for HTML gets a page saying the same, in the
+    site's layout (every value escaped by the template)."""
+    if wants_html():
         page = render_template("problem.html", problem=body, sign_in=status == 401)
-        return Response(page, status=status, mimetype="text/html")
-    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+        response = Response(page, status=status, mimetype="text/html")
+    else:
+        response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.vary.add("Accept")
+    return response
 
 
-def _wants_html() -> bool:
-    # Only when the client names text/html before any JSON type: API clients, curl and test
-    # clients that send no Accept header keep getting problem+json.
+def wants_html() -> bool:
+    """Whether the client prefers an HTML page to problem+json: only when it names text/html
+    itself and rates it above every JSON type (a browser does). API clients, curl, `fetch` and
+    test clients, which send no Accept, `*/*`, or JSON first, keep getting problem+json."""
     accept = request.accept_mimetypes
-    if not accept or "text/html" not in accept.values():
+    if not any(value.lower() == "text/html" for value in accept.values()):
         return False
-    best = accept.best_match(["text/html", PROBLEM_JSON, "application/json"])
-    return best == "text/html"
+    html = accept.quality("text/html")
+    return html > max(accept.quality(PROBLEM_JSON), accept.quality("application/json"))
 
 
 def handle_error(error: Error) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -24,19 +25,24 @@ from provenance.reports.render import (
     table_csv,
     table_records,
 )
-from provenance.reports.run import MAX_DAYS, parse_params, run_report
+from provenance.reports.run import MAX_DAYS, parse_params, require_trial, run_report
 from provenance.web.context import installed, service
 from provenance.web.openapi import openapi
 
 bp = Blueprint("reports", __name__, template_folder="templates")
 
 CACHED_REPORTS = 8
+#: Rendered pages kept per report (one per query string that asks for it).
+CACHED_PAGES = 4
 
 
 @dataclass
 class _Built:
     report: Report
     pngs: dict[str, bytes] = field(default_factory=dict)
+    pdf: bytes | None = None  # made on the first download, then kept with the report
+    #: The page by its query string (its links repeat it); a big report takes seconds to render.
+    pages: dict[str, str] = field(default_factory=dict)
 
 
 class _Cache:
@@ -68,6 +74,7 @@ def _built(name: str) -> _Built:
     kind = report_kind(catalog(installed()), name)  # 404 before any work for an unknown name
     params = parse_params({k: request.args.get(k) for k in ("as_of", "days", "trial")})
     svc = service()
+    require_trial(svc, params)  # 404, not a clean report over no data
     with read_connection(svc.engine) as conn:
         size = logdb.tree_size(conn)
     key = (name, params, size, svc.settings.database_url)
@@ -125,13 +132,38 @@ def _answers(media_type: str) -> dict[int, object]:
 @openapi(query=REPORT_QUERY, responses=_answers("text/html"))
 def page(name: str) -> str:
     built = _built(name)
-    return report_html(built.report, built.pngs, _link, url_for("reports.stylesheet"))
+    query = request.query_string.decode()
+    page = built.pages.get(query)
+    if page is None:
+        page = report_html(built.report, built.pngs, _link, url_for("reports.stylesheet"))
+        if len(built.pages) >= CACHED_PAGES:  # other query strings for the same parameters
+            built.pages.clear()
+        built.pages[query] = page
+    return page
 
 
 @bp.get("/reports/<name>/report.json")
 @openapi(query=REPORT_QUERY, responses=_answers("application/json"))
 def as_json(name: str) -> Response:
     return jsonify(report_json(_built(name).report, rows=True))
+
+
+@bp.get("/reports/<name>/report.pdf")
+@openapi(query=REPORT_QUERY, responses=_answers("application/pdf"))
+def as_pdf(name: str) -> Response:
+    """The report as a PDF: its figures, charts and every row of every table."""
+    built = _built(name)
+    if built.pdf is None:
+        from provenance.reports.pdf import report_pdf  # fpdf2 loads only when a PDF is asked for
+
+        built.pdf = report_pdf(built.report, built.pngs)
+    trial = f"-{built.report.params.trial}" if built.report.params.trial else ""
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"{name}{trial}-{built.report.log_size}.pdf")
+    return Response(
+        built.pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _table(name: str, table: str) -> tuple[_Built, str]:
@@ -184,6 +216,7 @@ ACCESS: dict[str, Rule] = {
     "reports.stylesheet": PUBLIC,
     "reports.page": REPORT_READERS,
     "reports.as_json": REPORT_READERS,
+    "reports.as_pdf": REPORT_READERS,
     "reports.table_as_csv": REPORT_READERS,
     "reports.table_as_json": REPORT_READERS,
     "reports.chart": REPORT_READERS,

@@ -31,7 +31,7 @@ from tests.conftest import BACKENDS, app_on
 from tests.parties import Authority, PartyKey, read, register_party
 from tests.supply.chain import GTIN, LOT, Chain, full_chain, make_chain
 from tests.supply.test_epcis_capture import capture, commissioning, document
-from tests.trials.test_trials import AE_CSV, OUTCOMES, TRIAL, Study, registration
+from tests.trials.test_trials import AE_CSV, TRIAL, Study
 
 EPCIS_LOT = "EP-LOT-1"
 BATCH = f"/api/v1/bundles/batch/{GTIN}/{LOT}"
@@ -159,10 +159,7 @@ def test_each_requester_gets_the_entries_it_may_read(
 
 @pytest.fixture
 def study(client: FlaskClient, authority: Authority) -> Study:
-    s = Study.with_parties(client, authority)
-    s.send(s.sponsor, "trial.register", registration())
-    s.send(s.sponsor, "protocol.commit", s.protocol(1, OUTCOMES))
-    return s
+    return Study.with_protocol(client, authority)
 
 
 def submit_dataset(study: Study) -> int:
@@ -306,9 +303,7 @@ def test_bundles_on_either_database(backend: str, tmp_path: Path) -> None:
         full_chain(c)
         batch = verified(app, fetch(client, c.regulator, BATCH).data)
         assert {e.index for e in batch.entries if e.role == SUBJECT} == batch_indices(app, LOT)
-        s = Study.with_parties(client, authority)
-        s.send(s.sponsor, "trial.register", registration())
-        s.send(s.sponsor, "protocol.commit", s.protocol(1, OUTCOMES))
+        s = Study.with_protocol(client, authority)
         index = submit_dataset(s)
         bundle = verified(app, fetch(client, c.regulator, f"/api/v1/bundles/trial/{TRIAL}").data)
         assert [e.index for e in bundle.entries if e.role == SUBJECT][-1] == index

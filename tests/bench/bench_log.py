@@ -101,18 +101,68 @@ def store_batch(engine: Any, frontier: merkle.Frontier, start: int, end: int) ->
     return frontier.root()
 
 
+def bare_rows(frontier: merkle.Frontier, start: int, end: int) -> tuple[list[Any], list[Any]]:
+    """The rows `store_batch` writes for entries [start, end), made outside any timing."""
+    entries, nodes = [], []
+    for i in range(start, end):
+        data = leaf_data(i)
+        leaf = merkle.leaf_hash(data)
+        nodes += [(lv, ix, h) for lv, ix, h in frontier.append(leaf)]
+        entries.append((i, leaf, hashlib.sha256(data).digest(), "bench", "0" * 64, "", data))
+    return entries, nodes
+
+
+def bench_bare_insert(n: int, workdir: Path, indexed: bool) -> tuple[float, float]:
+    """Rows/s and CPU seconds per entry of plain `sqlite3` inserting the store's rows in the same
+    batches and transactions (WAL, synchronous=FULL): the ceiling the store's append works under.
+    `indexed` keeps the store's unique payload-digest index and primary keys; without them it is
+    the bare table write."""
+    import sqlite3
+
+    path = workdir / f"bare-{'indexed' if indexed else 'plain'}.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    key = " PRIMARY KEY" if indexed else ""
+    conn.execute(
+        f"CREATE TABLE log_entry (idx INTEGER{key}, leaf_hash BLOB, payload_digest BLOB, "
+        "kind TEXT, signer TEXT, logged_at TEXT, data BLOB)"
+    )
+    node_key = ", PRIMARY KEY (level, idx)" if indexed else ""
+    conn.execute(f"CREATE TABLE log_node (level INTEGER, idx INTEGER, hash BLOB{node_key})")
+    if indexed:
+        conn.execute("CREATE UNIQUE INDEX entry_digest ON log_entry (payload_digest)")
+    frontier = merkle.Frontier()
+    wall = cpu = 0.0
+    for start in range(0, n, APPEND_BATCH):
+        entries, nodes = bare_rows(frontier, start, min(n, start + APPEND_BATCH))
+        t, c = time.perf_counter(), time.process_time()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO log_entry VALUES (?, ?, ?, ?, ?, ?, ?)", entries)
+        conn.executemany("INSERT INTO log_node VALUES (?, ?, ?)", nodes)
+        conn.execute("COMMIT")
+        wall += time.perf_counter() - t
+        cpu += time.process_time() - c
+    conn.close()
+    return n / wall, cpu / n
+
+
 def bench_store(n: int, workdir: Path) -> None:
     """Each append batch ends with the root (a checkpoint needs it), for every contender."""
     say(f"\n== Merkle store, {n:,} entries, batches of {APPEND_BATCH:,} + root per batch ==")
     engine = make_engine(f"sqlite:///{workdir / 'store.db'}")
     migrate_schema(engine)
     frontier = merkle.Frontier()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with click.progressbar(length=n, label="store append", file=sys.stderr) as bar:
         for start in range(0, n, APPEND_BATCH):
             root = store_batch(engine, frontier, start, min(n, start + APPEND_BATCH))
             bar.update(min(n, start + APPEND_BATCH) - start)
     ours_append = n / (time.perf_counter() - started)
+    ours_cpu = (time.process_time() - cpu_started) / n
+    say("bare sqlite3 insert of the same rows …")
+    bare_indexed, bare_indexed_cpu = bench_bare_insert(n, workdir, indexed=True)
+    bare_plain, bare_plain_cpu = bench_bare_insert(n, workdir, indexed=False)
     # One entry per transaction, at full size: the cost of a lone HTTP submission's append.
     started = time.perf_counter()
     for i in range(n, n + SINGLES):
@@ -173,6 +223,11 @@ def bench_store(n: int, workdir: Path) -> None:
     RESULTS["store"] = {
         "entries": n,
         "append_per_s": ours_append,
+        "append_cpu_us_per_entry": ours_cpu * 1e6,
+        "bare_insert_indexed_per_s": bare_indexed,
+        "bare_insert_indexed_cpu_us_per_entry": bare_indexed_cpu * 1e6,
+        "bare_insert_plain_per_s": bare_plain,
+        "bare_insert_plain_cpu_us_per_entry": bare_plain_cpu * 1e6,
         "proofs_per_s": ours_proofs,
         "proof_p50_ms": percentile(latencies, 0.50) * 1000,
         "proof_p99_ms": percentile(latencies, 0.99) * 1000,
@@ -184,6 +239,14 @@ def bench_store(n: int, workdir: Path) -> None:
         "pymerkle_sqlite_single_append_per_s": sql_single,
     }
     r = RESULTS["store"]
+    say(
+        f"append/s against what limits it: store {ours_append:,.0f} "
+        f"({ours_cpu * 1e6:.1f} us CPU/entry) | bare sqlite3 insert of the same rows with the "
+        f"store's keys {bare_indexed:,.0f} ({bare_indexed_cpu * 1e6:.1f} us; store "
+        f"{ours_append / bare_indexed:.2f}x wall, CPU ratio {bare_indexed_cpu / ours_cpu:.2f}) | "
+        f"without keys {bare_plain:,.0f} ({bare_plain_cpu * 1e6:.1f} us; store "
+        f"{ours_append / bare_plain:.2f}x, CPU ratio {bare_plain_cpu / ours_cpu:.2f})"
+    )
     say(
         f"append/s: store {ours_append:,.0f} | pymerkle memory {mem_append:,.0f} "
         f"({ours_append / mem_append:.1f}x) | pymerkle SQLite {sql_append:,.0f} "

@@ -150,11 +150,11 @@ def test_cli_writes_a_report_of_the_demo_log(seeded: Flask, tmp_path: Path, name
 
 def test_cli_refuses_unknown_report_and_bad_date(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", "nope", "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1 and "ledger" in result.output
+    assert result.exit_code == 2 and "ledger" in result.output
     result = CliRunner().invoke(
         main, ["report", "ledger", "--out", str(tmp_path / "o"), "--as-of", "yesterday"]
     )
-    assert result.exit_code == 1 and "as_of must be a date" in result.output
+    assert result.exit_code == 2 and "as_of must be a date" in result.output
     assert not (tmp_path / "o").exists()
 
 

@@ -6,7 +6,7 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
@@ -71,10 +71,16 @@ def world(
         yield from _world(app)
 
 
-def _world(app: Flask) -> Iterator[World]:
+S = TypeVar("S", bound=Study)
+
+
+def matrix_study(app: Flask, kind: type[S]) -> tuple[S, dict[str, PartyKey | None], dict[str, Any]]:
+    """The matrix's trial, its protocol committed and its AE dataset submitted, and another
+    sponsor's trial listing the unlisted site; each role's key (None: anonymous) and the AE
+    submission."""
     client = app.test_client()
     authority = Authority.from_app(app)
-    study = Study.with_parties(client, authority)
+    study = kind.with_parties(client, authority)
     rival = register_party(client, authority, "Rival site", "5412345000075", ["site"])
     regulator = register_party(client, authority, "Regulator", "5412345000044", ["regulator"])
     study.send(study.sponsor, "trial.register", registration())
@@ -83,6 +89,19 @@ def _world(app: Flask) -> Iterator[World]:
     study.send(study.sponsor, "protocol.commit", study.protocol(1, OUTCOMES))
     ae = study.dataset_body("AE", AE_CSV)
     study.send(study.site, "dataset.submit", ae)
+    parties: dict[str, PartyKey | None] = {
+        "anonymous": None,
+        "sponsor": study.sponsor,
+        "other sponsor": study.other,
+        "site party": study.site,
+        "unlisted site": rival,
+        "regulator": regulator,
+    }
+    return study, parties, ae
+
+
+def _world(app: Flask) -> Iterator[World]:
+    study, parties, ae = matrix_study(app, Study)
     base = {"trial": TRIAL, "signature": SIG}
     consent = dict(base, subject="S-1", site="001", consented="2026-02-01", protocol_version=1)
     study.send(study.site, "consent.record", consent)
@@ -94,15 +113,7 @@ def _world(app: Flask) -> Iterator[World]:
     )
     study.send(study.site, "consent.withdraw", dict(base, subject="S-9", withdrawn="2026-02-04"))
     unnamed, _ = study.upload(b"a draft no statement names yet", "text/plain")
-    parties: dict[str, PartyKey | None] = {
-        "anonymous": None,
-        "sponsor": study.sponsor,
-        "other sponsor": study.other,
-        "site party": study.site,
-        "unlisted site": rival,
-        "regulator": regulator,
-    }
-    yield World(app, client, study, parties, ae["payload"], unnamed)
+    yield World(app, study.client, study, parties, ae["payload"], unnamed)
 
 
 ROUTES = [
@@ -128,7 +139,10 @@ def test_who_reads_each_trial_route(
 
 
 def test_every_trial_route_is_in_the_table() -> None:
-    assert {endpoint for endpoint, _, _ in ROUTES} | {"trials.upload_payload"} == set(ACCESS)
+    assert {endpoint for endpoint, _, _ in ROUTES} | {
+        "trials.upload_payload",
+        "trials.stylesheet",  # the trial page's style, public
+    } == set(ACCESS)
 
 
 def test_sponsors_and_site_parties_upload(world: World) -> None:

@@ -1,4 +1,4 @@
-"""Trial checks R1–R8: each rule on small hand-made frames, on clindata, and on the demo trial."""
+"""Trial checks R1–R9: each rule on small hand-made frames, on clindata, and on the demo trial."""
 
 from __future__ import annotations
 
@@ -104,6 +104,12 @@ def test_every_findings_frame_has_the_stable_columns_even_when_empty() -> None:
     no_uses = frame([], "trial_id table key payload")
     for result, columns in (
         (checks.r1_registration(no_trials, no_protocols, no_enrolment), checks.R1_COLUMNS),
+        (
+            checks.r9_contemporaneous(
+                checks.dated_entries(no_enrolment, consent_records(), frame([], "idx logged_at"))
+            ),
+            checks.R9_COLUMNS,
+        ),
         (checks.r2_compare(no_protocols, no_enrolment, results()), checks.R2_COLUMNS),
         (checks.r3_outcome_changes(no_protocols, no_data), checks.R3_COLUMNS),
         (checks.r4_amendments(no_protocols, no_data, no_events), checks.R4_COLUMNS),
@@ -157,11 +163,13 @@ def test_r2_compare_categories_against_the_version_in_force_at_first_enrolment()
     ]
     assert result["category"].tolist() == ["time frame changed", "switched", "added"]
     assert result["reported_time_frame"].iloc[0] == "12 months"
-    # Reported as pre-specified, ignoring case and spacing; no type or time frame is no claim.
-    same = results((20, [{"id": "P", "summary": "x", "time_frame": "6  Months"}], "2021"))
-    exact = checks.r2_compare(
-        protocols((1, 2, [outcome("P", time_frame="6 months")], None, False)), enrolments(), same
-    )
+    # Reported as pre-specified, ignoring case and spacing; without a type it cannot be judged.
+    item = {"id": "P", "summary": "x", "time_frame": "6  Months"}
+    prespecified = protocols((1, 2, [outcome("P", time_frame="6 months")], None, False))
+    exact = checks.r2_compare(prespecified, enrolments(), results((20, [item], "2021")))
+    assert kinds(exact, "outcome", "severity") == [("cannot-assess", "P", "low")]
+    typed = results((20, [dict(item, type="primary")], "2021"))
+    exact = checks.r2_compare(prespecified, enrolments(), typed)
     assert kinds(exact, "outcome", "severity") == [("correct", "P", "ok")]
 
 
@@ -173,7 +181,11 @@ def test_r2_names_the_amendment_that_made_the_reported_form() -> None:
         (40, [{"id": "P", "summary": "x"}, {"id": "S", "summary": "y", "type": "primary"}], "2021")
     )
     result = checks.r2_compare(history, enrolments(("S-1", "1", "2020-01-01", 10)), reported)
-    assert kinds(result, "outcome", "amended_in") == [("correct", "P", None), ("switched", "S", 2)]
+    # P is reported with neither type nor time frame: nothing to confirm it by.
+    assert kinds(result, "outcome", "amended_in") == [
+        ("cannot-assess", "P", None),
+        ("switched", "S", 2),
+    ]
 
 
 def test_r3_hidden_and_disclosed_changes_and_changes_after_data() -> None:
@@ -217,7 +229,9 @@ def test_r3_hidden_and_disclosed_changes_and_changes_after_data() -> None:
         ("change-after-data", 5, "P", "disclosed", True, "medium"),  # "endpoint"
     ]
     assert result["from_value"].tolist()[:2] == ["12 months", "secondary"]
-    assert checks.discloses("The PFS endpoints were merged", "X", [])
+    assert checks.discloses("The PFS endpoints X1 and X2 were merged", "X1", [])
+    assert not checks.discloses("The PFS endpoints were merged", "X1", [])  # which ones?
+    assert not checks.discloses("Endpoints unchanged; visits moved", "P", ["Overall survival"])
     assert not checks.discloses("Typo fixed in the schedule of visits", "O12", ["Overall survival"])
     assert not checks.discloses(None, "P", ["P"])
 
@@ -326,10 +340,11 @@ def test_r7_enrolment_before_activation_or_at_an_unknown_site() -> None:
         ("D", "9", "2020-01-10", 4),
     )
     result = checks.r7_site_activation(enrolled, sites)
-    assert kinds(result, "subject", "severity") == [
-        ("enrolled-before-activation", "A", "high"),
-        ("activation-not-recorded", "C", "low"),
-        ("unknown-site", "D", "high"),
+    # Site 2's missing date is said once for the site, with how many enrolments it leaves.
+    assert kinds(result, "subject", "site", "subjects", "severity") == [
+        ("enrolled-before-activation", "A", "1", 1, "high"),
+        ("unknown-site", "D", "9", 1, "high"),
+        ("activation-not-recorded", None, "2", 1, "low"),
     ]
 
 
@@ -423,10 +438,10 @@ def report(seeded: Flask) -> Report:
 
 
 def test_demo_report_has_a_section_per_rule(report: Report) -> None:
-    assert [s.title[:2] for s in report.sections] == [f"R{n}" for n in range(1, 9)]
-    results = {f"R{n}": report.metric(f"R{n} result").value for n in range(1, 9)}
+    assert [s.title[:2] for s in report.sections] == [f"R{n}" for n in range(1, 10)]
+    results = {f"R{n}": report.metric(f"R{n} result").value for n in range(1, 10)}
     assert results == {
-        "R1": "1 finding",
+        "R1": "3 findings",
         "R2": "4 findings",
         "R3": "pass",
         "R4": "pass",
@@ -434,6 +449,7 @@ def test_demo_report_has_a_section_per_rule(report: Report) -> None:
         "R6": "20 findings",
         "R7": "pass",
         "R8": "pass",
+        "R9": "1 finding",  # entered retrospectively, said once
     }
     assert report.log_size > 2600
     for chart in report.charts():
@@ -445,11 +461,17 @@ def test_demo_report_has_a_section_per_rule(report: Report) -> None:
 
 def test_demo_registered_long_after_the_first_enrolment(report: Report) -> None:
     r1 = report.table("r1").frame
+    # In log order protocol v1 comes first, but it was logged in 2026, 23 years after the
+    # first enrolment's date; consent follows enrolment for the 20 subjects R6 names.
     assert kinds(r1, "severity", "first_enrolled") == [
-        ("protocol-before-enrolment", "ok", "2003-09-05"),
+        ("enrolled-before-protocol-date", "high", "2003-09-05"),
         ("late-registration", "high", "2003-09-05"),
+        ("consent-after-enrolment", "high", "2003-09-05"),
     ]
+    assert r1["protocol_logged"].iloc[0] > "2026"
     assert r1["days_after_first_enrolment"].iloc[1] > 21
+    consent = r1.iloc[2]
+    assert (consent["enrolled_before_consent_date"], consent["without_consent"]) == (16, 4)
 
 
 def test_demo_compare_categories(report: Report) -> None:
@@ -462,8 +484,8 @@ def test_demo_compare_categories(report: Report) -> None:
         ("added", "O4", "added", None),
     ]
     assert set(r2["prespecified_version"]) == {1}
-    assert {c: report.metric(f"R2 {c}").value for c in checks.CATEGORIES} == dict.fromkeys(
-        checks.CATEGORIES, "1"
+    assert {c: report.metric(f"R2 {c}").value for c in checks.CATEGORIES} == dict(
+        dict.fromkeys(checks.CATEGORIES, "1"), **{"cannot assess": "0"}
     )
 
 
@@ -477,6 +499,22 @@ def test_demo_outcome_change_was_disclosed_and_amendments_explained(report: Repo
         ("amendment", "protocol v2", False),
         ("amendment", "dataset AE v2", False),
     ]
+
+
+def test_demo_was_entered_retrospectively_which_r9_says_once(report: Report) -> None:
+    """The demo logs in 2026 a study run from 2003: every enrolment and consent is late, so
+    R9 says so once instead of listing 2,598 late entries."""
+    r9 = report.table("r9").frame
+    assert kinds(r9, "late_entries", "entries", "severity") == [
+        ("retrospective-entry", 2598, 2598, "medium")
+    ]
+    lags = report.table("r9_lags").frame
+    assert dict(zip(lags["kind"], lags["entries"], strict=True)) == {
+        "consent": 1297,
+        "enrolment": 1301,
+    }
+    assert (lags["late"] == lags["entries"]).all()
+    assert report.metric("R9 trials entered retrospectively").value == "1"
 
 
 def test_demo_results_are_late(report: Report) -> None:
@@ -629,6 +667,9 @@ def test_results_carry_type_and_time_frame_and_amendments_after_lock_are_found(
         "enrolled": str(today),
         "signature": SIG,
     }
+    consent = dict(enrol, consented=enrol["enrolled"], protocol_version=1)
+    del consent["enrolled"]
+    send(client, sponsor, "consent.record", consent)
     send(client, sponsor, "subject.enrol", enrol)
     lock = {"trial": trial, "reason": "Database lock after the last visit", "signature": SIG}
     send(client, sponsor, "trial.lock", lock)
@@ -639,6 +680,10 @@ def test_results_carry_type_and_time_frame_and_amendments_after_lock_are_found(
         reason=why,
         outcomes=[outcome("P1", time_frame="24 months"), outcome("S1", title=QOL)],
     )
+    # A locked trial takes no amendment: the sponsor unlocks it, saying why, first.
+    send(client, sponsor, "protocol.commit", amended, status=409)
+    unlock = dict(lock, reason="Reopened for the protocol amendment the regulator asked for")
+    send(client, sponsor, "trial.unlock", unlock)
     send(client, sponsor, "protocol.commit", amended)
     report = {"trial": trial, "signature": SIG}
     for bad in ({"type": "tertiary"}, {"time_frame": ""}, {"notes": "x"}):
@@ -669,6 +714,7 @@ def test_results_carry_type_and_time_frame_and_amendments_after_lock_are_found(
     assert kinds(made.table("r4").frame, "item") == [("after-lock", "protocol v2")]
     assert made.metric("R7 result").value == "1 finding"  # enrolled before site activation
     assert made.metric("R1 result").value == "pass"
+    assert made.metric("R9 result").value == "pass"  # everything logged on its day
     assert made.metric("R8 result").value == "pass"
     with app.app_context(), read_connection(service().engine) as conn:
         ((stored,),) = conn.execute(text("SELECT outcomes FROM results_report")).all()

@@ -28,7 +28,7 @@ from provenance.log.store.engine import read_connection
 from provenance.web.context import service
 from tests.parties import Authority, PartyKey, signed
 from tests.server import live_server
-from tests.trials.test_trials import OUTCOMES, Study, registration
+from tests.trials.test_trials import Study
 from trials import dataset_json, datasets, payloads
 from trials.client import MEDIA_TYPES, dataset_body, upload_file
 from trials.dataset_files import detect_format, parse_dataset, summarise, summarise_bytes
@@ -153,10 +153,7 @@ def test_ragged_rows_and_quoting_errors_are_refused() -> None:
 
 @pytest.fixture
 def open_study(client: FlaskClient, authority: Authority) -> Study:
-    study = Study.with_parties(client, authority)
-    study.send(study.sponsor, "trial.register", registration())
-    study.send(study.sponsor, "protocol.commit", study.protocol(1, OUTCOMES))
-    return study
+    return Study.with_protocol(client, authority)
 
 
 def test_an_ae_file_submitted_as_dm_is_refused(open_study: Study, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 import pyreadstat
@@ -49,7 +49,7 @@ class Study:
     salts: list[bytes] = field(default_factory=list)
 
     @classmethod
-    def with_parties(cls, client: FlaskClient, authority: Authority) -> Study:
+    def with_parties(cls, client: FlaskClient, authority: Authority) -> Self:
         """A study whose sponsor, site and another sponsor the authority has just registered,
         each acting through a person it registered (trial statements are people's signatures)."""
         people = []
@@ -61,6 +61,14 @@ class Study:
             party = register_party(client, authority, name, gln, [role])
             people.append(register_person(client, party, "P-1", person, role))
         return cls(client, *people)
+
+    @classmethod
+    def with_protocol(cls, client: FlaskClient, authority: Authority) -> Self:
+        """A study whose sponsor has registered the trial and committed protocol version 1."""
+        study = cls.with_parties(client, authority)
+        study.send(study.sponsor, "trial.register", registration())
+        study.send(study.sponsor, "protocol.commit", study.protocol(1, OUTCOMES))
+        return study
 
     def send(self, party: PartyKey, kind: str, body: dict[str, Any], status: int = 201) -> Any:
         return send(self.client, party, kind, body, status)

@@ -1,8 +1,14 @@
-"""Trial integrity checks R1–R8: pure pandas functions from projection frames to findings."""
+"""Trial integrity checks R1–R9: pure pandas functions from projection frames to findings."""
 
 from __future__ import annotations
 
 from trials.checks.chain import EXPECTED_KINDS, TRIAL_KINDS, payload_digests, r8_chain
+from trials.checks.contemporaneity import (
+    CONTEMPORANEOUS_DAYS,
+    dated_entries,
+    lag_distribution,
+    r9_contemporaneous,
+)
 from trials.checks.frames import (
     BASE,
     CATEGORIES,
@@ -15,6 +21,8 @@ from trials.checks.frames import (
     R6_COLUMNS,
     R7_COLUMNS,
     R8_COLUMNS,
+    R9_COLUMNS,
+    R9_LAG_COLUMNS,
     REGISTRATION_DAYS,
     SEVERITIES,
     findings,
@@ -29,6 +37,7 @@ from trials.checks.timing import r1_registration, r4_amendments, r5_results_due
 __all__ = [
     "BASE",
     "CATEGORIES",
+    "CONTEMPORANEOUS_DAYS",
     "EXPECTED_KINDS",
     "OK",
     "R1_COLUMNS",
@@ -39,13 +48,17 @@ __all__ = [
     "R6_COLUMNS",
     "R7_COLUMNS",
     "R8_COLUMNS",
+    "R9_COLUMNS",
+    "R9_LAG_COLUMNS",
     "REGISTRATION_DAYS",
     "SEVERITIES",
     "TRIAL_KINDS",
     "consent_given",
+    "dated_entries",
     "discloses",
     "findings",
     "in_force",
+    "lag_distribution",
     "one_year_after",
     "payload_digests",
     "r1_registration",
@@ -56,6 +69,7 @@ __all__ = [
     "r6_consent",
     "r7_site_activation",
     "r8_chain",
+    "r9_contemporaneous",
     "records",
     "reported_outcomes",
 ]

@@ -33,7 +33,8 @@ def compare_chart(frame: pd.DataFrame) -> Chart:
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
-        colours = ["tab:green" if c == "correct" else "tab:red" for c in checks.CATEGORIES]
+        shade = {"correct": "tab:green", "cannot assess": "0.6"}
+        colours = [shade.get(c, "tab:red") for c in checks.CATEGORIES]
         ax.barh(list(checks.CATEGORIES), counts, color=colours)
         ax.invert_yaxis()  # in COMPare's order, top down
         ax.set_xlabel("outcomes")

@@ -15,13 +15,21 @@ BASE = ["rule", "severity", "trial_id", "finding", "what"]
 #: amendment, a deadline); `findings()` leaves them out.
 OK = "ok"
 SEVERITIES = ("high", "medium", "low", OK)
-CATEGORIES = ("correct", "not reported", "added", "switched", "time frame changed")
+CATEGORIES = (
+    "correct",
+    "not reported",
+    "added",
+    "switched",
+    "time frame changed",
+    "cannot assess",
+)
 REGISTRATION_DAYS = 21
 
 R1_COLUMNS = [
     *BASE,
-    *("first_enrolled", "first_enrolment_index", "protocol_index", "registered_at"),
-    "days_after_first_enrolment",
+    *("first_enrolled", "first_enrolment_index", "protocol_index", "protocol_logged"),
+    *("registered_at", "days_after_first_enrolment", "subjects", "enrolled_before_consent_date"),
+    *("without_consent", "consents_logged_after_enrolment"),
 ]
 R2_COLUMNS = [
     *BASE,
@@ -39,8 +47,16 @@ R6_COLUMNS = [
     *BASE,
     *("subject", "site", "enrolled", "consented", "protocol_version", "in_force"),
 ]
-R7_COLUMNS = [*BASE, "subject", "site", "enrolled", "activated"]
+R7_COLUMNS = [*BASE, "subject", "site", "enrolled", "activated", "subjects"]
 R8_COLUMNS = [*BASE, "table", "key", "idx", "log_kind", "payload"]
+R9_COLUMNS = [
+    *BASE,
+    *("kind", "subject", "claimed", "idx", "logged_at", "lag_days", "late_entries", "entries"),
+]
+R9_LAG_COLUMNS = [
+    *("trial_id", "kind", "entries", "median_days", "p90_days", "p95_days", "max_days"),
+    *("late", "tolerance_days"),
+]
 
 
 def findings(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pandas as pd
@@ -20,6 +19,8 @@ from trials.checks.frames import (
     records,
 )
 from trials.queries import outcome_diff
+from trials.reasons import disclosure
+from trials.timeframes import same_time_frame
 
 
 def reported_outcomes(results: pd.DataFrame, trial_id: object) -> dict[str, dict[str, Any]]:
@@ -32,7 +33,7 @@ def reported_outcomes(results: pd.DataFrame, trial_id: object) -> dict[str, dict
 
 
 def _same_frame(a: str, b: str) -> bool:
-    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+    return same_time_frame(a, b)
 
 
 def _amended_in(
@@ -54,8 +55,14 @@ def _amended_in(
 def _r2_row(
     tid: object, category: str, oid: str, primary: bool, what: str, **values: Any
 ) -> dict[str, Any]:
-    # COMPare's focus is the primary outcome: any discrepancy touching one weighs most.
-    severity = OK if category == "correct" else "high" if primary else "medium"
+    # COMPare's focus is the primary outcome: any discrepancy touching one weighs most; an
+    # outcome reported without its type or time frame cannot be confirmed either way.
+    if category == "correct":
+        severity = OK
+    elif category == "cannot assess":
+        severity = "low"
+    else:
+        severity = "high" if primary else "medium"
     finding = category.replace(" ", "-")
     return _row("R2", severity, tid, finding, what, outcome=oid, category=category, **values)
 
@@ -65,8 +72,10 @@ def r2_compare(
 ) -> pd.DataFrame:
     """R2 (COMPare): reported outcomes against those pre-specified in the protocol version in
     force at the first enrolment (v1 when none was logged before it); one row per outcome and
-    discrepancy. `amended_in` is the later version that made the reported form, if any (R3
-    says whether that amendment disclosed it)."""
+    discrepancy. Time frames are compared as time points ("Week 24" = "24 weeks"); an
+    outcome reported without its type or time frame is "cannot assess", not "correct".
+    `amended_in` is the later version that made the reported form, if any (R3 says whether
+    that amendment disclosed it)."""
     rows: list[dict[str, Any]] = []
     for tid in sorted(set(results["trial_id"])):
         versions = _versions(protocols, tid)
@@ -109,7 +118,12 @@ def r2_compare(
                     _r2_row(tid, category, oid, primary, what, amended_in=amended, **values)
                 )
                 issues += 1
-            if not issues:
+            unsaid = [name for name in ("type", "time_frame") if not got.get(name)]
+            if not issues and unsaid:
+                what = f"{oid} reported without its {' or '.join(unsaid).replace('_', ' ')}"
+                category = "cannot assess"
+                rows.append(_r2_row(tid, category, oid, primary, what, amended_in=None, **values))
+            elif not issues:
                 what = f"{oid} reported as pre-specified"
                 rows.append(_r2_row(tid, "correct", oid, primary, what, amended_in=None, **values))
         prespecified = {o["id"] for o in pre["outcomes"]}
@@ -128,28 +142,9 @@ def r2_compare(
     return _frame(rows, R2_COLUMNS)
 
 
-_STOPWORDS = frozenset({"with", "from", "that", "this", "than", "into", "over", "after", "time"})
-
-
-def _words(text: str) -> set[str]:
-    return {w.rstrip("s") for w in re.findall(r"[a-z0-9]+", text.lower())}
-
-
 def discloses(reason: object, outcome_id: str, titles: list[str]) -> bool:
-    """A reason discloses an outcome change if it names the outcome (id, or at least half the
-    significant words of its title) or speaks of outcomes or endpoints at all."""
-    if not isinstance(reason, str):
-        return False
-    if re.search(rf"(?<![A-Za-z0-9]){re.escape(outcome_id)}(?![A-Za-z0-9])", reason, re.I):
-        return True
-    if re.search(r"\b(outcome|end[- ]?point)s?\b", reason, re.I):
-        return True
-    said = _words(reason)
-    for title in titles:
-        significant = {w for w in _words(title) if len(w) >= 4 and w not in _STOPWORDS}
-        if significant and 2 * len(significant & said) >= len(significant):
-            return True
-    return False
+    """Whether the reason says what changed in the outcome (`trials.reasons.disclosure`)."""
+    return disclosure(reason, outcome_id, titles) == "disclosed"
 
 
 def _describe(value: object) -> str:
@@ -158,9 +153,19 @@ def _describe(value: object) -> str:
     return str(value)
 
 
+def _new_values(change: dict[str, Any]) -> list[str]:
+    """What the change made (a new type or time frame), which a reason may name."""
+    to = change.get("to")
+    if isinstance(to, dict):
+        return [str(to["type"]), str(to["time_frame"])]
+    return [str(to)] if to is not None else []
+
+
 def r3_outcome_changes(protocols: pd.DataFrame, datasets: pd.DataFrame) -> pd.DataFrame:
     """R3: outcome changes between consecutive protocol versions, hidden unless the version's
-    reason discloses them, and whether they came after the first dataset was submitted."""
+    reason says what changed in that outcome (vague when it speaks of outcomes in general;
+    "endpoints unchanged" and other negations disclose nothing), and whether they came after
+    the first dataset was submitted."""
     rows: list[dict[str, Any]] = []
     for tid in sorted(set(protocols["trial_id"])):
         versions = _versions(protocols, tid)
@@ -173,9 +178,14 @@ def r3_outcome_changes(protocols: pd.DataFrame, datasets: pd.DataFrame) -> pd.Da
             for change in outcome_diff(before["outcomes"], after["outcomes"]):
                 oid = change["id"]
                 titles = [o[oid]["title"] for o in (old, new) if oid in o]
-                disclosed = discloses(after["reason"], oid, titles)
-                if not disclosed:
+                types = [o[oid]["type"] for o in (old, new) if oid in o]
+                told = disclosure(
+                    after["reason"], oid, titles, types=types, new_values=_new_values(change)
+                )
+                if told == "hidden":
                     severity, finding = "high", "hidden-outcome-change"
+                elif told == "vague":
+                    severity, finding = "medium", "vaguely-disclosed-outcome-change"
                 elif late:
                     severity, finding = "medium", "change-after-data"
                 else:
@@ -183,8 +193,10 @@ def r3_outcome_changes(protocols: pd.DataFrame, datasets: pd.DataFrame) -> pd.Da
                 what = f"v{after['version']}: {oid} {change['change']}"
                 if "from" in change and "to" in change:
                     what += f" from {change['from']} to {change['to']}"
-                if not disclosed:
+                if told == "hidden":
                     what += ", not explained by the version's reason"
+                elif told == "vague":
+                    what += "; the reason speaks of outcomes but not of this one"
                 if late:
                     what += " (after the first dataset was submitted)"
                 rows.append(
@@ -200,7 +212,7 @@ def r3_outcome_changes(protocols: pd.DataFrame, datasets: pd.DataFrame) -> pd.Da
                         change=change["change"],
                         from_value=_describe(change["from"]) if "from" in change else None,
                         to_value=_describe(change["to"]) if "to" in change else None,
-                        disclosure="disclosed" if disclosed else "hidden",
+                        disclosure=told,
                         after_data=late,
                     )
                 )

@@ -1,4 +1,4 @@
-"""The trial-checks report: R1–R8 over one snapshot of the trial projection, a section each."""
+"""The trial-checks report: R1–R9 over one snapshot of the trial projection, a section each."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ from provenance.reports.source import Source
 from trials import checks
 from trials.access import trial_sponsor_report
 from trials.checks.charts import count_rows, rule_charts
+from trials.checks.contemporaneity import (
+    CONTEMPORANEOUS_DAYS,
+    dated_entries,
+    lag_distribution,
+    r9_contemporaneous,
+)
+from trials.checks.texts import RULES
 from trials.queries import payload_bytes
 from trials.tables import TRIAL_KEYS
 
@@ -38,55 +45,6 @@ INDEX_COLUMNS = {
     "results_report": "idx",
     "trial_event": "idx",
     "erasure": "erased_index",
-}
-RULES = {
-    "R1": (
-        "R1 · Protocol before first enrolment; registration within 21 days",
-        "Protocol v1 must be on the log before the first enrolment entry, so outcomes cannot be "
-        "chosen once subjects are in. ICMJE requires registration before the first enrolment; "
-        "FDAAA 801 allows at most 21 days after it (dates: the log's registration time against "
-        "the first enrolment date).",
-    ),
-    "R2": (
-        "R2 · Pre-specified vs reported outcomes (COMPare)",
-        "Outcomes pre-specified in the protocol version in force at the first enrolment, "
-        "against each outcome's latest reported result, in the COMPare categories: correct, not "
-        "reported, added, switched (e.g. secondary reported as primary) and time frame changed. "
-        "`amended_in` names a later protocol version that made the reported form (see R3).",
-    ),
-    "R3": (
-        "R3 · Hidden outcome changes across protocol versions",
-        "Outcome changes between consecutive protocol versions are disclosed when the version's "
-        "reason names the outcome (id or title) or outcomes/endpoints; otherwise hidden. "
-        "Changes logged after the first dataset submission were made once data could be seen.",
-    ),
-    "R4": (
-        "R4 · Amendments: reasons and database locks",
-        "Protocol amendments and dataset amendments must say why (21 CFR 11.10(e), ICH E6(R3) "
-        "ALCOA+); amendments after the database was first locked need review.",
-    ),
-    "R5": (
-        "R5 · Results within 12 months of primary completion",
-        "FDAAA 801 (42 CFR 11.44): results are due no later than one year after the primary "
-        "completion date; with none reported, the report's as-of date is the reference.",
-    ),
-    "R6": (
-        "R6 · Informed consent",
-        "ICH E6(R3): consent precedes enrolment and is given to the protocol version in force "
-        "(checked at the consent's log entry, as the statement rule does); after a version that "
-        "requires re-consent, subjects still on an older version are listed.",
-    ),
-    "R7": (
-        "R7 · Enrolment and site activation",
-        "No subject is enrolled at a site before its activation date, or at a site the trial "
-        "did not register.",
-    ),
-    "R8": (
-        "R8 · Chain integrity",
-        "Every trial projection row points at a log entry of a kind that makes such rows, signed "
-        "by the key its audit trail names; stored payloads still match their salted commitment, "
-        "SHA-256 and size; payloads without bytes have an erasure record.",
-    ),
 }
 
 
@@ -140,8 +98,9 @@ def _refs(source: Source, trial: str | None) -> pd.DataFrame:
     records = _projection_refs(source, trial)
     facts = logdb.entry_facts(source.conn, (r["idx"] for r in records if pd.notna(r["idx"])))
     for record in records:
-        record["log_kind"], record["signer"], _ = facts.get(record["idx"], (None, None, None))
-    columns = ["table", "key", "trial_id", "idx", "log_kind", "signer", "key_id"]
+        fact = facts.get(record["idx"], (None, None, None))
+        record["log_kind"], record["signer"], record["logged_at"] = fact
+    columns = ["table", "key", "trial_id", "idx", "log_kind", "signer", "key_id", "logged_at"]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
@@ -192,7 +151,14 @@ def load(source: Source, trial: str | None) -> Frames:
 #: Counts shown as metrics per rule: (column, {value: label}); CALM values never flag.
 COUNTS: dict[str, tuple[str, dict[str, str]]] = {
     "R2": ("category", {category: category for category in checks.CATEGORIES}),
-    "R3": ("disclosure", {"hidden": "hidden changes", "disclosed": "disclosed changes"}),
+    "R3": (
+        "disclosure",
+        {
+            "hidden": "hidden changes",
+            "vague": "vaguely disclosed changes",
+            "disclosed": "disclosed changes",
+        },
+    ),
     "R6": (
         "finding",
         {
@@ -207,13 +173,29 @@ COUNTS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "enrolled-before-activation": "enrolled before site activation",
             "unknown-site": "enrolled at an unregistered site",
+            "activation-not-recorded": "sites without an activation date",
+        },
+    ),
+    "R9": (
+        "finding",
+        {
+            "possibly-back-dated": "possibly back-dated consents",
+            "late-entry": "late entries",
+            "dated-after-logging": "dated after logging",
+            "retrospective-entry": "trials entered retrospectively",
         },
     ),
 }
 CALM = frozenset({"correct", "disclosed"})
 
 
-def _section(rule: str, frame: pd.DataFrame, metrics: list[Metric], charts: list[Chart]) -> Section:
+def _section(
+    rule: str,
+    frame: pd.DataFrame,
+    metrics: list[Metric],
+    charts: list[Chart],
+    more: tuple[Table, ...] = (),
+) -> Section:
     title, text = RULES[rule]
     found = len(checks.findings(frame))
     value = "pass" if not found else f"{found} finding{'s' if found != 1 else ''}"
@@ -225,15 +207,16 @@ def _section(rule: str, frame: pd.DataFrame, metrics: list[Metric], charts: list
             counted.append(Metric(f"{rule} {label}", str(n), flag=n > 0 and key not in CALM))
     head = Metric(f"{rule} result", value, flag=bool(found))
     table = Table(rule.lower(), title, frame, "rows with severity 'ok' record a check that passed")
-    return Section(title, text, [head, *counted, *metrics], [table], charts)
+    return Section(title, text, [head, *counted, *metrics], [table, *more], charts)
 
 
 @report_kind(
     "trial-checks",
     "Trial integrity checks",
-    "R1–R8: registration and protocol timing, COMPare outcome reporting, hidden outcome "
-    "changes, amendments, late results, consent, site activation and chain integrity.",
-    steps=9,
+    "R1–R9: registration, protocol and consent timing, COMPare outcome reporting, hidden "
+    "outcome changes, amendments, late results, consent, site activation, chain integrity and "
+    "contemporaneous entry.",
+    steps=10,
     also_for=trial_sponsor_report,
 )
 def trial_checks_report(source: Source, params: Params, step: Step) -> Report:
@@ -241,15 +224,20 @@ def trial_checks_report(source: Source, params: Params, step: Step) -> Report:
     f = load(source, params.trial)
     protocols, enrolment = f["protocol_version"], f["enrolment"]
     consent = checks.consent_given(f["consent_record"])
+    logged = f.refs[["idx", "logged_at"]].dropna().drop_duplicates("idx")
+    entries = dated_entries(enrolment, f["consent_record"], logged)
     run: dict[str, Callable[[], pd.DataFrame]] = {
-        "R1": lambda: checks.r1_registration(f["trial"], protocols, enrolment),
+        "R1": lambda: checks.r1_registration(f["trial"], protocols, enrolment, consent, logged),
         "R2": lambda: checks.r2_compare(protocols, enrolment, f["results_report"]),
         "R3": lambda: checks.r3_outcome_changes(protocols, f["dataset_version"]),
-        "R4": lambda: checks.r4_amendments(protocols, f["dataset_version"], f["trial_event"]),
+        "R4": lambda: checks.r4_amendments(
+            protocols, f["dataset_version"], f["trial_event"], f["erasure"]
+        ),
         "R5": lambda: checks.r5_results_due(f["trial"], f["results_report"], params.as_of),
         "R6": lambda: checks.r6_consent(enrolment, consent, f["consent_record"], protocols),
         "R7": lambda: checks.r7_site_activation(enrolment, f["trial_site"]),
         "R8": lambda: checks.r8_chain(f.refs, f.payloads, f["erasure"], f.uses),
+        "R9": lambda: r9_contemporaneous(entries, CONTEMPORANEOUS_DAYS),
     }
     results: dict[str, pd.DataFrame] = {}
     for rule, check in run.items():
@@ -263,8 +251,28 @@ def trial_checks_report(source: Source, params: Params, step: Step) -> Report:
             Metric("R8 payloads checked", str(len(f.payloads))),
         ],
     }
+    lags = lag_distribution(entries, CONTEMPORANEOUS_DAYS)
+    metrics["R9"] = [Metric("R9 tolerance (days)", str(CONTEMPORANEOUS_DAYS))]
+    for kind in ("consent", "enrolment"):
+        mine = entries.loc[entries["kind"] == kind, "lag_days"].dropna().astype(float)
+        if len(mine):
+            median, p95 = mine.median(), mine.quantile(0.95)
+            label = f"R9 {kind} lag, median / p95 (days)"
+            metrics["R9"].append(Metric(label, f"{median:g} / {p95:g}"))
+    lag_table = Table(
+        "r9_lags",
+        "R9 · Days from claimed date to logging, per trial and kind",
+        lags,
+        f"late: logged more than {CONTEMPORANEOUS_DAYS} days after the date the entry claims",
+    )
     sections = [
-        _section(rule, frame, metrics.get(rule, []), charts.get(rule, []))
+        _section(
+            rule,
+            frame,
+            metrics.get(rule, []),
+            charts.get(rule, []),
+            (lag_table,) if rule == "R9" else (),
+        )
         for rule, frame in results.items()
     ]
     title = f"Trial integrity checks: {params.trial}" if params.trial else "Trial integrity checks"

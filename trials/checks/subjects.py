@@ -22,10 +22,15 @@ from trials.consent import consent_findings
 
 
 def consent_given(history: pd.DataFrame) -> pd.DataFrame:
-    """Consent records (not withdrawals) as (trial_id, subject, consented) for R6."""
+    """Consent records (not withdrawals) as (trial_id, subject, consented, idx) for R1 and R6."""
     given = history[history["kind"] == "consent"]
     return pd.DataFrame(
-        {"trial_id": given["trial_id"], "subject": given["subject"], "consented": given["dated"]}
+        {
+            "trial_id": given["trial_id"],
+            "subject": given["subject"],
+            "consented": given["dated"],
+            "idx": given["idx"],
+        }
     )
 
 
@@ -100,13 +105,17 @@ def r6_consent(
 
 def r7_site_activation(enrolment: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     """R7 (ICH E6(R3)): nobody is enrolled at a site before it is activated, or at a site the
-    trial never registered; a site with no activation date recorded cannot be confirmed."""
+    trial never registered. Where activation dates are missing the check cannot be made: said
+    once for a trial that records none ("not assessed"), once per site otherwise (with how many
+    subjects it enrolled), never once per subject."""
     enrolment, sites = _with_trial(enrolment), _with_trial(sites)
     activated = {(s["trial_id"], s["site"]): s["activated"] for s in records(sites)}
+    dated = {tid for (tid, _), day in activated.items() if not _missing(day)}
     rows: list[dict[str, Any]] = []
+    undated: dict[tuple[Any, Any], int] = {}
     for r in records(enrolment.sort_values(["trial_id", "subject"])):
         tid, site, enrolled = r["trial_id"], r["site"], r["enrolled"]
-        values = dict(subject=r["subject"], site=site, enrolled=enrolled)
+        values = dict(subject=r["subject"], site=site, enrolled=enrolled, subjects=1)
         if (tid, site) not in activated:
             what = f"subject {r['subject']} enrolled at site {site}, not a site of the trial"
             rows.append(_row("R7", "high", tid, "unknown-site", what, activated=None, **values))
@@ -114,9 +123,17 @@ def r7_site_activation(enrolment: pd.DataFrame, sites: pd.DataFrame) -> pd.DataF
         day, since = _day(enrolled), _day(activated[(tid, site)])
         values["activated"] = since.isoformat() if since else None
         if since is None:
-            what = f"subject {r['subject']} enrolled at site {site}, whose activation is unknown"
-            rows.append(_row("R7", "low", tid, "activation-not-recorded", what, **values))
+            undated[(tid, site)] = undated.get((tid, site), 0) + 1
         elif day is not None and day < since:
             what = f"subject {r['subject']} enrolled {day}, site {site} activated {since}"
             rows.append(_row("R7", "high", tid, "enrolled-before-activation", what, **values))
+    for tid in sorted({tid for tid, _ in undated} - dated):
+        n = sum(count for (t, _), count in undated.items() if t == tid)
+        what = f"not assessed: no site activation dates recorded ({n} enrolments unchecked)"
+        rows.append(_row("R7", "low", tid, "activation-not-assessed", what, subjects=n))
+    for (tid, site), n in sorted(undated.items()):
+        if tid in dated:
+            what = f"site {site} has no activation date: {n} enrolments there unchecked"
+            values = dict(site=site, subjects=n)
+            rows.append(_row("R7", "low", tid, "activation-not-recorded", what, **values))
     return _frame(rows, R7_COLUMNS)

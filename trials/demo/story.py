@@ -14,17 +14,15 @@ from provenance.log.service import Service
 from provenance.log.signing import key_id, public_key_der
 from provenance.log.store.engine import read_connection
 from provenance.log.store.projection import DbView
-from provenance.plugins import DemoParty, DemoRun
+from provenance.plugins import DemoRun
 from trials.dataset_files import parse_dataset
 from trials.datasets import content_hash
 from trials.demo import clindata
+from trials.demo.parties import SITE, SPONSOR
 from trials.payloads import commitment, content_commitment, store_payload
 from trials.tables import TRIAL_KEYS
 
 TRIAL_ID = "NCT99000001"
-SPONSOR = DemoParty("sponsor", "Northwind Trials Sponsor", "5412345000051", ("sponsor",))
-SITE = DemoParty("site001", "Riverside Clinical Site 001", "5412345000068", ("site",))
-PARTIES = (SPONSOR, SITE)
 #: The clindata site the demo site party acts for: the first site the study lists.
 SITE_OF_PARTY = "3"
 #: Demo only: a real sponsor keeps its pseudonym key secret and off the server.

@@ -12,7 +12,8 @@ import pandas as pd
 from provenance.reports.charts import chart_axes
 from provenance.reports.model import Chart
 from trials.monitoring.data import Analysis
-from trials.monitoring.stats import FDR, Z95, Z998
+from trials.monitoring.score import ALPHA
+from trials.monitoring.stats import Z95, Z998
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,25 +42,25 @@ def _top(table: pd.DataFrame) -> pd.DataFrame:
 def ranking_chart(name: str, trial: str, a: Analysis) -> Chart:
     top = a.tables["sites"].head(CHART_SITES)
     labels = [
-        f"site {s} ({f} checks flag it)" for s, f in zip(top["site"], top["flags"], strict=True)
+        f"site {s} ({c or 'no check below its share of alpha'})"
+        for s, c in zip(top["site"], top["checks"], strict=True)
     ]
-    # -log10 q: the flag threshold is a fixed line, and the strongest signals stand out.
-    strength = [-math.log10(max(q, 1e-300)) if q == q else 0.0 for q in top["min_q"]]
+    strength = [float(v) for v in top["score"]]
 
     def draw(figure: Figure) -> None:
         axes = chart_axes(figure, top.empty, "no site to rank")
         if axes is None:
             return
-        colours = [RED if f else BLUE for f in top["flags"]]
+        colours = [RED if f else BLUE for f in top["flagged"]]
         axes.barh(labels[::-1], strength[::-1], color=colours[::-1])
-        axes.axvline(-math.log10(FDR), color=RED, linewidth=1, linestyle="--")
-        axes.set_xlabel("-log10 of the site's smallest adjusted p (dashed: flag threshold)")
+        axes.axvline(-math.log10(ALPHA), color=RED, linewidth=1, linestyle="--")
+        axes.set_xlabel("combined score, -log10 p plus red KRIs (dashed: flag threshold)")
         axes.tick_params(axis="y", labelsize="small")
 
     alt = "; ".join(
-        f"{label}: smallest q {q:.3g}" for label, q in zip(labels, top["min_q"], strict=True)
+        f"{label}: combined p {p:.3g}" for label, p in zip(labels, top["p"], strict=True)
     )
-    return Chart(name, f"{trial}: strongest signal per site across checks", draw, alt or "none")
+    return Chart(name, f"{trial}: sites ranked by the combined score", draw, alt or "none")
 
 
 def digits_chart(name: str, trial: str, a: Analysis) -> Chart:

@@ -11,8 +11,15 @@ from provenance.reports.model import Params, Step
 from provenance.reports.source import Source
 from trials import monitoring as mon
 from trials.dataset_files import parse_dataset
+from trials.datasets import Dataset
 from trials.demo import clindata
+from trials.monitoring.checks import CHECK_TITLES, combine, run_checks
+from trials.monitoring.indicators import kri_red_flags, kri_tables, kri_trend
+from trials.monitoring.kri_inputs import TrialHistory, read_history
+from trials.monitoring.trend import cut_dates, trend
 from trials.queries import payload_bytes
+
+__all__ = ["CHECK_TITLES", "Analysis", "analyse", "clindata_trial", "stack", "trial_data"]
 
 
 def clindata_trial(directory: Path = clindata.DEFAULT_DIR) -> mon.TrialData:
@@ -25,24 +32,28 @@ def clindata_trial(directory: Path = clindata.DEFAULT_DIR) -> mon.TrialData:
 def trial_data(source: Source, trial: str) -> tuple[mon.TrialData, pd.DataFrame]:
     """A trial's latest dataset versions (keyed by domain), enrolment and first consents, and a
     table of the versions read; an erased payload, or one without a subject column, is skipped."""
-    versions = source.frame(
-        "SELECT dataset, version, domain, format, payload, row_count FROM dataset_version "
-        "WHERE trial_id = ? ORDER BY dataset, version",
+    every = source.frame(
+        "SELECT dataset, version, domain, format, payload, row_count, submitted_at "
+        "FROM dataset_version WHERE trial_id = ? ORDER BY dataset, version",
         (trial,),
-    ).drop_duplicates("dataset", keep="last")
-    by_domain = not versions["domain"].duplicated().any()
-    datasets: dict[str, pd.DataFrame] = {}
+    )
+    versions = every.drop_duplicates("dataset", keep="last")
+    parts: dict[str, list[pd.DataFrame]] = {}
+    latest: dict[str, Dataset] = {}
     used = []
     for row in versions.itertuples():
         data, status = payload_bytes(source.conn, str(row.payload)), "erased"
         if data is not None:
-            parsed = parse_dataset(data, str(row.format))
+            parsed = latest[str(row.dataset)] = parse_dataset(data, str(row.format))
             frame = pd.DataFrame(list(parsed.rows), columns=list(parsed.columns), dtype=object)
             status = "no subject column"
             if mon.role(frame, mon.SUBJECT_NAMES) is not None:
-                datasets[str(row.domain if by_domain else row.dataset).upper()] = frame
+                # Datasets of one domain (LB split in two files) are one table to every check.
+                domain = str(row.domain or row.dataset).upper()
+                parts.setdefault(domain, []).append(frame)
                 status = "analysed"
         used.append([trial, row.dataset, row.version, row.format, row.row_count, status])
+    datasets = {d: combine_frames(frames) for d, frames in parts.items()}
     roster = source.frame("SELECT subject, site FROM enrolment WHERE trial_id = ?", (trial,))
     consent = source.frame(
         "SELECT subject, MIN(dated) AS consented FROM consent_record "
@@ -50,7 +61,18 @@ def trial_data(source: Source, trial: str) -> tuple[mon.TrialData, pd.DataFrame]
         (trial,),
     )
     columns = ["trial", "dataset", "version", "format", "rows", "status"]
-    return mon.TrialData(datasets, roster, consent), pd.DataFrame(used, columns=columns)
+    # Amendments' changed cells and every data point, for the data change rate (kri0011).
+    points = read_history(source, every, latest)
+    history = TrialHistory(datasets, roster, consent, points)
+    return history, pd.DataFrame(used, columns=columns)
+
+
+def combine_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One domain's datasets as one table: rows in submission order, the union of columns
+    (a column one file lacks is empty in its rows), numbered from 0."""
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True, sort=False).astype(object)
 
 
 @dataclass
@@ -64,20 +86,10 @@ class Analysis:
     lags: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-#: The checks' site tables by key, with their section titles.
-CHECK_TITLES = {
-    "digits": "Terminal-digit preference",
-    "outliers": "Site mean and spread outliers",
-    "ae": "AE under-reporting",
-    "duplicates": "Duplicate and near-duplicate records",
-    "dates": "Date anomalies",
-    "lag": "Data-entry lag",
-}
-
-
 def analyse(source: Source, params: Params, step: Step) -> dict[str, Analysis]:
     """Every check on each trial (the one in `params`, or all with datasets), stage by stage;
-    `step` is called after each of the seven stages."""
+    `step` is called after each of the seven stages. A trial lacking a domain or consent
+    records is analysed as far as it can be; the coverage table says what was not and why."""
     if params.trial:
         trials = [params.trial]
     else:
@@ -85,28 +97,27 @@ def analyse(source: Source, params: Params, step: Step) -> dict[str, Analysis]:
         trials = sorted(str(t) for t in found)
     runs = {t: Analysis(*trial_data(source, t)) for t in trials}
     step("read the latest version of each dataset")
-    for a in runs.values():
-        a.tables["digits"] = mon.terminal_digits(a.data)
-    step("compared terminal digits")
-    for a in runs.values():
-        a.tables["outliers"] = mon.site_outliers(mon.subject_aggregates(a.data))
-        a.funnel = mon.ae_funnel(a.data)
-        a.tables["ae"] = a.funnel.table
-    step("compared site means, spreads and AE rates")
-    for a in runs.values():
-        a.tables["duplicate records"] = mon.duplicate_records(a.data)
-        a.tables["duplicates"] = mon.duplicate_sites(a.data, a.tables["duplicate records"])
-    step("looked for duplicate records")
-    for a in runs.values():
-        a.tables["dates"], a.tables["date records"] = mon.date_anomalies(a.data)
-    step("checked dates against consent and entry")
-    for a in runs.values():
-        a.lags = mon.entry_lags(a.data)
-        a.tables["lag"] = mon.entry_lag(a.lags, params.days)
-    step("measured data-entry lag")
-    for a in runs.values():
-        a.tables["sites"] = mon.site_summary({t: a.tables[k] for k, t in CHECK_TITLES.items()})
+    results = {t: run_checks(a.data, params.days) for t, a in runs.items()}
+    for label in (
+        "compared terminal digits and lab and vital-sign distributions",
+        "looked for copied values and duplicate records",
+        "compared site means, spreads, AE rates, missing results and categories",
+        "checked dates against consent and entry",
+    ):
+        step(label)
+    for trial, a in runs.items():
+        result = results[trial]
+        a.tables.update(result.tables)
+        a.funnel, a.lags = result.funnel, result.lags
+        kri = kri_tables(a.data, params)
+        a.tables["kri"] = kri
+        a.tables["sites"] = combine(result, kri_red_flags(kri))
+        a.tables["coverage"] = result.coverage_table()
     step("ranked sites across checks")
+    for a in runs.values():
+        a.tables["trend"] = trend(a.data, params.as_of)
+        a.tables["kri trend"] = kri_trend(a.data, cut_dates(a.data, params.as_of))
+    step("computed per-site trends at earlier as-of dates")
     return runs
 
 

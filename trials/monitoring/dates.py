@@ -39,23 +39,26 @@ def date_anomalies(data: TrialData) -> tuple[pd.DataFrame, pd.DataFrame]:
     visit date, so flagging every site that has one would flag nearly all. Ranked by z across
     kinds. Returns (site table, listing of the anomalous records).
     """
-    consented = dates(by_subject(data.consent, "consented"))
     checks = []
+    known = data.consent.dropna(subset=["consented"]) if len(data.consent) else data.consent
+    # A trial without consent records has nothing to compare with (said in the coverage table).
+    consented = dates(by_subject(known, "consented")) if len(known) else None
     if "SV" in data.datasets:
         sv = visits(data)
-        consent = sv["subject"].map(consented)
-        checks += [
-            ("visit before consent", sv, sv["visit_date"], consent),
-            ("entry before visit", sv, sv["created"], sv["visit_date"]),
-        ]
+        if consented is not None:
+            consent = pd.to_datetime(sv["subject"].map(consented))
+            checks.append(("visit before consent", sv, sv["visit_date"], consent))
+        checks.append(("entry before visit", sv, sv["created"], sv["visit_date"]))
     start = role(data.datasets["AE"], AE_START_NAMES) if "AE" in data.datasets else None
-    if start is not None:
+    if start is not None and consented is not None:
         ae = records(data, "AE")
-        consent = ae["subject"].map(consented)
+        consent = pd.to_datetime(ae["subject"].map(consented))
         checks.append(("AE start before consent", ae, dates(ae[start]), consent))
     tables, listings = [], []
     for kind, frame, when, limit in checks:
         dated = when.notna() & limit.notna()
+        if not dated.any():
+            continue
         early = dated & (when < limit)
         size = frame.loc[dated, "site"].value_counts()
         count = frame.loc[early, "site"].value_counts().reindex(size.index, fill_value=0)

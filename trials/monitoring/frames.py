@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import pandas as pd
 
@@ -20,6 +23,9 @@ AE_START_NAMES = ("AESTDT", "AESTDTC")
 CREATED_NAMES = ("CREATED",)
 #: Identifiers and sequence numbers are numeric but are not measurements.
 ID_SUFFIXES = ("ID", "SEQ", "NUM")
+#: Numeric but not measured: identifiers, study days (--DY, --STDY, --ENDY), reference ranges
+#: (--ORNRLO/HI, --STNRLO/HI) and visit days.
+NOT_MEASURED_SUFFIXES = (*ID_SUFFIXES, "DY", "NRLO", "NRHI", "VISITDY")
 
 #: Sites below these sizes are listed with their figures but never flagged.
 MIN_VALUES = 20  # values of one measurement column, for terminal digits (2 expected per digit)
@@ -42,6 +48,27 @@ class TrialData:
     consent: pd.DataFrame
 
 
+_MEMO: dict[tuple[int, str], tuple[weakref.ref[TrialData], object]] = {}
+_MEMO_LOCK = threading.Lock()
+T = TypeVar("T")
+
+
+def memo(data: TrialData, name: str, build: Callable[[], T]) -> T:
+    """`build()` once per trial data object: several checks read the same derived tables
+    (findings, subject sites), and the data never changes under them (frozen, read-only)."""
+    key = (id(data), name)
+    with _MEMO_LOCK:  # reports may run in several threads of one server
+        hit = _MEMO.get(key)
+        if hit is not None and hit[0]() is data:
+            return cast(T, hit[1])
+        for stale in [k for k, (ref, _) in _MEMO.items() if ref() is None]:
+            del _MEMO[stale]
+    value = build()
+    with _MEMO_LOCK:
+        _MEMO[key] = (weakref.ref(data), value)
+    return value
+
+
 def role(frame: pd.DataFrame, names: Sequence[str]) -> str | None:
     return next((name for name in names if name in frame.columns), None)
 
@@ -54,16 +81,38 @@ def dates(values: pd.Series) -> pd.Series:
 
 def records(data: TrialData, domain: str) -> pd.DataFrame:
     """A dataset plus `subject` and `site` columns (the roster's site where the record has none);
-    rows keep the dataset's index, so index + 1 is the data row number."""
+    rows keep the dataset's index, so index + 1 is the data row number. Computed once per
+    trial data and domain (memo); callers must not change it in place."""
+    return memo(data, f"records {domain}", lambda: _records(data, domain))
+
+
+def _records(data: TrialData, domain: str) -> pd.DataFrame:
     frame = data.datasets[domain]
     subject = role(frame, SUBJECT_NAMES)
     if subject is None:
         raise ValueError(f"dataset {domain} has no subject column ({', '.join(SUBJECT_NAMES)})")
     out = frame.assign(subject=frame[subject])
-    enrolled_at = out["subject"].map(by_subject(data.roster, "site"))
+    enrolled_at = out["subject"].map(subject_sites(data))
     site = role(frame, SITE_NAMES)
     out["site"] = enrolled_at if site is None else frame[site].fillna(enrolled_at)
     return out[out["site"].notna()].assign(site=lambda f: f["site"].astype(str))
+
+
+def subject_sites(data: TrialData) -> pd.Series:
+    """Each subject's site: the enrolment roster's, else DM's SITEID (an SDTM trial may have
+    been submitted without enrolment records)."""
+    return memo(data, "subject sites", lambda: _subject_sites(data))
+
+
+def _subject_sites(data: TrialData) -> pd.Series:
+    sites = by_subject(data.roster, "site") if len(data.roster) else pd.Series(dtype=object)
+    dm = data.datasets.get("DM")
+    subject = role(dm, SUBJECT_NAMES) if dm is not None else None
+    site = role(dm, SITE_NAMES) if dm is not None else None
+    if dm is not None and subject and site:
+        fallback = dm.drop_duplicates(subject).set_index(subject)[site]
+        sites = sites.combine_first(fallback) if len(sites) else fallback
+    return sites
 
 
 def by_subject(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -97,7 +146,8 @@ def measurement_columns(frame: pd.DataFrame) -> list[str]:
     out = []
     for column in map(str, frame.columns):
         values = frame[column].dropna()
-        if column in keys or column.endswith(ID_SUFFIXES) or values.nunique() < MIN_DISTINCT:
+        derived = column.endswith(NOT_MEASURED_SUFFIXES)
+        if column in keys or derived or values.nunique() < MIN_DISTINCT:
             continue
         if pd.to_numeric(values, errors="coerce").notna().all():
             out.append(column)

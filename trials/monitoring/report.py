@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from provenance.reports.model import (
-    Chart,
     Metric,
     Params,
     Report,
@@ -17,30 +14,36 @@ from provenance.reports.model import (
     report_kind,
 )
 from provenance.reports.source import Source
-from trials import monitoring as mon
 from trials.access import trial_sponsor_report
-from trials.monitoring.charts import digits_chart, funnel_chart, lag_chart, per_trial, ranking_chart
+from trials.monitoring.charts import per_trial, ranking_chart
 from trials.monitoring.data import CHECK_TITLES, Analysis, analyse, clindata_trial, stack
-from trials.monitoring.stats import FDR
+from trials.monitoring.score import ALPHA
+from trials.monitoring.sections import (
+    THRESHOLD,
+    TRIAGE,
+    ae_section,
+    categories_section,
+    copies_section,
+    count,
+    dates_section,
+    digits_section,
+    distributions_section,
+    duplicates_section,
+    lag_section,
+    missing_section,
+    outliers_section,
+)
 
 __all__ = ["CHECK_TITLES", "THRESHOLD", "TRIAGE", "clindata_trial", "monitoring_report"]
-
-TRIAGE = (
-    "These are triage rankings for targeted monitoring, not verdicts: a high rank says where "
-    "to look first, and an unflagged site is not thereby cleared."
-)
-THRESHOLD = (
-    f"Flagged: an eligible site whose Benjamini-Hochberg adjusted p (q) is below {FDR} across "
-    "the check's tests; smaller sites are listed but never flagged."
-)
 
 
 @report_kind(
     "monitoring",
     "Central statistical monitoring",
-    "Per-site triage rankings over each trial's latest submitted datasets: terminal-digit "
-    "preference, site mean and spread outliers, AE under-reporting on an over-dispersed funnel, "
-    "duplicate records, date anomalies and data-entry lag.",
+    "Per-site triage rankings over each trial's latest submitted datasets: digit preference "
+    "per test, lab and vital-sign distributions, copied values, site mean and spread outliers, "
+    "AE reporting rates, duplicate records, missing results, categorical distributions, date "
+    "anomalies and data-entry lag, combined into one site score; per-site trends by as-of date.",
     steps=7,
     also_for=trial_sponsor_report,
 )
@@ -48,12 +51,18 @@ def monitoring_report(source: Source, params: Params, step: Step) -> Report:
     runs = analyse(source, params, step)
     sections = [
         _overview(runs),
-        _digits(runs),
-        _outliers(runs),
-        _ae(runs),
-        _duplicates(runs),
-        _dates(runs),
-        _lag(runs, params.days),
+        digits_section(runs),
+        distributions_section(runs),
+        copies_section(runs),
+        outliers_section(runs),
+        ae_section(runs),
+        duplicates_section(runs),
+        missing_section(runs),
+        categories_section(runs),
+        dates_section(runs),
+        lag_section(runs, params.days),
+        _kri(runs),
+        _trend(runs),
     ]
     return Report("monitoring", "Central statistical monitoring", params, sections)
 
@@ -61,49 +70,42 @@ def monitoring_report(source: Source, params: Params, step: Step) -> Report:
 # --- sections ------------------------------------------------------------------------------------
 
 
-def _count(n: float) -> str:
-    return f"{int(n):,}"
-
-
-def _check(
-    runs: dict[str, Analysis],
-    key: str,
-    text: str,
-    note: str,
-    metrics: list[Metric],
-    charts: list[Chart],
-    extra: list[Table] | None = None,
-) -> Section:
-    title = CHECK_TITLES[key]
-    flagged = sum(_flagged(a.tables[key]) for a in runs.values())
-    head = Metric(f"Sites flagged ({title})", _count(flagged), flag=flagged > 0)
-    table = Table(f"monitoring_{key}", f"{title} per site", stack(runs, key), f"{note} {THRESHOLD}")
-    return Section(title, f"{text} {TRIAGE}", [head, *metrics], [table, *(extra or [])], charts)
-
-
-def _flagged(table: pd.DataFrame) -> int:
-    return int(table.loc[table["flagged"].astype(bool), "site"].nunique()) if len(table) else 0
-
-
 def _overview(runs: dict[str, Analysis]) -> Section:
     summary = stack(runs, "sites")
-    flagged = int((summary["flags"] > 0).sum()) if "flags" in summary else 0
+    flagged = int(summary["flagged"].astype(bool).sum()) if "flagged" in summary else 0
     versions = [a.versions for a in runs.values()]
+    coverage = stack(runs, "coverage")
+    missing = int((coverage["status"] != "analysed").sum()) if "status" in coverage else 0
     return Section(
         "Overview",
-        "Six checks compare every site with the rest of its trial, on the latest version of "
-        f"each submitted dataset. {THRESHOLD} {TRIAGE}",
+        "Ten checks compare every site with the rest of its trial, on the latest version of "
+        "each submitted dataset (datasets of one domain are read as one). The combined score: "
+        "within each check a site's tests are combined by Simes' method; the site's p is the "
+        "smallest check p times the number of checks that assessed it (Bonferroni); a site is "
+        f"flagged when the Benjamini-Hochberg q of that p across the trial's sites is below "
+        f"{ALPHA}, so a trial without anomalies has no site flagged at least "
+        f"{1 - ALPHA:.0%} of the time. score = -log10 p, plus one per red KRI. {TRIAGE}",
         [
-            Metric("Trials", _count(len(runs))),
-            Metric("Sites", _count(len(summary))),
-            Metric("Sites flagged by any check", _count(flagged), flag=flagged > 0),
+            Metric("Trials", count(len(runs))),
+            Metric("Sites", count(len(summary))),
+            Metric("Sites flagged (combined score)", count(flagged), flag=flagged > 0),
+            Metric("Checks not (fully) analysed", count(missing), flag=missing > 0),
         ],
         [
             Table(
                 "monitoring_sites",
-                "Sites ranked across checks",
+                "Sites ranked by the combined score",
                 summary,
-                "flags: how many checks flag the site; min_q: its smallest adjusted p.",
+                "p: combined p; q: its Benjamini-Hochberg q across sites; checks: those whose "
+                "p drove it; check_p: every check's Simes p for the site; kri_red: red KRI "
+                "flags.",
+            ),
+            Table(
+                "monitoring_coverage",
+                "What each check analysed, and why not",
+                coverage,
+                "A check without its inputs (a domain, consent records, a page-creation date) "
+                "is listed here, not silently skipped.",
             ),
             Table(
                 "monitoring_datasets",
@@ -115,137 +117,39 @@ def _overview(runs: dict[str, Analysis]) -> Section:
     )
 
 
-def _digits(runs: dict[str, Analysis]) -> Section:
-    table = stack(runs, "digits")
-    columns = len(table[["trial", "variable"]].drop_duplicates()) if len(table) else 0
-    return _check(
-        runs,
-        "digits",
-        f"Each numeric measurement column (every value a number, at least {mon.MIN_DISTINCT} "
-        "distinct values, not an identifier: DM.AGE in the demo) is split by last digit, and "
-        "each site's digits are compared with the rest of its trial (2 x 10 chi-square with a "
-        f"permutation p; sites with at least {mon.MIN_VALUES} values are eligible; Kirkwood et "
-        "al. 2013). Ranked by effect size, Cohen's w less its chance level.",
-        "statistic: chi-square; effect: w; z: the normal deviate of p; tvd: total variation "
-        "distance; share05: share ending in 0 or 5; d0-d9: the site's counts.",
-        [Metric("Columns tested for terminal digits", _count(columns))],
-        per_trial(runs, "monitoring_digits", digits_chart),
+def _kri(runs: dict[str, Analysis]) -> Section:
+    table = stack(runs, "kri")
+    red = (
+        int((pd.to_numeric(table["flag"], errors="coerce").abs() >= 2).sum())
+        if "flag" in table
+        else 0
+    )
+    return Section(
+        "Key risk indicators",
+        "Key risk indicators in the manner of gsm (trials/monitoring/kri.py), per site: each "
+        "red flag (|flag| = 2) adds one to the site's combined score. Without the KRI module "
+        f"this section says so and the combined score rests on the checks above. {TRIAGE}",
+        [Metric("Red KRI flags", count(red), flag=red > 0)],
+        [Table("monitoring_kri", "Key risk indicators per site", table)],
     )
 
 
-def _outliers(runs: dict[str, Analysis]) -> Section:
-    return _check(
-        runs,
-        "outliers",
-        "Per subject: AE count, visit count and each numeric measurement of a one-row-per-"
-        "subject dataset (DM.AGE). Each site's mean and spread (Brown-Forsythe deviations) "
-        "are compared with the other sites' subjects; the z-scores are then re-centred and "
-        "scaled robustly (median, MAD) across sites, which differ for benign reasons too "
-        f"(Venet et al. 2012). Sites with at least {mon.MIN_SUBJECTS} subjects are eligible.",
-        "mean: statistic the site mean, effect the standardised difference; spread: statistic "
-        "the site SD, effect the variance ratio; z: robust, two-sided.",
-        [],
-        [],
-    )
-
-
-def _ae(runs: dict[str, Analysis]) -> Section:
-    metrics = []
-    for trial, a in runs.items():
-        if a.funnel is not None and len(a.funnel.table):
-            rate = f"{a.funnel.target:.3f} per {a.funnel.unit}; tau2 {a.funnel.tau2:.4f}"
-            metrics.append(Metric(f"Trial AE rate ({trial})", rate))
-    return _check(
-        runs,
-        "ae",
-        "AEs per site against the trial's rate per subject-visit, on a funnel plot (square-"
-        "root scale) whose limits are widened for over-dispersion by Spiegelhalter's (2005) "
-        "additive random-effects method, phi estimated from 10% winsorised z-scores. Fewest "
-        f"AEs for the exposure first; sites with at least {mon.MIN_SUBJECTS} subjects are "
-        "eligible, and only under-reporting is flagged.",
-        "statistic: AEs; effect: observed/expected; exposure: visits (subjects without SV); "
-        "z: over-dispersion adjusted (z_unadjusted: plain Poisson); p: lower tail.",
-        metrics,
-        per_trial(runs, "monitoring_ae_funnel", funnel_chart),
-    )
-
-
-def _duplicates(runs: dict[str, Analysis]) -> Section:
-    listing = stack(runs, "duplicate records")
-    groups = listing.drop_duplicates(["trial", "group"]) if len(listing) else listing
-    exact = int((groups["kind"] == "exact duplicate").sum()) if len(groups) else 0
-    near = len(groups) - exact
-    return _check(
-        runs,
-        "duplicates",
-        "Exact duplicate rows within a dataset, and rows equal in every column but one: the "
-        "subject (a record copied to another subject), a date (shifted) or another field. A "
-        "difference only in the entry time (CREATED) does not count. Per site, the share of "
-        "records in such groups is compared with the trial's own rate.",
-        "statistic: records in a duplicate group; effect: their share; p: upper tail.",
-        [
-            Metric("Exact duplicate groups", _count(exact), flag=exact > 0),
-            Metric("Near-duplicate groups", _count(near), flag=near > 0),
-        ],
+def _trend(runs: dict[str, Analysis]) -> Section:
+    return Section(
+        "Trends by as-of date",
+        "Per site at each of the latest quarter ends and the last data date (at most the "
+        "report's as-of date): subjects seen, subject-days, AEs per 100 subject-days and the "
+        "share of missing results, from the records dated on or before that date. Computed on "
+        "demand from the dates in the data, not stored, so a trend never disagrees with the "
+        f"datasets it comes from; the KRIs are recomputed at the same dates. {TRIAGE}",
         [],
         [
+            Table("monitoring_trend", "Per-site indicators by as-of date", stack(runs, "trend")),
             Table(
-                "monitoring_duplicate_records",
-                "Duplicate and near-duplicate records",
-                listing,
-                "row: 1-based data row of the dataset; group: rows that match.",
+                "monitoring_kri_trend",
+                "Key risk indicators per site by as-of date",
+                stack(runs, "kri trend"),
+                "snapshot: the as-of date; each KRI on the records dated on or before it.",
             ),
         ],
-    )
-
-
-def _dates(runs: dict[str, Analysis]) -> Section:
-    listing = stack(runs, "date records")
-    counts = listing["kind"].value_counts() if len(listing) else pd.Series(dtype=int)
-    kinds = ("visit before consent", "entry before visit", "AE start before consent")
-    return _check(
-        runs,
-        "dates",
-        "Visits dated before the subject's consent, visit pages created before the visit "
-        "date, and AEs starting before consent. Each is a share of the records dated for it, "
-        "compared between sites on an arcsine funnel with Spiegelhalter's over-dispersion "
-        f"adjustment; sites with at least {mon.MIN_RECORDS} such records are eligible.",
-        "statistic: anomalous records; effect: their share; p: upper tail.",
-        [Metric(f"Records: {k}", _count(counts.get(k, 0)), flag=k in counts) for k in kinds],
-        [],
-        [
-            Table(
-                "monitoring_date_records",
-                "Records with a date anomaly",
-                listing,
-                "date: the record's date; before: the date it should not precede.",
-            ),
-        ],
-    )
-
-
-def _lag(runs: dict[str, Analysis], days: int) -> Section:
-    lags = [a.lags for a in runs.values() if len(a.lags)]
-    overview = mon.lag_overview(pd.concat(lags) if lags else pd.DataFrame({"lag": []}))
-    pages, early = _count(overview["pages"]), _count(overview["before_visit"])
-
-    def show(value: float) -> str:
-        return "n/a" if math.isnan(value) else f"{value:g}"
-
-    return _check(
-        runs,
-        "lag",
-        "Days from each visit to the creation of its page, for pages with both dates. Sites "
-        "are ranked by a site-vs-rest Mann-Whitney z, robustly re-centred and scaled across "
-        f"sites with at least {mon.MIN_RECORDS} pages; longest lags first.",
-        "statistic: median lag (days); effect: that minus the trial median; late: share "
-        f"over {days} days; early: share created before the visit.",
-        [
-            Metric("Dated visit pages", pages),
-            Metric("Median entry lag (days)", show(overview["median"])),
-            Metric("90th percentile entry lag (days)", show(overview["p90"])),
-            Metric("95th percentile entry lag (days)", show(overview["p95"])),
-            Metric("Pages created before the visit date", f"{early} of {pages}"),
-        ],
-        per_trial(runs, "monitoring_lag", lag_chart),
     )

@@ -129,7 +129,11 @@ def winsorised_phi(z: Floats) -> float:
 
 
 def funnel(
-    observed: npt.ArrayLike, size: npt.ArrayLike, target: float, kind: str, eligible: npt.ArrayLike
+    observed: npt.ArrayLike,
+    size: npt.ArrayLike,
+    target: float,
+    kind: str,
+    eligible: npt.ArrayLike,
 ) -> tuple[pd.DataFrame, float]:
     """Funnel-plot z-scores with Spiegelhalter's (2005) additive random-effects adjustment.
 
@@ -236,14 +240,31 @@ def rate_scores(size: pd.Series, count: pd.Series, kind: str, min_n: int) -> pd.
     target = float(observed.sum() / n.sum()) if n.sum() > 0 else 0.0
     eligible = n >= min_n
     scores, _ = funnel(observed, n, target, kind, eligible)
+    z = scores["z"].to_numpy()
+    # No such record anywhere in the trial: nothing to compare, not a clean result.
+    p = normal_sf(z) if target > 0 else np.nan
+    return count_frame(size, observed, z, p, eligible, target)
+
+
+def count_frame(
+    size: pd.Series,
+    count: npt.NDArray[np.float64],
+    z: npt.NDArray[np.float64],
+    p: npt.NDArray[np.float64] | float,
+    eligible: npt.NDArray[np.bool_],
+    target: float,
+) -> pd.DataFrame:
+    """A count check's sites: n (`size`), statistic (the count), effect (its share), z, p,
+    whether eligible, and the trial's rate."""
+    n = size.to_numpy(dtype=np.float64)
     return pd.DataFrame(
         {
             "site": size.index.astype(str),
             "n": n.astype(int),
-            "statistic": observed.astype(int),
-            "effect": observed / n,
-            "z": scores["z"].to_numpy(),
-            "p": normal_sf(scores["z"].to_numpy()),
+            "statistic": count.astype(int),
+            "effect": count / n,
+            "z": z,
+            "p": p,
             "eligible": eligible,
             "trial_rate": target,
         }

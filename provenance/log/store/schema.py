@@ -105,6 +105,10 @@ def migrate_schema(engine: Engine, metadata: Sequence[MetaData] = ()) -> None:
             raise SchemaOutdated(_newer(version))
         for schema in _schemas(metadata):
             schema.create_all(conn)
+            # create_all skips a table that exists, with it the indexes a release added to it.
+            for table in schema.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
         _install_guards(conn)
         if version != SCHEMA_VERSION:
             conn.execute(

@@ -3,21 +3,23 @@ the scan page and API; the batch routes are in `batches`, on the same blueprint.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, make_response, render_template, request
+from markupsafe import Markup, escape
 
 from provenance.access.rules import PUBLIC, Rule
 from provenance.access.web import current_principal
 from provenance.errors import Error, NotFound
 from provenance.gs1 import keys as gs1
 from provenance.gs1 import lvm
-from provenance.gs1 import scanner as barcode
 from provenance.gs1.digital_link import parse_digital_link
 from provenance.gs1.errors import BadDigitalLink, BadIdentifier
 from provenance.log.statements import now_timestamp
 from provenance.log.store.engine import read_connection
 from provenance.supply import queries as supply_queries
+from provenance.supply import scan_reading, scan_view, scanned_rows
 from provenance.supply.web import batches, dscsa, linkset, paths
 from provenance.supply.web.access import DIGITAL_LINK
 from provenance.supply.web.blueprint import bp, checked_lookup, for_its_reader, stem, wants_json
@@ -148,7 +150,8 @@ def _verdict_response(
     if wants_json():
         response = json_response(body)
     else:
-        response = make_response(render_template("batch.html", v=body, now=now_timestamp()))
+        shown = _presented(body, scanned_expiry=expiry)
+        response = make_response(render_template("batch.html", v=shown, now=now_timestamp()))
     return for_its_reader(response, body)
 
 
@@ -158,7 +161,8 @@ def _product_response(gtin: gs1.GTIN) -> Response:
         body = supply_queries.product_lookup(conn, gtin).to_json(stem())
     if wants_json():
         return json_response(body)
-    return make_response(render_template("product.html", v=body, now=now_timestamp()))
+    shown = _presented(body)
+    return make_response(render_template("product.html", v=shown, now=now_timestamp()))
 
 
 @bp.get("/.well-known/gs1resolver")
@@ -173,9 +177,43 @@ def resolver_description() -> Response:
 # --- scans --------------------------------------------------------------------------------------
 
 
+def _presented(body: dict[str, Any], *, scanned_expiry: str | None = None) -> dict[str, Any]:
+    """The answer with what a scan station shows beside it (see `scan_view.present`)."""
+    given = scan_view.names_given(body)
+    names = {gln: name for gln, name in given.items() if name is not None}
+    missing = scan_view.glns_named(body) - given.keys()
+    if missing:  # only the names the answer's rows did not carry, by key
+        with read_connection(service().engine) as conn:
+            names |= scanned_rows.party_names(conn, missing)
+    return scan_view.present(
+        body,
+        names=names,
+        today=datetime.now(UTC).date(),
+        scanned_at=now_timestamp(),
+        origin=service().settings.origin,
+        scanned_expiry=scanned_expiry,
+    )
+
+
+@bp.app_template_filter("named")
+def named(text: object, parties: dict[str, str] | None) -> Markup:
+    """Text with each GLN it names shown as its party's name (the GLN in the title)."""
+    escaped = str(escape(str(text)))
+    names = parties or {}
+
+    def name(match: Any) -> str:
+        gln = match.group(0)
+        if gln not in names:
+            return str(gln)
+        return f'<span class="party" title="GLN {gln}">{escape(names[gln])}</span>'
+
+    return Markup(scan_view.GLN_IN_TEXT.sub(name, escaped))
+
+
 @bp.get("/scan")
 def scan_page() -> Response:
-    """Keyboard-wedge input (any GS1 form) or a camera; the verdict renders server-side too."""
+    """Keyboard-wedge input (any GS1 form); the verdict renders server-side, and the page's
+    script keeps the box empty and focused for the next scan."""
     code = request.args.get("code")
     result: dict[str, Any] | None = None
     error: str | None = None
@@ -184,34 +222,38 @@ def scan_page() -> Response:
             result = _scan_json(code)
         except Error as exc:
             error = exc.detail
-    page = render_template("scan.html", code=code or "", result=result, error=error)
+    page = render_template(
+        "scan.html", code=code or "", result=result, error=error, now=now_timestamp()
+    )
     return for_its_reader(make_response(page), result or {"view": "public"})
 
 
 def _scan_json(code: str) -> dict[str, Any]:
     """The answer to a scan: a pack's or batch's verdict, or for a GTIN alone (a linear barcode)
-    the product-level answer."""
-    scan = barcode.parse_scan(code)
+    the product-level answer; where a lost separator made the data read several ways, the
+    reading the log knows, with a correction saying so."""
     with read_connection(service().engine) as conn:
-        if scan.names_a_pack:
+        reading = scan_reading.read(conn, code)
+        if reading.names_a_pack:
             found = supply_queries.lookup(
                 conn,
-                gs1.GTIN(scan.gtin),
-                None if scan.lot is None else gs1.Lot(scan.lot),
-                None if scan.serial is None else gs1.Serial(scan.serial),
-                expiry=scan.expiry,
+                reading.gtin,
+                reading.lot,
+                reading.serial,
+                expiry=reading.expiry,
                 reader=current_principal(),
             )
         else:
-            found = supply_queries.product_lookup(conn, gs1.GTIN(scan.gtin))
+            found = supply_queries.product_lookup(conn, reading.gtin)
     body = found.to_json(stem())
     body["scan"] = {
-        "form": scan.form,
-        "symbology": scan.symbology,
-        "element_string": scan.bracketed(),
+        "form": reading.form,
+        "symbology": reading.symbology,
+        "element_string": reading.bracketed(),
     }
-    body["scan_warnings"] = list(scan.warnings)
-    return body
+    body["scan_warnings"] = list(reading.warnings)
+    body["corrections"] = list(reading.corrections)
+    return _presented(body, scanned_expiry=reading.expiry)
 
 
 @bp.get("/api/v1/scan")
