@@ -54,6 +54,7 @@ bench: $(DEV)
 	$(BIN)/python tests/bench/bench_supply.py
 	$(BIN)/python tests/bench/bench_reports.py
 	$(BIN)/python tests/bench/bench_trial_upload.py
+	$(BIN)/python tests/bench/bench_scale.py
 
 # requirements-dev.lock (service, tests, lint) and requirements.lock (the service alone, at the
 # same versions), for Python 3.11+ on any platform.
