@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import BACKENDS, app_on
+# The rules must not depend on SQL: every test here runs on SQLite and on PostgreSQL.
+from tests.backends import app_on_each_backend  # noqa: F401  (the `app` fixture)
 from tests.parties import Authority, PartyKey, read, register_party, signed
 from tests.supply.chain import FUTURE, GTIN, JSON, LOT, WHOLESALER_GLN, Chain, full_chain
 
@@ -48,13 +46,6 @@ class Scene:
 
     def get(self, reader: str, url: str, **options: Any) -> Any:
         return read(self.chain.client, self.party(reader), url, **options)
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """Every test here runs on SQLite and on PostgreSQL: the rules must not depend on SQL."""
-    with app_on(request.param, tmp_path / "data") as made:
-        yield made
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from provenance.supply import demo as demo_supply
 from provenance.supply.epcis_view import ENTRY_LINK, custody_event
 from provenance.supply.rows import CustodyEventRow
 from provenance.web.context import service
-from tests.conftest import BACKENDS, app_on, seeded_demo_app
+from tests.backends import app_on_each_backend  # noqa: F401  (the `app` fixture)
+from tests.conftest import seeded_demo_app
 from tests.parties import PartyKey, read
 from tests.supply.chain import FUTURE, GTIN, Chain
 from tests.supply.test_epcis_capture import capture, document, events, query
@@ -47,13 +48,6 @@ def party(gln: str) -> str:
 
 def location(gln: str) -> str:
     return f"https://id.gs1.org/414/{gln}"
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The tests over SQLite, and PostgreSQL where PROVENANCE_TEST_POSTGRES_URL names one."""
-    with app_on(request.param, tmp_path / "data") as made:
-        yield made
 
 
 def native_flow(c: Chain) -> dict[str, int]:

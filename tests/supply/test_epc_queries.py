@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from provenance.log.store.engine import read_connection, write_transaction
 from provenance.web.context import service
-from tests.conftest import BACKENDS, app_on
+from tests.backends import app_on_each_backend  # noqa: F401  (the `app` fixture)
 from tests.parties import PartyKey, read
 from tests.supply.test_epcis_capture import (
     GTIN,
@@ -28,13 +25,6 @@ from tests.supply.test_epcis_capture import (
 )
 
 __all__ = ["parties"]  # the fixture, shared with the capture tests
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The test log on SQLite and on PostgreSQL (skipped where none is configured)."""
-    with app_on(request.param, tmp_path / "data") as made:
-        yield made
 
 
 SSCC_URN = "urn:epc:id:sscc:9506000.0000000001"

@@ -4,12 +4,10 @@ signed over their exact bytes, and partners' claims about packs this log never c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -22,7 +20,7 @@ from provenance.log.signing import generate_private_key, parse_envelope, verify_
 from provenance.supply.capture import UNVERIFIED_UPSTREAM
 from provenance.supply.document_signature import HEADER, signature_header
 from provenance.supply.web.plain_capture import MAX_DOCUMENT_BYTES
-from tests.conftest import BACKENDS, app_on
+from tests.backends import app_on_each_backend  # noqa: F401  (the `app` fixture)
 from tests.parties import Authority, PartyKey, assign_prefix, read, register_party
 from tests.server import live_server
 from tests.supply.test_epcis_capture import (
@@ -40,13 +38,6 @@ from tests.supply.test_epcis_capture import (
 )
 
 __all__ = ["parties"]  # the fixture, shared with the capture tests
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The test log on SQLite and on PostgreSQL (skipped where none is configured)."""
-    with app_on(request.param, tmp_path / "data") as made:
-        yield made
 
 
 #: A product of a manufacturer outside this log, and one of its packs.

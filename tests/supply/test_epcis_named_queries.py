@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from provenance.supply.query_schedule import parse_schedule
 from provenance.supply.tables import KEYS, SERVICE_TABLES
 from provenance.supply.webhooks import DeliveryFailed, Policy
 from provenance.web.context import service
-from tests.conftest import BACKENDS, app_on
+from tests.backends import app_on_each_backend  # noqa: F401  (the `app` fixture)
 from tests.parties import PartyKey, read, signed
 from tests.supply.test_epcis_capture import (
     SERIALS,
@@ -45,13 +44,6 @@ from tests.supply.test_epcis_capture import (
 __all__ = ["parties"]  # the fixture, shared with the capture tests
 
 TOKEN = "13df38d8275b13f05704629e5f1cf3d45d6132d5"
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The test log on SQLite and on PostgreSQL (skipped where none is configured)."""
-    with app_on(request.param, tmp_path / "data") as made:
-        yield made
 
 
 def post(client: FlaskClient, party: PartyKey | None, url: str, body: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +18,8 @@ from provenance.log.store.engine import read_connection
 from provenance.supply import event_queries
 from provenance.supply.web import epcis_rest
 from provenance.web.context import service
-from tests.conftest import BACKENDS, app_on
+from tests.backends import app_on_each_backend  # noqa: F401  (the `app` fixture)
+from tests.conftest import app_on
 from tests.parties import PartyKey, read, signed
 from tests.supply.test_epcis_capture import (
     GTIN,
@@ -45,13 +45,6 @@ STORE_DL = "https://id.gs1.org/414/9506000000015"
 INSPECTION_ID = "urn:uuid:4b0b3a0e-3d6c-4c5e-9a55-2b0f3f1c9e01"
 LOT_CLASS = f"urn:epc:class:lgtin:9506000.013435.{LOT}"
 ALL = ["commissioning", "packing", "shipping", "receiving", "inspecting"]
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The test log on SQLite and on PostgreSQL (skipped where none is configured)."""
-    with app_on(request.param, tmp_path / "data") as made:
-        yield made
 
 
 def packing() -> dict[str, Any]:

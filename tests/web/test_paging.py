@@ -7,14 +7,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
+# Keyset comparisons are SQL: the supply lists page runs on SQLite and on PostgreSQL.
+from tests.backends import app_on_each_backend  # noqa: F401  (the `app` fixture)
 from tests.conftest import BACKENDS, app_on
 from tests.parties import Authority, PartyKey, read
 from tests.supply.chain import GTIN, LOT, Chain, commission_serialised, full_chain, make_chain
@@ -22,13 +22,6 @@ from tests.supply.test_epcis_capture import capture, commissioning, document
 from tests.trials.test_access import TRIAL, World, _world
 
 BAD_PARAMETER = "tag:provenance.local,2026:problem/bad-parameter"
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The supply lists page on SQLite and on PostgreSQL: keyset comparisons are SQL."""
-    with app_on(request.param, tmp_path / "data") as made:
-        yield made
 
 
 @pytest.fixture
