@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +11,7 @@ from sqlalchemy import Connection
 
 from provenance.errors import BadParameter, Gone, NotFound, TooLarge
 from provenance.log.store.engine import query
+from provenance.recent import Recent
 from trials import queries
 from trials.dataset_diff import DatasetDiff, Version
 from trials.dataset_files import _table  # the streaming reader `summarise` uses
@@ -185,8 +184,7 @@ def compare(
         raise BadParameter(str(exc), parameter="key") from exc
 
 
-_summaries: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-_lock = threading.Lock()
+_summaries: Recent[tuple[str, str], dict[str, Any]] = Recent(SUMMARY_CACHE)
 
 
 def summary(conn: Connection, pair: Pair) -> dict[str, Any]:
@@ -194,13 +192,8 @@ def summary(conn: Connection, pair: Pair) -> dict[str, Any]:
     is immutable; an erased one is refused before the cache is asked)."""
     ready(conn, pair)
     cache_key = (pair.before["payload"], pair.after["payload"])
-    with _lock:
-        if cache_key in _summaries:
-            _summaries.move_to_end(cache_key)
-            return _summaries[cache_key]
-    found = compare(conn, pair).summary()
-    with _lock:
-        _summaries[cache_key] = found
-        while len(_summaries) > SUMMARY_CACHE:
-            _summaries.popitem(last=False)
+    found = _summaries.get(cache_key)
+    if found is None:
+        found = compare(conn, pair).summary()
+        _summaries.put(cache_key, found)
     return found

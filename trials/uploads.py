@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from provenance.log.statements import format_timestamp, parse_timestamp
 from provenance.log.store.engine import query, write_transaction
 from provenance.log.store.schema import scrub
+from provenance.recent import Recent
 from trials.errors import UploadQuotaExceeded
 
 if TYPE_CHECKING:
@@ -38,8 +37,7 @@ def _sql(conn: Connection, sql: str) -> str:
 
 #: How many datasets' summaries this process keeps after reading them at upload.
 SUMMARIES_KEPT = 64
-_summaries: OrderedDict[tuple[str, str], DatasetSummary] = OrderedDict()
-_summaries_lock = threading.Lock()
+_summaries: Recent[tuple[str, str], DatasetSummary] = Recent(SUMMARIES_KEPT)
 
 
 def remember_summary(commitment: str, summary: DatasetSummary) -> None:
@@ -47,17 +45,12 @@ def remember_summary(commitment: str, summary: DatasetSummary) -> None:
     and bytes, so it stands for exactly those bytes): the statement that submits it is then
     checked against the summary, not by reading a dataset of up to a gigabyte again while it
     holds the log's write lock. Only this process keeps it; another reads the dataset again."""
-    with _summaries_lock:
-        _summaries[(commitment, summary.format)] = summary
-        _summaries.move_to_end((commitment, summary.format))
-        while len(_summaries) > SUMMARIES_KEPT:
-            _summaries.popitem(last=False)
+    _summaries.put((commitment, summary.format), summary)
 
 
 def summary_of(commitment: str, fmt: str) -> DatasetSummary | None:
     """The summary `remember_summary` kept for these bytes read as `fmt`, if any."""
-    with _summaries_lock:
-        return _summaries.get((commitment, fmt))
+    return _summaries.get((commitment, fmt))
 
 
 def record_upload(

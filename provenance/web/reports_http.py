@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
@@ -15,6 +13,7 @@ from provenance.access.web import current_principal
 from provenance.errors import NotFound
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
+from provenance.recent import Recent
 from provenance.reports.catalog import catalog, report_kind
 from provenance.reports.model import Report
 from provenance.reports.render import (
@@ -45,29 +44,9 @@ class _Built:
     pages: dict[str, str] = field(default_factory=dict)
 
 
-class _Cache:
-    """Recent reports by (name, parameters, log size): the projection changes only by appends,
-    so a report over the same tree size is the same report."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.items: OrderedDict[tuple[object, ...], _Built] = OrderedDict()
-
-    def get(self, key: tuple[object, ...]) -> _Built | None:
-        with self.lock:
-            built = self.items.get(key)
-            if built is not None:
-                self.items.move_to_end(key)
-            return built
-
-    def put(self, key: tuple[object, ...], built: _Built) -> None:
-        with self.lock:
-            self.items[key] = built
-            while len(self.items) > CACHED_REPORTS:
-                self.items.popitem(last=False)
-
-
-_cache = _Cache()
+#: Recent reports by (name, parameters, log size): the projection changes only by appends, so a
+#: report over the same tree size is the same report.
+_cache: Recent[tuple[object, ...], _Built] = Recent(CACHED_REPORTS)
 
 
 def _built(name: str) -> _Built:
