@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 
 from provenance.errors import Error, TooLarge
 from provenance.log import merkle
+from provenance.log.appender import AppenderClient, AppenderUnavailable
 from provenance.log.batching import GroupCommit
 from provenance.log.canonical import sha256
 from provenance.log.entries import ZERO_HASH_HEX, entry_bytes
@@ -105,6 +106,14 @@ class TransparencyLog:
         self._group: GroupCommit[Submission, Appended] = GroupCommit(
             lambda batch: self._commit(batch, isolate=True)
         )
+        #: The log's appender process, when this is one of several worker processes: checked
+        #: envelopes go there, to share its transactions and checkpoints (see appender.py).
+        self.channel: AppenderClient | None = None
+
+    def share_commits(self, window: float) -> None:
+        """Let each single-statement transaction wait up to `window` seconds for more to share
+        it (and its checkpoint) with; 0: commit at once, sharing only with those queued."""
+        self._group.window = window
 
     def parse(self, envelope_json: Any) -> Submission:
         """An envelope as this log reads it (its payload types and kinds)."""
@@ -126,8 +135,9 @@ class TransparencyLog:
     def submit(self, envelope_json: Any, *, verify: bool = True) -> Appended:
         """Log one envelope (a JSON value), or return the index it already has.
 
-        Concurrent callers in one process share a transaction and a checkpoint (group commit);
-        each still gets its own result or its own error.
+        Concurrent callers in one process share a transaction and a checkpoint (group commit),
+        and with an appender process, so do those of every worker process; each still gets its
+        own result or its own error.
         """
         item = self.parse(envelope_json)
         der = self._keys.get(item.statement.signer)
@@ -135,7 +145,7 @@ class TransparencyLog:
             dup = self._precheck([item], verify)[0]
             if dup is not None:
                 return dup
-            return self._group.submit(item)
+            return self._append_checked(item, envelope_json)
         # Known key: verify without a read transaction; duplicates are found under the lock,
         # and a replay whose signature fails (a malleated twin) is answered from the log.
         try:
@@ -145,7 +155,32 @@ class TransparencyLog:
             if dup is not None:
                 return dup
             raise
+        return self._append_checked(item, envelope_json)
+
+    def _append_checked(self, item: Submission, envelope_json: Any) -> Appended:
+        if self.channel is not None and item.statement.kind != GENESIS:
+            try:
+                answer = self.channel.append(envelope_json)
+            except AppenderUnavailable as exc:
+                # Appending here is as correct, only not shared: the write lock serialises,
+                # and an envelope the appender did log is found as a duplicate.
+                log.warning("appending in this process: the appender is unavailable (%s)", exc)
+            else:
+                return Appended(
+                    int(answer["index"]), bytes.fromhex(answer["leaf_hash"]), answer["duplicate"]
+                )
         return self._group.submit(item)
+
+    def append_checked(self, envelope_json: Any) -> dict[str, Any]:
+        """The appender process's side of `submit`: an envelope whose signature a worker process
+        checked (key validity, the kind's rules and duplicates are still decided here, under the
+        write lock). The entry as the worker reads it back."""
+        appended = self._group.submit(self.parse(envelope_json))
+        return {
+            "index": appended.index,
+            "leaf_hash": appended.leaf_hash.hex(),
+            "duplicate": appended.duplicate,
+        }
 
     def submit_many(self, items: Sequence[Submission], *, verify: bool = True) -> list[Appended]:
         """Log a batch in one transaction with one checkpoint; any bad item rejects the batch."""

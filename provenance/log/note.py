@@ -178,13 +178,17 @@ class Note:
     signatures: tuple[NoteSignature, ...]
 
 
+#: Characters a note may not hold: every C0 control character but newline.
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")
+
+
 def parse_note(note: str | bytes) -> Note:
     """Split a signed note into text and signature lines (structure only)."""
     try:
         raw = note.decode("utf-8") if isinstance(note, bytes) else note
     except UnicodeDecodeError as exc:
         raise MalformedNote("a note is UTF-8") from exc
-    if any(ord(ch) < 0x20 and ch != "\n" for ch in raw):
+    if _CONTROL.search(raw):
         raise MalformedNote("a note contains no control characters but newline")
     split = raw.rfind("\n\n")
     if split < 0 or not raw.endswith("\n"):

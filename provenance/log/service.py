@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from provenance.log import cosignatures, files, keystore
 from provenance.log.append import TransparencyLog
+from provenance.log.appender import AppenderClient
 from provenance.log.canonical import parse_json
 from provenance.log.errors import LogNotInitialised
 from provenance.log.kinds import GENESIS
@@ -83,6 +84,8 @@ class Service:
         """Stop the witness threads; return the engine's pooled connections."""
         if self.witnessing is not None:
             self.witnessing.close()
+        if self._log is not None and self._log.channel is not None:
+            self._log.channel.close()
         self.engine.dispose()
 
     @property
@@ -97,6 +100,8 @@ class Service:
             self._log.guard.start(self.engine)
             if self.witnessing is not None:
                 self._log.after_publish.append(self.witnessing.notify)
+            if self.settings.appender_socket and not self.settings.read_only:
+                self._log.channel = AppenderClient(self.settings.appender_socket)
         return self._log
 
     def verifier(self, vkey: str | None = None, where: str = "the verifier key") -> Verifier:

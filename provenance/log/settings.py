@@ -60,6 +60,9 @@ class Settings:
     read_only: bool = False
     #: The GLN a verification service (GS1 LVM) answers as; None: answers name no responder.
     responder_gln: str | None = None
+    #: The Unix socket of the log's appender process, which appends for every worker process
+    #: (set by the gunicorn configuration when it starts one); None: append in this process.
+    appender_socket: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -100,6 +103,10 @@ class Settings:
             proxy_hops=_number(config, "PROXY_HOPS", 0, "proxies"),
             read_only=_flag(config, "READ_ONLY"),
             responder_gln=_gln(config, "RESPONDER_GLN"),
+            appender_socket=str(
+                config.get("APPENDER_SOCKET") or os.environ.get("PROVENANCE_APPENDER_SOCKET") or ""
+            )
+            or None,
             witnesses=_entries(
                 config["WITNESSES"]
                 if "WITNESSES" in config

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from provenance.web import appender_process
 from provenance.web.access_log import configure_logging
 
 #: The worker processes' shared counters (see provenance.web.metrics): one directory for this
@@ -29,12 +30,22 @@ accesslog = None
 errorlog = "-"
 
 
+_appender: list[Any] = []  # the appender process, once the master started it
+
+
 def on_starting(server: Any) -> None:
     directory = Path(os.environ[MULTIPROCESS_DIR])
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
     configure_logging()
+    if server.cfg.workers > 1:  # one worker already shares its transactions among its threads
+        _appender.append(appender_process.start())
+
+
+def on_exit(server: Any) -> None:
+    while _appender:
+        appender_process.stop(_appender.pop())
 
 
 def post_worker_init(worker: Any) -> None:

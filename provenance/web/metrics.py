@@ -159,7 +159,8 @@ ACCESS: dict[str, Rule] = {"metrics.metrics": SCRAPERS}
 _attaching = threading.Lock()
 
 
-def _count_append(note: str) -> None:
+def count_append(note: str) -> None:
+    """Count one append transaction (called with the checkpoint it published)."""
     APPENDS.inc()
 
 
@@ -171,8 +172,8 @@ def _attach_appends(svc: Service) -> None:
     except Error:
         return  # no keys yet: nothing can be appended either
     with _attaching:
-        if _count_append not in log.after_publish:
-            log.after_publish.append(_count_append)
+        if count_append not in log.after_publish:
+            log.after_publish.append(count_append)
 
 
 def _count_refusal(error: RateLimited) -> Response:

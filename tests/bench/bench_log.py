@@ -55,6 +55,7 @@ BATCH = 10_000
 APPEND_BATCH = 1_000
 SINGLES = 500
 CLIENTS = 4
+CONCURRENT = 16  # clients of the single-statement measurement
 RESULTS: dict[str, Any] = {}
 #: Statements name the log they are meant for; every bench log has the default origin.
 ORIGIN = DEFAULT_ORIGIN
@@ -357,17 +358,61 @@ def post_all(port: int, bodies: list[bytes], path: str, threads: int) -> float:
     return time.perf_counter() - started
 
 
-def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    """gunicorn (gthread, 4 threads a worker) on a free port, once it accepts connections."""
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and every live process below it, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo.extend(child for child, (parent, _) in stats.items() if parent == current)
+    return total
+
+
+def post_timed(port: int, bodies: list[bytes], path: str, clients: int) -> list[float]:
+    """POST each body once from `clients` keep-alive connections; each request's latency."""
+    local = threading.local()
+
+    def post(body: bytes) -> float:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection("127.0.0.1", port)
+        started = time.perf_counter()
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 201:
+            raise RuntimeError(f"{path}: HTTP {response.status}")
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(post, bodies))
+
+
+def start_server(
+    data_dir: Path, workers: int, threads: int = 4, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn (gthread; ./gunicorn.conf.py, which starts the appender) on a free port, once
+    it accepts connections; its access log goes nowhere."""
     port = free_port()
     # One load generator on one address: the limits would measure themselves (see part 4).
-    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir), **LIMITS_OFF}
+    env = {**os.environ, "PROVENANCE_DATA_DIR": str(data_dir), **LIMITS_OFF, **(env or {})}
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
          "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
          "app:create_app()"],
         cwd=ROOT,
         env=env,
+        stderr=(data_dir.parent / "gunicorn.log").open("ab"),
     )  # fmt: skip
     for _ in range(200):
         try:
@@ -415,6 +460,93 @@ def bench_ingest(workdir: Path, count: int, workers: int) -> None:
         f"HTTP batch of 100: {batch_rate:,.0f}/s = {batch_rate / one:.2f}x 1-core verify, "
         f"{batch_rate / many:.2f}x {workers}-process verify"
     )
+
+
+#: The single-statement modes compared: each worker appending for itself, and the appender.
+MODES = {"each worker appends": {"PROVENANCE_APPENDER": "0"}, "one appender": {}}
+
+
+def bench_concurrent_singles(workdir: Path, count: int, workers: int, rounds: int = 3) -> None:
+    """One statement per request from 16 clients: the server's CPU per statement (every process
+    of the server, from /proc) against one python-ecdsa verify, plain and with key tables, with
+    each worker appending for itself and with one appender process, alternating, on one log."""
+    say(f"\n== {CONCURRENT} clients, one statement a request, {rounds} rounds of {count:,} ==")
+    data_dir = workdir / "concurrent"
+    service = demo_service(data_dir)
+    envelopes = signed_envelopes(data_dir, (count + 100) * rounds * len(MODES), "concurrent")
+    plain, tables = verify_costs(service, envelopes[:1000])
+    service.close()
+    bodies = iter([json.dumps(e).encode() for e in envelopes])
+    figures: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+    for r in range(rounds):
+        for mode, env in MODES.items():
+            server, port = start_server(data_dir, workers, env=env)
+            try:
+                warm = [next(bodies) for _ in range(100)]
+                post_timed(port, warm, "/api/v1/statements", CONCURRENT)
+                chunk = [next(bodies) for _ in range(count)]
+                cpu0, wall0 = tree_cpu(server.pid), time.perf_counter()
+                latencies = post_timed(port, chunk, "/api/v1/statements", CONCURRENT)
+                wall, cpu = time.perf_counter() - wall0, tree_cpu(server.pid) - cpu0
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
+            f = {
+                "per_s": count / wall,
+                "cpu_ms": cpu / count * 1e3,
+                "p50_ms": percentile(latencies, 0.5) * 1e3,
+                "p99_ms": percentile(latencies, 0.99) * 1e3,
+            }
+            figures[mode].append(f)
+            say(
+                f"round {r + 1}, {mode}: {f['per_s']:,.0f}/s, server CPU {f['cpu_ms']:.2f} ms a "
+                f"statement = {plain * 1e3 / f['cpu_ms']:.2f}x a plain verify "
+                f"({plain * 1e3:.2f} ms), {tables * 1e3 / f['cpu_ms']:.2f}x a verify with tables "
+                f"({tables * 1e3:.2f} ms); latency p50 {f['p50_ms']:.1f} ms, "
+                f"p99 {f['p99_ms']:.1f} ms"
+            )
+    ratios = sorted(
+        one["cpu_ms"] / each["cpu_ms"]
+        for one, each in zip(figures["one appender"], figures["each worker appends"], strict=True)
+    )
+    say(
+        f"CPU per statement, one appender / each worker appending: median "
+        f"{ratios[len(ratios) // 2]:.2f} (spread {ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
+    RESULTS["concurrent_singles"] = {
+        "clients": CONCURRENT,
+        "workers": workers,
+        "verify_plain_ms": plain * 1e3,
+        "verify_tables_ms": tables * 1e3,
+        "rounds": figures,
+        "appender_cpu_ratios": ratios,
+    }
+
+
+def verify_costs(service: Service, envelopes: list[dict[str, Any]]) -> tuple[float, float]:
+    """CPU seconds of one python-ecdsa verify of these signatures: plain, and with key tables."""
+    import ecdsa
+    from ecdsa.util import sigdecode_der
+
+    from provenance.log.store.projection import DbView
+
+    with read_connection(service.engine) as conn:
+        view = DbView(conn, service.registry.key_columns)
+        jobs = []
+        for envelope in envelopes:
+            item = service.log.parse(envelope)
+            key = view.key(item.statement.signer)
+            assert key is not None
+            jobs.append((key.public_key, item.envelope.pae(), item.envelope.signatures[0].sig))
+    plain_keys = {der: ecdsa.VerifyingKey.from_der(der) for der, _, _ in jobs}
+    started = time.process_time()
+    for der, message, sig in jobs:
+        assert plain_keys[der].verify(sig, message, hashlib.sha256, sigdecode=sigdecode_der)
+    plain = (time.process_time() - started) / len(jobs)
+    assert all(_verify_jobs(job) for job in jobs)  # tables built outside the timing
+    started = time.process_time()
+    assert all(_verify_jobs(job) for job in jobs)
+    return plain, (time.process_time() - started) / len(jobs)
 
 
 # --- 3. verify ------------------------------------------------------------------------------
@@ -550,8 +682,13 @@ def main() -> None:
         "--entries", type=int, default=1_000_000, help="entries for store and verify"
     )
     parser.add_argument("--ingest", type=int, default=5_000, help="statements for HTTP ingest")
+    parser.add_argument(
+        "--singles", type=int, default=3_000, help="statements a round, 16 concurrent clients"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--only", choices=["store", "ingest", "verify", "limits", "precompute"])
+    parser.add_argument(
+        "--only", choices=["store", "ingest", "singles", "verify", "limits", "precompute"]
+    )
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
     say(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
@@ -561,6 +698,8 @@ def main() -> None:
             bench_store(args.entries, workdir)
         if args.only in (None, "ingest"):
             bench_ingest(workdir, args.ingest, args.workers)
+        if args.only in (None, "singles"):
+            bench_concurrent_singles(workdir, args.singles, args.workers)
         if args.only in (None, "verify"):
             bench_verify(workdir, args.entries, args.workers)
         if args.only in (None, "limits"):

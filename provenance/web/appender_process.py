@@ -1,0 +1,119 @@
+"""The log's appender process under gunicorn: started by the master before its workers, it
+appends what every worker checked (provenance.log.appender), and stops with the master."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Where the workers find the appender (read into the settings as APPENDER_SOCKET).
+SOCKET_ENV = "PROVENANCE_APPENDER_SOCKET"
+#: "0" runs no appender: each worker process appends for itself.
+SWITCH_ENV = "PROVENANCE_APPENDER"
+#: Milliseconds a transaction waits for more statements to share it and its checkpoint with.
+WINDOW_ENV = "PROVENANCE_APPEND_WINDOW_MS"
+DEFAULT_WINDOW_MS = "0"
+#: How long the master waits for a new appender to answer before the workers start without it.
+START_SECONDS = 60.0
+
+
+def serve(path: str) -> None:
+    """Run the appender for the log the environment configures, until SIGTERM or SIGINT."""
+    from flask import Config
+
+    from provenance.app import APP_METADATA
+    from provenance.log.appender import AppenderServer
+    from provenance.log.service import Service
+    from provenance.log.settings import Settings
+    from provenance.plugins import load_plugins
+    from provenance.web import metrics
+    from provenance.web.access_log import configure_logging
+
+    configure_logging()
+    config = Config(os.getcwd())
+    config.from_prefixed_env("PROVENANCE")  # as create_app reads it
+    settings = dataclasses.replace(Settings.from_config(config), appender_socket=None)
+    plugins = load_plugins(settings.plugins)
+    service = Service(settings, plugins.registry, APP_METADATA)
+    transparency_log = service.log
+    transparency_log.share_commits(float(os.environ.get(WINDOW_ENV) or DEFAULT_WINDOW_MS) / 1000)
+    transparency_log.after_publish.append(metrics.count_append)
+    if service.witnessing is not None:
+        # The last checkpoint before a restart may not have reached every witness yet.
+        service.witnessing.push_latest()
+    server = AppenderServer(path, transparency_log.append_checked)
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        Path(path).unlink(missing_ok=True)
+        service.close()
+
+
+def _answers(path: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+
+
+def start() -> subprocess.Popen[bytes] | None:
+    """Start the appender (from the gunicorn master, before it forks workers) and point the
+    workers at it through the environment; None when switched off or when it does not come up
+    (the workers then append for themselves)."""
+    if os.environ.get(SWITCH_ENV, "1").strip() == "0":
+        return None
+    directory = Path(tempfile.mkdtemp(prefix="provenance-appender-"))  # mode 0700
+    path = directory / "append.sock"
+    process = subprocess.Popen([sys.executable, "-m", "provenance.web.appender_process", str(path)])
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        if _answers(path):
+            os.environ[SOCKET_ENV] = str(path)
+            return process
+        time.sleep(0.05)
+    log.error("the appender did not start; each worker process appends for itself")
+    stop(process)
+    return None
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop the appender (it finishes the transaction it is in) and remove its socket."""
+    path = os.environ.pop(SOCKET_ENV, None)
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if path is not None:
+        Path(path).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(path).parent.rmdir()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

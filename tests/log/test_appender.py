@@ -1,0 +1,327 @@
+"""One appender for several worker processes: workers check signatures, the appender appends
+their statements in shared transactions, refusals keep their type, and a worker that cannot
+reach it appends for itself."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection
+
+from provenance.app import APP_METADATA
+from provenance.errors import Error
+from provenance.log import keystore
+from provenance.log.appender import (
+    AppenderClient,
+    AppenderServer,
+    AppenderUnavailable,
+    error_from_wire,
+    error_to_wire,
+)
+from provenance.log.batching import GroupCommit
+from provenance.log.errors import BadSignature, RevokedKey
+from provenance.log.service import Service
+from provenance.log.settings import Settings
+from provenance.log.signing import generate_private_key
+from provenance.log.store import logdb
+from provenance.log.store.engine import read_connection
+from provenance.plugins import load_plugins
+from tests.log.members import MEMBER, core_registry
+from tests.parties import Authority, PartyKey
+from tests.paths import PROJECT
+
+
+@dataclasses.dataclass
+class Appender:
+    service: Service
+    server: AppenderServer
+    path: Path
+    calls: list[Any]
+
+
+@pytest.fixture
+def appender(tmp_path: Path) -> Iterator[Appender]:
+    settings = Settings.from_config({"DATA_DIR": str(tmp_path / "data")})
+    service = Service(settings, core_registry())
+    service.initialise()
+    calls: list[Any] = []
+
+    def append(envelope: Any) -> dict[str, Any]:
+        calls.append(envelope)
+        return service.log.append_checked(envelope)
+
+    # Socket paths are short (108 bytes); pytest's tmp_path may not be.
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"provenance-test-{os.getpid()}.sock"
+    server = AppenderServer(path, append)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield Appender(service, server, path, calls)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        path.unlink(missing_ok=True)
+        service.close()
+
+
+def worker_of(appender: Appender, socket_path: Path | None = None) -> Service:
+    """A second process's view of the same log (same settings), pointed at the appender."""
+    settings = dataclasses.replace(
+        appender.service.settings, appender_socket=str(socket_path or appender.path)
+    )
+    return Service(settings, core_registry())
+
+
+def checkpoint_count(conn: Connection) -> int:
+    return int(conn.exec_driver_sql("SELECT count(*) FROM log_checkpoint").scalar_one())
+
+
+def register(service: Service, n: int, role: str = MEMBER) -> PartyKey:
+    authority = Authority(keystore.load_authority_key(service.settings.keys))
+    party = PartyKey(generate_private_key(), f"54123450000{n}")
+    body = {"gln": party.gln, "name": f"P{n}", "roles": [role], "public_key": party.public_b64}
+    service.log.submit(authority.envelope("party.register", body))
+    return party
+
+
+def statement(party: PartyKey, i: int) -> dict[str, Any]:
+    return party.envelope("attestation", {"subject": f"s/{i}", "claim": {"i": i}})
+
+
+def test_statements_of_many_threads_share_the_appenders_transactions(appender: Appender) -> None:
+    parties = [register(appender.service, n) for n in (13, 20)]
+    worker = worker_of(appender)
+    envelopes = [statement(parties[i % 2], i) for i in range(60)]
+    with read_connection(appender.service.engine) as conn:
+        before = logdb.tree_size(conn)
+        checkpoints_before = checkpoint_count(conn)
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(worker.log.submit, envelopes))
+    indexes = sorted(r.index for r in results)
+    assert indexes == list(range(before, before + 60))  # each once, none skipped
+    assert not any(r.duplicate for r in results)
+    assert len(appender.calls) == 60  # every one went through the appender
+    with read_connection(appender.service.engine) as conn:
+        assert logdb.tree_size(conn) == before + 60
+        checkpoints = checkpoint_count(conn) - checkpoints_before
+    assert 1 <= checkpoints <= 60
+    # A second submission is answered as the duplicate it is, with the first index.
+    again = worker.log.submit(envelopes[7])
+    assert again.duplicate and again.index == results[7].index
+    assert appender.service.verify().ok
+    worker.close()
+
+
+def test_a_bad_signature_is_refused_by_the_worker_and_never_sent(appender: Appender) -> None:
+    party = register(appender.service, 13)
+    worker = worker_of(appender)
+    worker.log.submit(statement(party, 0))  # the worker now knows the key
+    forged = statement(party, 1)
+    other = statement(party, 2)
+    forged["signatures"][0]["sig"] = other["signatures"][0]["sig"]
+    calls = len(appender.calls)
+    with pytest.raises(BadSignature):
+        worker.log.submit(forged)
+    assert len(appender.calls) == calls
+    worker.close()
+
+
+def test_a_refusal_under_the_write_lock_keeps_its_type_and_details(appender: Appender) -> None:
+    party = register(appender.service, 13)
+    worker = worker_of(appender)
+    worker.log.submit(statement(party, 0))  # known key: checked without the database
+    authority = Authority(keystore.load_authority_key(appender.service.settings.keys))
+    revoke = {"key_id": party.key_id, "effective_at": "2020-01-01T00:00:00.000Z", "reason": "lost"}
+    appender.service.log.submit(authority.envelope("key.revoke", revoke))
+    with pytest.raises(RevokedKey) as raised:
+        worker.log.submit(statement(party, 1))
+    assert raised.value.status == 403
+    assert raised.value.extensions["key_id"] == party.key_id
+    assert "revoked" in raised.value.detail
+    worker.close()
+
+
+def test_errors_cross_the_socket_as_their_own_class() -> None:
+    error = RevokedKey("key is revoked from then", key_id="ab" * 32)
+    back = error_from_wire(json.loads(json.dumps(error_to_wire(error))))
+    assert type(back) is RevokedKey
+    assert (back.detail, back.extensions) == (error.detail, error.extensions)
+    # A class this process does not know is the base Error, never an import of the name.
+    unknown = error_from_wire({"class": "os:system", "detail": "x", "extensions": {}})
+    assert type(unknown) is Error
+
+
+def test_a_worker_appends_itself_when_the_appender_is_unreachable(
+    appender: Appender, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    party = register(appender.service, 13)
+    worker = worker_of(appender, tmp_path / "nobody-listens.sock")
+    result = worker.log.submit(statement(party, 0))
+    assert not result.duplicate
+    assert appender.calls == []
+    assert "the appender is unavailable" in caplog.text
+    with read_connection(appender.service.engine) as conn:
+        assert logdb.tree_size(conn) == result.index + 1
+    worker.close()
+
+
+def test_a_torn_answer_is_unavailable_and_the_worker_finds_its_entry(
+    appender: Appender, tmp_path: Path
+) -> None:
+    """The appender logged the entry but the answer was lost: appending again in the worker
+    answers it as the duplicate it is, with its index."""
+    party = register(appender.service, 13)
+    envelope = statement(party, 0)
+    logged = appender.service.log.submit(envelope)
+    path = tmp_path / "hangs-up.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen()
+
+    def hang_up() -> None:
+        conn, _ = listener.accept()
+        conn.recv(1 << 16)
+        conn.close()
+
+    thread = threading.Thread(target=hang_up)
+    thread.start()
+    client = AppenderClient(path, timeout=5)
+    with pytest.raises(AppenderUnavailable):
+        client.append(envelope)
+    thread.join()
+    listener.close()
+    worker = worker_of(appender, path)
+    again = worker.log.submit(envelope)  # nobody listens now: appended in process
+    assert again.duplicate and again.index == logged.index
+    worker.close()
+
+
+def test_a_commit_window_gathers_more_submissions_per_commit() -> None:
+    batches: list[int] = []
+
+    def commit(items: Any) -> list[int]:
+        batches.append(len(items))
+        time.sleep(0.002)
+        return list(items)
+
+    plain: GroupCommit[int, int] = GroupCommit(commit)
+    windowed: GroupCommit[int, int] = GroupCommit(commit, window=0.05, most=8)
+    for group in (plain, windowed):
+        batches.clear()
+        barrier = threading.Barrier(8)
+
+        def one(
+            n: int, group: GroupCommit[int, int] = group, barrier: threading.Barrier = barrier
+        ) -> int:
+            barrier.wait()
+            return group.submit(n)
+
+        with ThreadPoolExecutor(8) as pool:
+            assert sorted(pool.map(one, range(8))) == list(range(8))
+        if group is windowed:
+            assert batches == [8]  # the window closed early, once eight were queued
+        else:
+            assert sum(batches) == 8
+
+
+def test_gunicorn_workers_share_one_appender(tmp_path: Path) -> None:
+    """The deployment's gunicorn configuration starts the appender before its two workers,
+    and stops it with them."""
+    settings = Settings.from_config({"DATA_DIR": str(tmp_path / "data")})
+    registry = load_plugins().registry
+    service = Service(settings, registry, APP_METADATA)
+    service.initialise()
+    party = register(service, 13, "manufacturer")
+    service.close()
+    env = {
+        **os.environ,
+        "PROVENANCE_DATA_DIR": str(tmp_path / "data"),
+        "WEB_CONCURRENCY": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "PROVENANCE_RATE_LIMIT_ADDRESS": "0",
+        "PROVENANCE_RATE_LIMIT_PARTY": "0",
+    }
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stderr = tmp_path / "gunicorn.log"
+    with stderr.open("w") as errors:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:provenance.web.gunicorn_conf",
+             "--bind", f"127.0.0.1:{port}", "provenance.app:create_app()"],
+            cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=errors,
+        )  # fmt: skip
+        try:
+            wait_for(port)
+            children = child_processes(server.pid)
+            assert len(children) == 3, stderr.read_text()  # the appender and two workers
+            appender_pid = [p for p, cmd in children.items() if "appender_process" in cmd]
+            assert len(appender_pid) == 1
+            bodies = [json.dumps(statement(party, i)).encode() for i in range(40)]
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(lambda b: post(port, b), bodies))
+            assert statuses == [201] * 40, stderr.read_text()
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    assert not Path(f"/proc/{appender_pid[0]}").exists()  # stopped with the master
+    assert "appending in this process" not in stderr.read_text()
+    service = Service(settings, registry, APP_METADATA)
+    with read_connection(service.engine) as conn:
+        assert logdb.tree_size(conn) == 2 + 40  # genesis, registration, 40 statements
+    assert service.verify().ok
+    service.close()
+
+
+def wait_for(port: int) -> None:
+    deadline = time.monotonic() + 180  # each worker imports the whole app first
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if conn.recv(16).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("gunicorn did not answer")
+
+
+def child_processes(pid: int) -> dict[int, str]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[1]) == pid:
+                    command = (entry / "cmdline").read_bytes()
+                    found[int(entry.name)] = command.decode(errors="replace")
+            except OSError:
+                continue
+    return found
+
+
+def post(port: int, body: bytes) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("POST", "/api/v1/statements", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
