@@ -158,7 +158,9 @@ class TransparencyLog:
         return self._append_checked(item, envelope_json)
 
     def _append_checked(self, item: Submission, envelope_json: Any) -> Appended:
-        if self.channel is not None and item.statement.kind != GENESIS:
+        # A detached payload (an EPCIS document) is a transaction of its own, and decoding it
+        # again in the one appender process would serialise what the workers do in parallel.
+        if self.channel is not None and item.statement.kind != GENESIS and not item.detached:
             try:
                 answer = self.channel.append(envelope_json)
             except AppenderUnavailable as exc:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from provenance.epcis.document import EpcisEvent, parse_epcis_document
 from provenance.epcis.epc_index import event_epcs
@@ -25,13 +26,13 @@ from provenance.gs1 import keys as gs1
 from provenance.gs1.keys import GLN, GTIN, Lot
 from provenance.log.canonical import parse_json
 from provenance.log.kinds import KindRule, Pending, View
-from provenance.log.ledger import Ledger
+from provenance.log.ledger import Ledger, PutRow
 from provenance.log.personality import PayloadCodec
 from provenance.log.signing import Envelope
 from provenance.log.statements import Statement, format_timestamp
 from provenance.supply import epcis_batches, operations, shipments
 from provenance.supply.epcis_batches import Groups
-from provenance.supply.rows import CAPTURE_JOB, EPCIS_EPC, EPCIS_EVENT
+from provenance.supply.rows import CAPTURE_JOB, EPCIS_EVENT, EpcisEventRow
 
 KIND = "epcis.capture"
 #: Extension member this log adds to a stored event whose packs it never commissioned: the
@@ -70,13 +71,8 @@ def capture_statement(envelope: Envelope) -> Statement:
     if moment.tzinfo is None:
         raise BadEpcis("creationDate must carry a time zone offset")
     issued_at = format_timestamp(moment.astimezone(UTC))
-    events = parse_epcis_document(doc)  # validated here, outside the append lock
-    for event in events:
-        # In any case: a stored mark is counted by a LIKE, which ignores case on SQLite.
-        if UNVERIFIED_UPSTREAM.lower() in _compact(event.raw).lower():
-            raise BadEpcis(f"{UNVERIFIED_UPSTREAM} is set by this log only", event=event.position)
-        if NAMESPACES_MEMBER in event.raw:
-            raise BadEpcis(f"{NAMESPACES_MEMBER} is set by this log only", event=event.position)
+    # Validated, hashed and made ready to store here, outside the append lock.
+    events = prepare(parse_epcis_document(doc), doc)
     header = doc.get("epcisHeader")
     log = header.get(LOG_HEADER) if isinstance(header, dict) else None
     if log is not None and not isinstance(log, str):
@@ -95,29 +91,105 @@ def party_gln(uri: str) -> GLN | None:
     return GLN(dl.group(2)) if dl and gs1.is_valid_gln(dl.group(2)) else None
 
 
-def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) -> GLN:
+def _party_of(entries: Iterable[tuple[str, str]]) -> GLN | None:
     by_type = dict(entries)
     for kind in _PARTY_TYPES:
         if kind in by_type and (gln := party_gln(by_type[kind])):
             return gln
-    raise BadEpcis(
-        f"a {what} needs a GLN (owning_party, possessing_party or location)",
-        event=position,
-    )
+    return None
 
 
-def _shipment_ref(event: EpcisEvent, groups: Groups, gtin: GTIN, lot: Lot) -> str:
-    refs = dict(event.biz_transactions)
-    ref = refs.get("desadv") or refs.get("bol") or refs.get("po") or event.hash_id[-40:]
-    return ref if len(groups) == 1 else f"{ref}#{gtin}/{lot}"
+def _counterparty(entries: Iterable[tuple[str, str]], what: str, position: int) -> GLN:
+    gln = _party_of(entries)
+    if gln is None:
+        raise BadEpcis(
+            f"a {what} needs a GLN (owning_party, possessing_party or location)",
+            event=position,
+        )
+    return gln
 
 
-def apply_event(
-    ledger: Ledger, view: View, *, party: GLN, event: EpcisEvent, groups: Groups
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One event and what capturing it stores, worked out from its document alone, before the
+    append lock: only what depends on the log's state is left for the lock."""
+
+    event: EpcisEvent
+    #: The custody operation its bizStep stands for (None: stored and queryable, moves nothing).
+    action: str | None
+    #: Its EPCs parsed (GTIN, lot, serial), in the order of `event.epcs`.
+    idents: tuple[epcis_batches.Identified | None, ...]
+    #: The party a shipment goes to or a receipt comes from, if its event names one by GLN.
+    counterparty: GLN | None
+    #: Its shipment's reference (before a per-batch suffix; see `_shipment_ref`).
+    ref: str
+    #: Its JSON as stored: compact, with the namespaces of its document its extensions use.
+    stored: str
+    epcs: str  # its EPCs as given and in canonical form, space-separated
+    index: tuple[PutRow, ...]  # its epcis_epc rows
+
+
+class Captured(tuple[EpcisEvent, ...]):
+    """A capture document's events, as `parse_epcis_document` gives them, each with what
+    capturing it stores (`prepared`, in the same order)."""
+
+    prepared: tuple[Prepared, ...]
+
+
+def prepare(events: Sequence[EpcisEvent], doc: Any) -> Captured:
+    """The document's events made ready to store (see `Prepared`); refuses events that carry
+    the members only this log sets."""
+    context = doc.get("@context") if isinstance(doc, dict) else None
+    namespaces = document_namespaces(context)
+    prepared = []
+    for event in events:
+        raw = event.raw
+        # The namespaces its extensions use go with it, for readers of it outside its document.
+        spaces = event_namespaces(raw, namespaces)
+        stored = _compact(_with_namespaces(raw, spaces))
+        # One JSON copy serves the check and the store unless namespaces were added to it. In
+        # any case: a stored mark is counted by a LIKE, which ignores case on SQLite.
+        if UNVERIFIED_UPSTREAM.lower() in (_compact(raw) if spaces else stored).lower():
+            raise BadEpcis(f"{UNVERIFIED_UPSTREAM} is set by this log only", event=event.position)
+        if NAMESPACES_MEMBER in raw:
+            raise BadEpcis(f"{NAMESPACES_MEMBER} is set by this log only", event=event.position)
+        action = ACTIONS.get(event.biz_step or "") if event.type == "ObjectEvent" else None
+        counterparty = None
+        if action in ("ship", "receive"):
+            counterparty = _party_of(event.destinations if action == "ship" else event.sources)
+        refs = dict(event.biz_transactions)
+        hash_id = event.hash_id
+        index = tuple(
+            PutRow(
+                "epcis_epc", (hash_id, field, epc), {"hash_id": hash_id, "field": field, "epc": epc}
+            )
+            for field, epc in event_epcs(event)
+        )
+        prepared.append(
+            Prepared(
+                event,
+                action,
+                tuple(epcis_batches.identify(epc) for epc in event.epcs),
+                counterparty,
+                refs.get("desadv") or refs.get("bol") or refs.get("po") or hash_id[-40:],
+                stored,
+                " ".join(_epc_keys(event.epcs)),
+                index,
+            )
+        )
+    captured = Captured(events)
+    captured.prepared = tuple(prepared)
+    return captured
+
+
+def _shipment_ref(item: Prepared, groups: Groups, gtin: GTIN, lot: Lot) -> str:
+    return item.ref if len(groups) == 1 else f"{item.ref}#{gtin}/{lot}"
+
+
+def apply_event(ledger: Ledger, view: View, *, party: GLN, item: Prepared, groups: Groups) -> None:
     """Run the custody operation an event's bizStep stands for, per batch it names."""
-    action = ACTIONS.get(event.biz_step or "")
-    if action is None or event.type != "ObjectEvent":
+    action, event = item.action, item.event
+    if action is None:
         return
     for (gtin, lot), (quantity, serials) in groups.items():
         if action == "commission":
@@ -134,14 +206,15 @@ def apply_event(
                 serials=serials,
             )
         elif action == "ship":
-            to = _counterparty(event.destinations, "shipping event", event.position)
-            ref = _shipment_ref(event, groups, gtin, lot)
+            to = item.counterparty or _counterparty(
+                event.destinations, "shipping event", event.position
+            )
             refs = dict(event.biz_transactions)
             shipments.ship(
                 ledger,
                 view,
                 party=party,
-                shipment_id=ref,
+                shipment_id=_shipment_ref(item, groups, gtin, lot),
                 gtin=gtin,
                 lot=lot,
                 to=to,
@@ -151,13 +224,14 @@ def apply_event(
                 despatch=refs.get("desadv"),
             )
         elif action == "receive":
-            sender = _counterparty(event.sources, "receiving event", event.position)
-            ref = _shipment_ref(event, groups, gtin, lot)
+            sender = item.counterparty or _counterparty(
+                event.sources, "receiving event", event.position
+            )
             shipments.receive(
                 ledger,
                 party=party,
                 sender=sender,
-                shipment_id=ref,
+                shipment_id=_shipment_ref(item, groups, gtin, lot),
                 quantity=quantity,
                 serials=serials,
             )
@@ -183,57 +257,82 @@ def apply_event(
             )
 
 
+def _prefetch(ledger: Ledger, party: GLN, prepared: Sequence[Prepared]) -> None:
+    """Read the rows the document's operations will read in a few queries for the whole
+    document, instead of one or more per event."""
+    ledger.prefetch("epcis_event", [(item.event.hash_id,) for item in prepared])
+    ledger.prefetch(
+        "pack",
+        [(i[0], i[2]) for p in prepared for i in p.idents if i is not None and i[2] is not None],
+    )
+    moving = [item for item in prepared if item.action is not None]
+    batches = epcis_batches.batches_named(ledger, [(p.event, p.idents) for p in moving])
+    ledger.prefetch("product", [(gtin,) for gtin in dict.fromkeys(g for g, _ in batches)])
+    ledger.prefetch("batch", batches)
+    ledger.prefetch("holding", [(gtin, lot, party) for gtin, lot in batches])
+    ledger.prefetch(
+        "shipment",
+        [
+            (party if item.action == "ship" else item.counterparty, item.ref)
+            for item in moving
+            if item.action == "ship" or (item.action == "receive" and item.counterparty)
+        ],
+    )
+
+
 def _plan(pending: Pending) -> list[object]:
     statement, view, key, ctx = pending.statement, pending.view, pending.key, pending.entry
-    events = statement.decoded or parse_epcis_document(statement.body)
+    captured = statement.decoded
+    if not isinstance(captured, Captured):
+        captured = prepare(parse_epcis_document(statement.body), statement.body)
     ledger = Ledger(view, ctx.index, ctx.logged_at, key.key_id)
     party = GLN(key.gln)
-    # Two queries for the whole document instead of one per event and one per pack.
-    ledger.prefetch("epcis_event", [(event.hash_id,) for event in events])
-    idents = (epcis_batches.identify(epc) for event in events for epc in event.epcs)
-    ledger.prefetch("pack", [(i[0], i[2]) for i in idents if i is not None and i[2] is not None])
-    body = statement.body
-    namespaces = document_namespaces(body.get("@context") if isinstance(body, dict) else None)
-    for event in events:
-        if EPCIS_EVENT.get(ledger, (event.hash_id,)) is not None:
+    _prefetch(ledger, party, captured.prepared)
+    # The event rows go straight into the changes: no operation reads them back.
+    stored: list[PutRow] = []
+    index: list[PutRow] = []
+    seen: set[str] = set()
+    for item in captured.prepared:
+        event = item.event
+        hash_id = event.hash_id
+        if hash_id in seen or EPCIS_EVENT.get(ledger, (hash_id,)) is not None:
             continue  # captured before (same Event Hash ID): a duplicate, not a new event
+        seen.add(hash_id)
         try:
-            moves = event.type == "ObjectEvent" and event.biz_step in ACTIONS
-            groups, unknown = epcis_batches.groups_of(ledger, event) if moves else ({}, [])
-            apply_event(ledger, view, party=party, event=event, groups=groups)
+            groups, unknown = (
+                epcis_batches.groups_of(ledger, event, item.idents) if item.action else ({}, [])
+            )
+            apply_event(ledger, view, party=party, item=item, groups=groups)
         except Error as exc:
             where = f"event {event.position} ({event.biz_step or event.type})"
             raise exc.with_context(f"{where}: {exc.detail}", event=event.position) from exc
         first = next(iter(groups), None) or next(
-            filter(None, (epcis_batches.batch_of(ledger, e, event.lot) for e in event.epcs)), None
+            filter(None, (epcis_batches.batch_of(ledger, i, event.lot) for i in item.idents)),
+            None,
         )
         gtin, lot = (first[0], first[1]) if first else (None, None)
-        # The namespaces its extensions use go with it, for readers of it outside its document.
-        raw = _compact(_with_namespaces(event.raw, event_namespaces(event.raw, namespaces)))
+        raw = item.stored
         if unknown:
             # Filed under no batch of this log, so only its signer and regulators read it, even
             # once a batch of that GTIN and lot is commissioned here.
             lot = None
             raw = f"{raw[:-1]},{UNVERIFIED_MARK}}}"
-        EPCIS_EVENT.put(
-            ledger,
-            {
-                "hash_id": event.hash_id,
-                "idx": ctx.index,
-                "position": event.position,
-                "event_type": event.type,
-                "biz_step": event.biz_step,
-                "event_time": event.event_time,
-                "gtin": gtin,
-                "lot": lot,
-                "epcs": " ".join(_epc_keys(event.epcs)),
-                "event": raw,
-            },
-        )
-        for field, epc in event_epcs(event):
-            EPCIS_EPC.put(ledger, {"hash_id": event.hash_id, "field": field, "epc": epc})
+        row: EpcisEventRow = {
+            "hash_id": hash_id,
+            "idx": ctx.index,
+            "position": event.position,
+            "event_type": event.type,
+            "biz_step": event.biz_step,
+            "event_time": event.event_time,
+            "gtin": gtin,
+            "lot": lot,
+            "epcs": item.epcs,
+            "event": raw,
+        }
+        stored.append(PutRow(EPCIS_EVENT.name, (hash_id,), cast(dict[str, Any], row)))
+        index.extend(item.index)
     CAPTURE_JOB.put(ledger, {"idx": ctx.index, "gln": party, "logged_at": ctx.logged_at})
-    return ledger.changes()
+    return [*ledger.changes(), *stored, *index]
 
 
 def _with_namespaces(raw: Mapping[str, Any], spaces: dict[str, str]) -> Mapping[str, Any]:

@@ -51,7 +51,7 @@ def event(
             "party": party,
             "counterparty": counterparty,
             "quantity": quantity,
-            "serials": json.dumps(list(serials)),
+            "serials": json.dumps(list(serials)) if serials else "[]",
             "detail": detail,
             "at": ledger.logged_at,
             "key_id": ledger.key_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 from provenance.epcis.document import EpcisEvent, epc_gtin_lot_serial
 from provenance.epcis.errors import BadEpcis
@@ -27,9 +28,9 @@ def identify(epc: str) -> Identified | None:
     return GTIN(gtin), None if lot is None else Lot(lot), None if serial is None else Serial(serial)
 
 
-def batch_of(ledger: Ledger, epc: str, event_lot: str | None) -> Identified | None:
-    """(GTIN, lot, serial) of an EPC; a serial's lot comes from the EPC, its pack, or the ilmd."""
-    ident = identify(epc)
+def batch_of(ledger: Ledger, ident: Identified | None, event_lot: str | None) -> Identified | None:
+    """(GTIN, lot, serial) of an identified EPC; a serial's lot comes from the EPC, its pack, or
+    the ilmd."""
     if ident is None:
         return None
     gtin, lot, serial = ident
@@ -42,14 +43,37 @@ def batch_of(ledger: Ledger, epc: str, event_lot: str | None) -> Identified | No
     return gtin, lot, serial
 
 
-def groups_of(ledger: Ledger, event: EpcisEvent) -> tuple[Groups, list[str]]:
+def batches_named(
+    ledger: Ledger, events: Sequence[tuple[EpcisEvent, Sequence[Identified | None]]]
+) -> list[tuple[GTIN, Lot]]:
+    """The batches (GTIN, lot) these events (each with its EPCs identified) may name: what
+    `groups_of` would look up, for reading them all at once."""
+    found: dict[tuple[GTIN, Lot], None] = {}
+    for event, idents in events:
+        for ident in idents:
+            known = batch_of(ledger, ident, event.lot)
+            if known is not None and known[1] is not None:
+                found[(known[0], known[1])] = None
+        for epc_class, _amount, _uom in event.quantities:
+            ident = identify(epc_class)
+            if ident is not None and ident[1] is not None:
+                found[(ident[0], ident[1])] = None
+    return list(found)
+
+
+def groups_of(
+    ledger: Ledger, event: EpcisEvent, idents: Sequence[Identified | None] | None = None
+) -> tuple[Groups, list[str]]:
     """EPCs and quantities of the event, by batch (GTIN, lot) of this log: (quantity, serials);
-    and the EPCs and EPC classes of packs this log never commissioned (no batch here)."""
+    and the EPCs and EPC classes of packs this log never commissioned (no batch here).
+    `idents`: the event's EPCs already identified, in order."""
     groups: Groups = {}
     unknown: list[str] = []
     commissioning = event.biz_step == "commissioning"
-    for epc in event.epcs:
-        found = batch_of(ledger, epc, event.lot)
+    if idents is None:
+        idents = [identify(epc) for epc in event.epcs]
+    for epc, ident in zip(event.epcs, idents, strict=True):
+        found = batch_of(ledger, ident, event.lot)
         if found is None:
             continue
         gtin, lot, serial = found

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import Connection
 
 from provenance.access.principal import Principal
 from provenance.access.rules import PUBLIC, Facts, Rule, entry_reader
@@ -10,6 +11,7 @@ from provenance.errors import BadParameter, NotFound
 from provenance.log import cosignatures, reader, tiles
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
+from provenance.recent import Recent
 from provenance.web.context import service
 from provenance.web.headers import public_read
 
@@ -18,10 +20,18 @@ bp = Blueprint("log", __name__, url_prefix="/log")
 TEXT = "text/plain; charset=utf-8"
 # The checkpoint moves with every append; tlog-tiles asks that it not be cached beyond seconds.
 MUTABLE = "no-cache"
-# Full tiles and full entry bundles never change again.
+# Full tiles and full entry bundles never change again; hash tiles are public, so any cache may
+# keep them. Entry bundles and payloads are for some readers only: a shared cache (a CDN, a
+# proxy) must not keep them, since it would hand them to everyone after.
 IMMUTABLE = "public, max-age=31536000, immutable"
+IMMUTABLE_PRIVATE = "private, max-age=31536000, immutable"
 # A partial tile is a prefix of its full tile; it is correct forever but will be superseded.
 PARTIAL = "public, max-age=60"
+PARTIAL_PRIVATE = "private, max-age=60"
+#: Full hash tiles each process keeps (8 KiB each): they never change, so a read of a popular
+#: tile needs only the checkpoint that shows it exists.
+FULL_TILES_KEPT = 2048
+_FULL_TILES = "provenance.full_hash_tiles"
 MAX_INDEX = 2**62
 
 
@@ -89,10 +99,26 @@ def tile(tile_path: str) -> Response:
             raise NotFound(f"tile {tile_path} is not available at tree size {latest.size}")
         if ref.level is None:
             data = reader.entry_bundle(conn, ref.index, width)
+        elif ref.width is None:
+            data = _full_hash_tile(conn, ref.level, ref.index)
         else:
             data = reader.hash_tile(conn, ref.level, ref.index, width)
-    cache = IMMUTABLE if ref.width is None else PARTIAL
+    if ref.level is None:
+        cache = IMMUTABLE_PRIVATE if ref.width is None else PARTIAL_PRIVATE
+    else:
+        cache = IMMUTABLE if ref.width is None else PARTIAL
     return Response(data, content_type="application/octet-stream", headers={"Cache-Control": cache})
+
+
+def _full_hash_tile(conn: Connection, level: int, index: int) -> bytes:
+    kept: Recent[tuple[int, int], bytes] = current_app.extensions.setdefault(
+        _FULL_TILES, Recent(FULL_TILES_KEPT)
+    )
+    data = kept.get((level, index))
+    if data is None:
+        data = reader.hash_tile(conn, level, index, tiles.TILE_WIDTH)
+        kept.put((level, index), data)
+    return data
 
 
 @bp.get("/receipt/<int:index>")
@@ -126,7 +152,7 @@ def payload(digest: str) -> Response:
     return Response(
         data,
         mimetype=payload_type or "application/octet-stream",
-        headers={"Cache-Control": IMMUTABLE},
+        headers={"Cache-Control": IMMUTABLE_PRIVATE},
     )
 
 

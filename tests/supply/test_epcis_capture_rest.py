@@ -393,6 +393,8 @@ def test_capture_epcis_plain_sends_the_file_byte_for_byte(tmp_path: Path) -> Non
         # The log holds the file's own bytes (indented, no log named in it by the command).
         stored = read(client, maker, f"/log/payload/{payload['envelope']['payloadSha256']}")
         assert stored.data == made.read_bytes()
+        # The readers of the entry only: never kept by a shared cache for anyone else.
+        assert stored.headers["Cache-Control"] == "private, max-age=31536000, immutable"
         again = run(made, "maker")
         assert again.exit_code == 0 and "(already logged)" in again.output
         claim = run(claimed, "wholesaler")

@@ -57,13 +57,17 @@ def test_tiles_rebuild_the_tree(big: Flask) -> None:
         assert client.get(bundle).status_code == 401  # entries are not public; hashes are
         full = read(client, inspector, bundle)
         assert full.status_code == 200
-        assert full.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        # Entries are for some readers only: no shared cache may keep them for the next one.
+        assert full.headers["Cache-Control"] == "private, max-age=31536000, immutable"
         entries += tiles.parse_entry_bundle(full.data)
-        leaves += tiles.hashes_from_tile(
-            client.get(f"/log/tile/0/{tiles.encode_tile_index(n)}").data
-        )
+        hashes = client.get(f"/log/tile/0/{tiles.encode_tile_index(n)}")
+        assert hashes.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert client.get(f"/log/tile/0/{tiles.encode_tile_index(n)}").data == hashes.data
+        leaves += tiles.hashes_from_tile(hashes.data)
     rest = SIZE % 256
     partial = read(client, inspector, f"/log/tile/entries/002.p/{rest}")
+    assert partial.headers["Cache-Control"] == "private, max-age=60"
+    assert client.get(f"/log/tile/0/002.p/{rest}").headers["Cache-Control"] == "public, max-age=60"
     entries += tiles.parse_entry_bundle(partial.data)
     leaves += tiles.hashes_from_tile(client.get(f"/log/tile/0/002.p/{rest}").data)
     assert [merkle.leaf_hash(e) for e in entries] == leaves
