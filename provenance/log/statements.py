@@ -35,6 +35,12 @@ def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
     if not isinstance(value, str) or not _TIMESTAMP.match(value):
         raise BadStatement(f"{field} must be UTC as YYYY-MM-DDTHH:MM:SS.sssZ, got {value!r}")
     try:
+        # fromisoformat is a C parse, ten times faster than strptime; strptime stays the
+        # reference for what was ever accepted (it also reads non-ASCII digits).
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except ValueError as exc:
         raise BadStatement(f"{field} is not a real time: {value!r}") from exc

@@ -29,6 +29,7 @@ _person = PersonKey.__table__  # type: ignore[attr-defined]
 
 _KEY_FIELDS = [f.name for f in fields(KeyRecord)]
 _KEY_COLUMNS = ", ".join(_KEY_FIELDS)
+_PERSON_COLUMNS = ", ".join(field.name for field in fields(PersonRecord))
 
 
 def _key_record(row: Any) -> KeyRecord:
@@ -214,10 +215,10 @@ class DbView:
         self.erased.add(change.table)
 
     def person_of(self, key_id: str) -> PersonRecord | None:
-        person = self._person
-        row = self.conn.execute(select(person).where(person.c.key_id == key_id)).mappings()
-        found = row.first()
-        return PersonRecord(**found) if found is not None else None
+        # Asked for every statement a key signs: a raw read, as for the key itself.
+        sql = f"SELECT {_PERSON_COLUMNS} FROM {self._name('person_key')} WHERE key_id = ?"
+        found = self._raw(sql, (key_id,)).fetchone()
+        return PersonRecord(*found) if found is not None else None
 
     def person_keys(self, gln: str, person: str) -> list[PersonRecord]:
         people = self._person
