@@ -305,10 +305,10 @@ def _verify_jobs(args: tuple[bytes, bytes, bytes]) -> bool:
     return is_valid_p256(*args)
 
 
-def bare_verify_rates(
-    service: Service, envelopes: list[dict[str, Any]], workers: int
-) -> tuple[float, float]:
-    """Signatures/s of python-ecdsa alone on these envelopes: one core, and `workers` processes."""
+def verify_jobs(
+    service: Service, envelopes: list[dict[str, Any]]
+) -> list[tuple[bytes, bytes, bytes]]:
+    """(signer's key DER, signed bytes, signature) of each envelope, as the server checks them."""
     from provenance.log.store.projection import DbView
 
     with read_connection(service.engine) as conn:
@@ -319,6 +319,14 @@ def bare_verify_rates(
             key = view.key(item.statement.signer)
             assert key is not None
             jobs.append((key.public_key, item.envelope.pae(), item.envelope.signatures[0].sig))
+    return jobs
+
+
+def bare_verify_rates(
+    service: Service, envelopes: list[dict[str, Any]], workers: int
+) -> tuple[float, float]:
+    """Signatures/s of python-ecdsa alone on these envelopes: one core, and `workers` processes."""
+    jobs = verify_jobs(service, envelopes)
     started = time.perf_counter()
     assert all(_verify_jobs(job) for job in jobs)
     one = len(jobs) / (time.perf_counter() - started)
@@ -528,16 +536,7 @@ def verify_costs(service: Service, envelopes: list[dict[str, Any]]) -> tuple[flo
     import ecdsa
     from ecdsa.util import sigdecode_der
 
-    from provenance.log.store.projection import DbView
-
-    with read_connection(service.engine) as conn:
-        view = DbView(conn, service.registry.key_columns)
-        jobs = []
-        for envelope in envelopes:
-            item = service.log.parse(envelope)
-            key = view.key(item.statement.signer)
-            assert key is not None
-            jobs.append((key.public_key, item.envelope.pae(), item.envelope.signatures[0].sig))
+    jobs = verify_jobs(service, envelopes)
     plain_keys = {der: ecdsa.VerifyingKey.from_der(der) for der, _, _ in jobs}
     started = time.process_time()
     for der, message, sig in jobs:

@@ -8,8 +8,6 @@ import dataclasses
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -41,6 +39,7 @@ from provenance.plugins import load_plugins
 from tests.log.members import MEMBER, core_registry
 from tests.parties import Authority, PartyKey
 from tests.paths import PROJECT
+from tests.server import gunicorn
 
 
 @dataclasses.dataclass
@@ -247,36 +246,20 @@ def test_gunicorn_workers_share_one_appender(tmp_path: Path) -> None:
     party = register(service, 13, "manufacturer")
     service.close()
     env = {
-        **os.environ,
         "PROVENANCE_DATA_DIR": str(tmp_path / "data"),
         "WEB_CONCURRENCY": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "PROVENANCE_RATE_LIMIT_ADDRESS": "0",
         "PROVENANCE_RATE_LIMIT_PARTY": "0",
     }
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    stderr = tmp_path / "gunicorn.log"
-    with stderr.open("w") as errors:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:provenance.web.gunicorn_conf",
-             "--bind", f"127.0.0.1:{port}", "provenance.app:create_app()"],
-            cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=errors,
-        )  # fmt: skip
-        try:
-            wait_for(port)
-            children = child_processes(server.pid)
-            assert len(children) == 3, stderr.read_text()  # the appender and two workers
-            appender_pid = [p for p, cmd in children.items() if "appender_process" in cmd]
-            assert len(appender_pid) == 1
-            bodies = [json.dumps(statement(party, i)).encode() for i in range(40)]
-            with ThreadPoolExecutor(8) as pool:
-                statuses = list(pool.map(lambda b: post(port, b), bodies))
-            assert statuses == [201] * 40, stderr.read_text()
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+    with gunicorn(tmp_path, env, cwd=PROJECT) as (server, port, stderr):
+        children = child_processes(server.pid)
+        assert len(children) == 3, stderr.read_text()  # the appender and two workers
+        appender_pid = [p for p, cmd in children.items() if "appender_process" in cmd]
+        assert len(appender_pid) == 1
+        bodies = [json.dumps(statement(party, i)).encode() for i in range(40)]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda b: post(port, b), bodies))
+        assert statuses == [201] * 40, stderr.read_text()
     assert not Path(f"/proc/{appender_pid[0]}").exists()  # stopped with the master
     assert "appending in this process" not in stderr.read_text()
     service = Service(settings, registry, APP_METADATA)
@@ -284,20 +267,6 @@ def test_gunicorn_workers_share_one_appender(tmp_path: Path) -> None:
         assert logdb.tree_size(conn) == 2 + 40  # genesis, registration, 40 statements
     assert service.verify().ok
     service.close()
-
-
-def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 180  # each worker imports the whole app first
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if conn.recv(16).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("gunicorn did not answer")
 
 
 def child_processes(pid: int) -> dict[int, str]:

@@ -28,6 +28,7 @@ from provenance.web.context import service
 from provenance.web.gunicorn_worker import problem_bytes
 from tests.conftest import make_app
 from tests.parties import Authority, PartyKey, attestation, post, read, register_party
+from tests.server import gunicorn
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOKEN = "scraper-token-0123456789"
@@ -355,12 +356,6 @@ def test_the_command_line_loads_no_pandas_to_start() -> None:
 # --- serving ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_front_says_where_it_serves_once_the_port_answers(tmp_path: Path) -> None:
     close(make_app(tmp_path / "data"))
     env = {**os.environ, "PROVENANCE_DATA_DIR": str(tmp_path / "data"), "PROVENANCE_PORT": "0"}
@@ -389,36 +384,16 @@ def test_the_front_says_where_it_serves_once_the_port_answers(tmp_path: Path) ->
 
 def test_gunicorn_answers_its_own_refusals_as_problems_and_logs_requests(tmp_path: Path) -> None:
     close(make_app(tmp_path / "data"))
-    port = free_port()
-    env = {**os.environ, "PROVENANCE_DATA_DIR": str(tmp_path / "data"), "WEB_CONCURRENCY": "1"}
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
-    stderr = tmp_path / "gunicorn.log"
-    with stderr.open("w") as errors:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:provenance.web.gunicorn_conf",
-             "--bind", f"127.0.0.1:{port}", "provenance.app:create_app()"],
-            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=errors,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 180  # the worker imports the whole app first
-            answer = b""
-            while time.monotonic() < deadline and b"200" not in answer[:16]:
-                time.sleep(0.3)
-                answer = http(
-                    port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                )
-            assert answer.startswith(b"HTTP/1.1 200"), stderr.read_text()
-            too_long = http(port, b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-            head, _, body = too_long.partition(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 414")
-            assert b"Content-Type: application/problem+json" in head
-            assert json.loads(body)["type"] == PROBLEM_BASE + "http-414"
-            malformed = http(port, b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")
-            assert malformed.startswith(b"HTTP/1.1 400")
-            assert b"application/problem+json" in malformed
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    env = {"PROVENANCE_DATA_DIR": str(tmp_path / "data"), "WEB_CONCURRENCY": "1"}
+    with gunicorn(tmp_path, env, cwd=tmp_path) as (_, port, stderr):
+        too_long = http(port, b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _, body = too_long.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 414")
+        assert b"Content-Type: application/problem+json" in head
+        assert json.loads(body)["type"] == PROBLEM_BASE + "http-414"
+        malformed = http(port, b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")
+        assert malformed.startswith(b"HTTP/1.1 400")
+        assert b"application/problem+json" in malformed
     lines = [json.loads(x) for x in stderr.read_text().splitlines() if x.startswith("{")]
     assert {"route": "/healthz", "status": 200} in [
         {"route": line["route"], "status": line["status"]} for line in lines
