@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from trials import datasets, xpt
+from trials.dataset_chunks import summarise_parts
 from trials.dataset_csv import Retyped, csv_table
 from trials.dataset_json import json_table
 from trials.dataset_sources import Source, compression_of
@@ -131,7 +132,11 @@ def parse_dataset(data: bytes, fmt: str) -> Dataset:
 
 def summarise(source: Source, fmt: str, digits: int | None = None) -> DatasetSummary:
     """Rows, columns and content hash of a dataset read as a stream, at most `MAX_CELLS` cells;
-    with `digits`, the hash of its numbers rounded to that many significant digits."""
+    with `digits`, the hash of its numbers rounded to that many significant digits. A large
+    file is read by all cores, a part each (`summarise_parts`), with the same outcome."""
+    summary = summarise_parts(source, fmt, digits)
+    if summary is not None:
+        return summary
     if fmt == "csv":
         table = csv_table(source, loaded=False, typed=False)
         try:

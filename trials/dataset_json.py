@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import MAX_EMAX, MIN_EMIN, Context
+from itertools import islice
 from typing import IO, Any
 
 from provenance.errors import BadJSON
@@ -17,7 +19,9 @@ from trials.datasets import (
     decimal_literal,
     exact_number,
     number_cell,
+    row_limit,
     text_cell,
+    tokens_with,
 )
 from trials.errors import BadDataset
 
@@ -67,6 +71,25 @@ class JsonTable:
         if self._document is not None:
             check_size(len(self.columns), len(self._document), cell_limit)
 
+    @classmethod
+    def of_columns(cls, types: Sequence[str], columns: Sequence[str]) -> JsonTable:
+        """A table of these columns whose NDJSON rows come from elsewhere (`batches`), read
+        without a cell limit: whoever reads the parts counts the rows."""
+        table = cls.__new__(cls)
+        table._source, table._cell_limit, table._document = None, 1 << 62, None  # type: ignore[assignment]
+        table.ndjson, table.name, table.records = True, None, None
+        table.types, table.columns = list(types), tuple(columns)
+        return table
+
+    def data_start(self) -> int:
+        """Where the rows of an NDJSON file start: after its metadata line."""
+        with self._source.open() as stream:
+            return len(stream.readline(MAX_METADATA_LINE))
+
+    def check_count(self, count: int) -> None:
+        """The declared number of records is `count`."""
+        self._check_count(count)
+
     def rows(self) -> Iterator[tuple[Cell, ...]]:
         if self._document is not None:
             size = self._batch_rows()
@@ -76,16 +99,21 @@ class JsonTable:
             return
         with self._source.open() as stream:
             stream.readline(MAX_METADATA_LINE)
-            count, batch, size = 0, [], self._batch_rows()
-            for number, row in enumerate(_ndjson_rows(stream), start=1):
-                check_size(len(self.columns), number, self._cell_limit)
-                batch.append(row)
-                count = number
-                if len(batch) == size:
-                    yield from self._batch(batch, number - size + 1)
-                    batch = []
-            yield from self._batch(batch, count - len(batch) + 1)
+            count = 0
+            for batch in self.batches(ndjson_rows(stream), 1):
+                count += len(batch)
+                yield from batch
         self._check_count(count)
+
+    def batches(self, parsed: Iterator[Any], first: int) -> Iterator[list[tuple[Cell, ...]]]:
+        """Canonical rows of the parsed NDJSON rows, the first of them row number `first`, a
+        batch at a time; never a row read past the one that breaks the cell limit."""
+        limit = row_limit(len(self.columns), self._cell_limit)
+        size, number = self._batch_rows(), first
+        while rows := list(islice(parsed, max(min(size, limit - number + 1), 1))):
+            check_size(len(self.columns), number + len(rows) - 1, self._cell_limit)
+            yield list(self._batch(rows, number))
+            number += len(rows)
 
     def _batch_rows(self) -> int:
         return max(BATCH_CELLS // max(len(self.types), 1), 16)
@@ -140,6 +168,12 @@ def _parse(data: bytes, what: str) -> Any:
         raise BadDataset(f"Dataset-JSON {what} is not valid JSON: {exc.detail}") from exc
 
 
+def is_ndjson(source: Source) -> bool:
+    """Whether the file is Dataset-JSON's NDJSON form (its first line the metadata)."""
+    with source.open() as stream:
+        return _ndjson_metadata(stream.readline(MAX_METADATA_LINE)) is not None
+
+
 def _ndjson_metadata(line: bytes) -> dict[str, Any] | None:
     """The first line's metadata if the file is NDJSON (a whole object on the line, no rows)."""
     text = line.strip()
@@ -157,10 +191,25 @@ def _ndjson_metadata(line: bytes) -> dict[str, Any] | None:
     return first
 
 
-def _ndjson_rows(stream: IO[bytes]) -> Iterator[Any]:
+def _refuse(*_: Any) -> Any:
+    raise ValueError("read by parse_json")
+
+
+#: Rows are arrays of plain values: one decoder, made once, reads them; a line it cannot read
+#: (an object, NaN, a BOM, bad UTF-8 or JSON) is read again by `parse_json`, whose error it is.
+_ROW_DECODER = json.JSONDecoder(object_pairs_hook=_refuse, parse_constant=_refuse)
+
+
+def ndjson_rows(stream: Iterable[bytes]) -> Iterator[Any]:
+    decode = _ROW_DECODER.decode
     for number, line in enumerate(stream, start=1):
         if line.strip():
-            yield _parse(line, f"row {number}")
+            try:
+                text = line.decode()
+                row = decode(text) if not text.startswith("\ufeff") else _refuse()
+            except (ValueError, RecursionError):
+                row = _parse(line, f"row {number}")
+            yield row
 
 
 def _whole_document(stream: IO[bytes]) -> Any:
@@ -256,7 +305,7 @@ def _column(values: Sequence[Any], kind: str) -> Sequence[Cell]:
     if kind in _JSON_NUMBER_TYPES and types <= {int, _NONE}:
         return _mapped(values, str)
     if kind in _JSON_NUMBER_TYPES and types <= {int, float, _NONE}:
-        return _mapped(values, _number)
+        return _numbers(values)
     if kind in _JSON_NUMBER_TYPES and types <= {str, _NONE}:
         return _mapped(values, lambda text: _json_decimal(text, 0))
     if kind in _JSON_NUMBER_TYPES or kind == "boolean" or not types <= {str, _NONE}:
@@ -271,6 +320,28 @@ def _column(values: Sequence[Any], kind: str) -> Sequence[Cell]:
 
 def _number(value: int | float) -> Cell:
     return str(value) if type(value) is int else number_cell(value)
+
+
+#: `repr` writes a number as `_number` does but for integral doubles ("5.0", "1e+16", "-0.0")
+#: and infinities and NaN.
+_ODD_NUMBERS = (".0\x00", "e+", "n")
+
+
+def _numbers(values: Sequence[Any]) -> Sequence[Cell]:
+    """`_number` of each value of a column of integers, doubles and nulls, each distinct value
+    converted once and most of them by C loops; _Irregular if one is not finite."""
+    distinct = list(set(values).difference((None,)))
+    texts = list(map(repr, distinct))
+    canonical: dict[Any, Cell] = dict(zip(distinct, texts, strict=True))
+    joined = "\x00" + "\x00".join(texts) + "\x00"
+    for marker in _ODD_NUMBERS:
+        for text in tokens_with(joined, marker):
+            if "n" in text:
+                raise _Irregular  # not finite: refused with its row
+            value = float(text)  # the double `repr` wrote (int texts hold none of the markers)
+            canonical[value] = number_cell(value)
+    canonical[None] = None
+    return list(map(canonical.__getitem__, values))
 
 
 def _mapped(values: Sequence[Any], convert: Callable[[Any], Cell]) -> Sequence[Cell]:

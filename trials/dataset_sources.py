@@ -34,8 +34,10 @@ def compression_of(head: bytes) -> str | None:
 class Source:
     """Bytes in memory or in a file, opened afresh for each pass, decompressed if need be."""
 
-    def __init__(self, opener: Callable[[], IO[bytes]]) -> None:
+    def __init__(self, opener: Callable[[], IO[bytes]], path: Path | None = None) -> None:
         self._opener = opener
+        #: The file the bytes are read from, if they are a file's.
+        self.path = path
         with self._raw() as raw:
             self.compression = compression_of(raw.read(2))
 
@@ -45,7 +47,7 @@ class Source:
 
     @classmethod
     def of_path(cls, path: Path) -> Source:
-        return cls(lambda: path.open("rb"))
+        return cls(lambda: path.open("rb"), path)
 
     @contextlib.contextmanager
     def _raw(self) -> Iterator[IO[bytes]]:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from itertools import islice
 from typing import Any
 
 from provenance.log.canonical import canonical_bytes, sha256_hex
@@ -22,6 +23,8 @@ MAX_CELLS = 400_000_000
 MAX_LOADED_CELLS = 2_000_000
 #: How many distinct DOMAIN values a summary keeps: one is expected, a few name the problem.
 _DOMAIN_VALUES = 5
+#: Rows are hashed about this many cells at a time (one `json` call for the lot).
+BATCH_CELLS = 4096
 
 # A plain decimal literal; float() alone would also accept "inf", "nan" and "1_000".
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -81,14 +84,24 @@ class ContentHasher:
 
     def __init__(self, columns: Sequence[str], digits: int | None = None) -> None:
         self._sha = hashlib.sha256(b'{"columns":' + _canonical_row(columns) + b',"rows":[')
-        self._context = None if digits is None else Context(prec=digits, rounding=ROUND_HALF_EVEN)
+        self._context = rounding(digits)
         self.rows = 0
 
     def add(self, row: Sequence[Cell]) -> None:
-        if self._context is not None:
-            row = [rounded_cell(cell, self._context) for cell in row]
-        self._sha.update(b"," + _canonical_row(row) if self.rows else _canonical_row(row))
-        self.rows += 1
+        self.add_rows([row])
+
+    def add_rows(self, rows: Sequence[Sequence[Cell]]) -> None:
+        """Add several rows at once: one `json` call writes them all (the bytes are those of a
+        row at a time, the calls are fewer)."""
+        if not rows:
+            return
+        self.add_encoded(canonical_rows(rows, self._context), len(rows))
+
+    def add_encoded(self, encoded: bytes, count: int) -> None:
+        """Add `count` rows already written by `canonical_rows`."""
+        if count:
+            self._sha.update(b"," + encoded if self.rows else encoded)
+            self.rows += count
 
     def hexdigest(self) -> str:
         final = self._sha.copy()
@@ -96,7 +109,20 @@ class ContentHasher:
         return final.hexdigest()
 
 
-def _canonical_row(cells: Sequence[Cell]) -> bytes:
+def canonical_rows(rows: Sequence[Sequence[Cell]], context: Context | None = None) -> bytes:
+    """The canonical rows joined by commas, as the content hash takes them; with `context`,
+    numbers rounded first (`rounded_cell`). A JSON array of the rows, less its brackets."""
+    if context is not None:
+        rows = [[rounded_cell(cell, context) for cell in row] for row in rows]
+    return _canonical_row(rows)[1:-1]
+
+
+def rounding(digits: int | None) -> Context | None:
+    """The context that rounds numbers to `digits` significant digits; None for no rounding."""
+    return None if digits is None else Context(prec=digits, rounding=ROUND_HALF_EVEN)
+
+
+def _canonical_row(cells: Sequence[Any]) -> bytes:
     """RFC 8785 of a list of strings and nulls: JSON without blanks, non-ASCII as UTF-8, and
     only quote, backslash and control characters escaped (lower-case hex), as `json` writes."""
     try:
@@ -127,15 +153,26 @@ def summarise_rows(
     domain = columns.index("DOMAIN") if "DOMAIN" in columns else None
     domains: list[str] = []
     limit = row_limit(len(columns), MAX_CELLS) - 1
-    for row in rows:
-        if hasher.rows >= limit:
-            check_size(len(columns), hasher.rows + 1, MAX_CELLS)
-        hasher.add(row)
+    # Rows are hashed a batch at a time; a batch never reads past the row that breaks the limit,
+    # so a file too large is refused there, as a row at a time would.
+    size = max(BATCH_CELLS // max(len(columns), 1), 1)
+    rows = iter(rows)
+    while batch := list(islice(rows, min(size, limit + 1 - hasher.rows))):
+        if hasher.rows + len(batch) > limit:
+            check_size(len(columns), limit + 1, MAX_CELLS)
+        hasher.add_rows(batch)
         if domain is not None:
-            value = row[domain]
-            if value is not None and value not in domains and len(domains) < _DOMAIN_VALUES:
-                domains.append(value)
+            add_domains(domains, batch, domain)
     return DatasetSummary(fmt, name, columns, hasher.rows, hasher.hexdigest(), tuple(domains))
+
+
+def add_domains(domains: list[str], rows: Iterable[Sequence[Cell]], domain: int) -> None:
+    """Note the distinct DOMAIN values of `rows` in their order, a few at most."""
+    if len(domains) >= _DOMAIN_VALUES:
+        return
+    for value in dict.fromkeys(row[domain] for row in rows):
+        if value is not None and value not in domains and len(domains) < _DOMAIN_VALUES:
+            domains.append(value)
 
 
 def load_rows(
@@ -196,6 +233,16 @@ def exact_number(text: str) -> str | None:
         return None
     canonical = number_cell(float(exact))
     return canonical if Decimal(canonical) == exact else None
+
+
+def tokens_with(joined: str, marker: str) -> Iterator[str]:
+    """The NUL-separated tokens of `joined` that contain `marker` (found by C searches)."""
+    found = joined.find(marker)
+    while found != -1:
+        start = joined.rfind("\x00", 0, found + (marker[0] == "\x00")) + 1
+        end = joined.find("\x00", found + (marker[0] == "\x00"))
+        yield joined[start:end]
+        found = joined.find(marker, end)
 
 
 def text_cell(value: str) -> Cell:

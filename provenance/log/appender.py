@@ -100,9 +100,11 @@ class AppenderClient:
         sock: socket.socket | None = getattr(self._local, "sock", None)
         if sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
             try:
+                # A blocking connect waits for room in the listen queue; with a timeout set
+                # first, a full queue would fail at once with EAGAIN.
                 sock.connect(self.path)
+                sock.settimeout(self.timeout)
             except OSError:
                 sock.close()
                 raise
@@ -179,6 +181,8 @@ class AppenderServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer)
     (which is the log's group commit, so concurrent requests share a transaction)."""
 
     daemon_threads = True
+    #: Every worker thread keeps a connection: room for all of them connecting at once.
+    request_queue_size = 256
 
     def __init__(self, path: str | Path, append: AppendFunction) -> None:
         self.append = append

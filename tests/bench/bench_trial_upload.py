@@ -3,8 +3,8 @@ MB (10^6 bytes; at most 1,000, the largest payload a database value holds), as C
 Dataset-JSON NDJSON, hashed on the client's side as `submit-dataset` does, then uploaded to a
 server in a process of its own (waitress, as `make run` serves, with its body limit raised to
 the payload limit) that spools, hashes and reads the dataset through before storing it.
-Reports the time of each step and the server's peak resident memory (VmHWM), against the goals
-of 60 s and 500 MB for 1 GB."""
+Reports the time and CPU time of each step (with the dataset workers' CPU), the server's peak
+resident memory (VmHWM) and its largest worker's, against the goals of 60 s and 500 MB for 1 GB."""
 
 from __future__ import annotations
 
@@ -110,6 +110,16 @@ def wait_for(port: int) -> None:
     raise RuntimeError("the server did not start")
 
 
+def process_cpu_s(pid: int, other: int | None = None) -> float:
+    """CPU seconds used by `pid` and by its worker processes (those it started that still run,
+    such as the dataset readers, which it never waits for; not `other`), from /proc."""
+    total = 0.0
+    for process in (pid, *(child for child in children(pid) if child != other)):
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -117,11 +127,25 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (the server's dataset workers), where Linux tells."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def workers_peak_rss_mb(pid: int) -> float:
+    """The largest peak resident memory of the server's worker processes (0: none started)."""
+    return max((peak_rss_mb(child) for child in children(pid)), default=0.0)
+
+
 def reset_peak(pid: int) -> None:
     """Start the server's peak resident memory afresh (Linux: 5 to clear_refs), so that each
     upload reports its own; where that is not allowed, peaks add up over the run."""
     try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        for process in (pid, *children(pid)):
+            Path(f"/proc/{process}/clear_refs").write_text("5")
     except OSError:
         say("(cannot reset the server's peak memory: later peaks include earlier ones)")
 
@@ -155,21 +179,27 @@ def run(size_mb: int, workdir: Path) -> dict[str, Any]:
         results["server_rss_at_start_mb"] = round(peak_rss_mb(server.pid))
         for name, path, media in (("csv", csv_path, "text/csv"),
                                   ("ndjson", nd_path, "application/x-ndjson")):  # fmt: skip
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), process_cpu_s(os.getpid(), server.pid)
             summary = summarise_file(path)
             hashed = time.perf_counter() - started
+            hashed_cpu = process_cpu_s(os.getpid(), server.pid) - cpu
             reset_peak(server.pid)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), process_cpu_s(server.pid)
             upload_file(url, path, os.urandom(32), media, key)
             uploaded = time.perf_counter() - started
+            uploaded_cpu = process_cpu_s(server.pid) - cpu
             peak = peak_rss_mb(server.pid)
             figures = {
                 "bytes": path.stat().st_size,
                 "rows": summary.row_count,
                 "client_hash_s": round(hashed, 1),
+                "client_hash_cpu_s": round(hashed_cpu, 1),
                 "upload_and_server_check_s": round(uploaded, 1),
+                "server_cpu_s": round(uploaded_cpu, 1),
                 "server_mb_per_s": round(path.stat().st_size / MB / uploaded, 1),
                 "server_peak_rss_mb": round(peak, 0),
+                "server_worker_peak_rss_mb": round(workers_peak_rss_mb(server.pid), 0),
+                "load_average": round(os.getloadavg()[0], 1),
             }
             results[name] = figures
             say(f"{name}: {figures}")

@@ -48,6 +48,7 @@ class Appender:
     server: AppenderServer
     path: Path
     calls: list[Any]
+    workers: list[Service] = dataclasses.field(default_factory=list)
 
 
 @pytest.fixture
@@ -66,9 +67,12 @@ def appender(tmp_path: Path) -> Iterator[Appender]:
     server = AppenderServer(path, append)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
+    made = Appender(service, server, path, calls)
     try:
-        yield Appender(service, server, path, calls)
+        yield made
     finally:
+        for worker in made.workers:
+            worker.close()
         server.shutdown()
         server.server_close()
         thread.join()
@@ -77,11 +81,14 @@ def appender(tmp_path: Path) -> Iterator[Appender]:
 
 
 def worker_of(appender: Appender, socket_path: Path | None = None) -> Service:
-    """A second process's view of the same log (same settings), pointed at the appender."""
+    """A second process's view of the same log (same settings), pointed at the appender; closed
+    with the appender."""
     settings = dataclasses.replace(
         appender.service.settings, appender_socket=str(socket_path or appender.path)
     )
-    return Service(settings, core_registry())
+    worker = Service(settings, core_registry())
+    appender.workers.append(worker)
+    return worker
 
 
 def checkpoint_count(conn: Connection) -> int:
@@ -121,7 +128,6 @@ def test_statements_of_many_threads_share_the_appenders_transactions(appender: A
     again = worker.log.submit(envelopes[7])
     assert again.duplicate and again.index == results[7].index
     assert appender.service.verify().ok
-    worker.close()
 
 
 def test_a_bad_signature_is_refused_by_the_worker_and_never_sent(appender: Appender) -> None:
@@ -135,7 +141,6 @@ def test_a_bad_signature_is_refused_by_the_worker_and_never_sent(appender: Appen
     with pytest.raises(BadSignature):
         worker.log.submit(forged)
     assert len(appender.calls) == calls
-    worker.close()
 
 
 def test_a_refusal_under_the_write_lock_keeps_its_type_and_details(appender: Appender) -> None:
@@ -150,7 +155,6 @@ def test_a_refusal_under_the_write_lock_keeps_its_type_and_details(appender: App
     assert raised.value.status == 403
     assert raised.value.extensions["key_id"] == party.key_id
     assert "revoked" in raised.value.detail
-    worker.close()
 
 
 def test_errors_cross_the_socket_as_their_own_class() -> None:
@@ -174,7 +178,6 @@ def test_a_worker_appends_itself_when_the_appender_is_unreachable(
     assert "the appender is unavailable" in caplog.text
     with read_connection(appender.service.engine) as conn:
         assert logdb.tree_size(conn) == result.index + 1
-    worker.close()
 
 
 def test_a_torn_answer_is_unavailable_and_the_worker_finds_its_entry(
@@ -205,7 +208,6 @@ def test_a_torn_answer_is_unavailable_and_the_worker_finds_its_entry(
     worker = worker_of(appender, path)
     again = worker.log.submit(envelope)  # nobody listens now: appended in process
     assert again.duplicate and again.index == logged.index
-    worker.close()
 
 
 def test_a_commit_window_gathers_more_submissions_per_commit() -> None:

@@ -226,9 +226,9 @@ def peak_bytes(path: Path, fmt: str) -> tuple[int, int]:
         tracemalloc.stop()
 
 
-def test_large_files_are_read_in_bounded_memory(tmp_path: Path) -> None:
-    rows = 25_000
-    csv_path, nd_path = tmp_path / "lb.csv", tmp_path / "lb.ndjson"
+def lb_files(directory: Path, rows: int) -> list[tuple[Path, str]]:
+    """The same laboratory-like table as CSV, NDJSON and XPT, of `rows` rows."""
+    csv_path, nd_path = directory / f"lb{rows}.csv", directory / f"lb{rows}.ndjson"
     with csv_path.open("w") as out:
         out.write("USUBJID,LBTESTCD,LBSTRESN,LBORRES,VISITNUM,LBDTC\n")
         for i in range(rows):
@@ -237,13 +237,24 @@ def test_large_files_are_read_in_bounded_memory(tmp_path: Path) -> None:
         nd.write(ndjson(dataset_json_doc(0, records=rows)))
         for i in range(rows):
             nd.write(json.dumps([f"01-701-{i:06d}-{'x' * 10}", i + 0.5]).encode() + b"\n")
-    xpt_path = tmp_path / "lb.xpt"
+    xpt_path = directory / f"lb{rows}.xpt"
     pyreadstat.write_xport(dm_frame(rows), str(xpt_path), file_format_version=5)
-    for path, fmt in ((csv_path, "csv"), (nd_path, "dataset-json"), (xpt_path, "xpt")):
+    return [(csv_path, "csv"), (nd_path, "dataset-json"), (xpt_path, "xpt")]
+
+
+def test_large_files_are_read_in_bounded_memory(tmp_path: Path) -> None:
+    """A file four times longer is read in the same memory: a batch or two of rows at a time
+    (batches of 8,192 cells), well under the smaller file's own size."""
+    rows = 25_000
+    small, large = lb_files(tmp_path, rows), lb_files(tmp_path, 4 * rows)
+    for (path, fmt), (longer, _) in zip(small, large, strict=True):
         count, peak = peak_bytes(path, fmt)
-        # Files of 0.85 to 1.1 MB, of which a chunk or two are held at once.
         assert count == rows
-        assert path.stat().st_size > 850_000 and peak < 500_000, (fmt, peak)
+        count, longer_peak = peak_bytes(longer, fmt)
+        assert count == 4 * rows
+        assert longer.stat().st_size > 3_400_000, fmt
+        assert longer_peak < 1.25 * peak + 100_000, (fmt, peak, longer_peak)
+        assert longer_peak < longer.stat().st_size / 2, (fmt, longer_peak)
 
 
 def test_cell_limits(monkeypatch: pytest.MonkeyPatch) -> None:
