@@ -3,6 +3,7 @@ hashed in file order into the very summary a single reader gives."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import io
@@ -401,6 +402,10 @@ class _Workers:
             with contextlib.suppress(OSError):
                 process.kill()
             process.wait()
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
 
     def run(self, tasks: Iterator[_Task]) -> Iterator[Any]:
         """The results of the tasks in their order, at most two a worker under way at once (so
@@ -454,6 +459,7 @@ def _pool() -> Iterator[_Workers | None]:
             _workers = None
         if _workers is None:
             _workers = _Workers(workers())
+            atexit.register(_workers.stop)  # not left for the interpreter to find running
         pool = _workers
     if not pool.busy.acquire(blocking=False):
         yield None
