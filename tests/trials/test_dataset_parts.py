@@ -105,6 +105,15 @@ def test_blank_lines_before_the_header_and_at_the_end_are_no_rows(tmp_path: Path
     assert in_order(data, "csv").row_count == 500
 
 
+def assert_read_in_order_on_error(tmp_path: Path, data: bytes, fmt: str) -> None:
+    """Parts give up on a damaged file, which is then refused with the single reader's words."""
+    path = tmp_path / f"bad.{fmt}"
+    path.write_bytes(data)
+    expected = error_of(lambda: in_order(data, fmt))
+    assert_given_up(lambda: by_parts(tmp_path, data, fmt, 97), expected)
+    assert error_of(lambda: summarise(Source.of_path(path), fmt)) == expected
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -118,11 +127,7 @@ def test_blank_lines_before_the_header_and_at_the_end_are_no_rows(tmp_path: Path
 def test_an_error_in_a_later_part_is_the_error_read_in_order(tmp_path: Path, damage: Any) -> None:
     rows = damage("".join(f"{n},x\n" for n in range(600)))
     data = ("A,B\n" + rows).encode(errors="surrogateescape")
-    path = tmp_path / "bad.csv"
-    path.write_bytes(data)
-    expected = error_of(lambda: in_order(data, "csv"))
-    assert_given_up(lambda: by_parts(tmp_path, data, "csv", 97), expected)
-    assert error_of(lambda: summarise(Source.of_path(path), "csv")) == expected
+    assert_read_in_order_on_error(tmp_path, data, "csv")
 
 
 def test_a_quote_inside_an_unquoted_value_does_not_mislead_the_cuts(
@@ -204,11 +209,7 @@ def test_an_ndjson_error_in_a_later_part_is_the_error_read_in_order(
     rows = lab_rows(700, 1)
     damage(rows)
     data = ndjson(rows).replace(b"Infinity", b"1e999")
-    path = tmp_path / "bad.ndjson"
-    path.write_bytes(data)
-    expected = error_of(lambda: in_order(data, "dataset-json"))
-    assert_given_up(lambda: by_parts(tmp_path, data, "dataset-json", 97), expected)
-    assert error_of(lambda: summarise(Source.of_path(path), "dataset-json")) == expected
+    assert_read_in_order_on_error(tmp_path, data, "dataset-json")
 
 
 def test_an_ndjson_file_holding_other_than_it_declares_is_refused_by_parts(
