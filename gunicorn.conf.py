@@ -5,18 +5,9 @@ from typing import Any
 
 from provenance.web import appender_process
 
-_appender: list[Any] = []
-
-
-def on_starting(server: Any) -> None:
-    # Workers check signatures; one appender process shares transactions among all of them.
-    if server.cfg.workers > 1:
-        _appender.append(appender_process.start())
-
-
-def on_exit(server: Any) -> None:
-    while _appender:
-        appender_process.stop(_appender.pop())
+# Workers check signatures; one appender process shares transactions among all of them.
+on_starting = appender_process.start_for
+on_exit = appender_process.stop_started
 
 
 def post_worker_init(worker: Any) -> None:

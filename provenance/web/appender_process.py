@@ -79,6 +79,23 @@ def _answers(path: Path) -> bool:
         return False
 
 
+#: The appender processes this gunicorn master started (one, or None when it did not come up).
+_started: list[subprocess.Popen[bytes] | None] = []
+
+
+def start_for(server: Any) -> None:
+    """gunicorn's `on_starting`: an appender for a server of several workers (one worker
+    already shares its transactions among its threads)."""
+    if server.cfg.workers > 1:
+        _started.append(start())
+
+
+def stop_started(server: Any) -> None:
+    """gunicorn's `on_exit`: stop the appender `start_for` started."""
+    while _started:
+        stop(_started.pop())
+
+
 def start() -> subprocess.Popen[bytes] | None:
     """Start the appender (from the gunicorn master, before it forks workers) and point the
     workers at it through the environment; None when switched off or when it does not come up

@@ -30,22 +30,16 @@ accesslog = None
 errorlog = "-"
 
 
-_appender: list[Any] = []  # the appender process, once the master started it
-
-
 def on_starting(server: Any) -> None:
     directory = Path(os.environ[MULTIPROCESS_DIR])
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
     configure_logging()
-    if server.cfg.workers > 1:  # one worker already shares its transactions among its threads
-        _appender.append(appender_process.start())
+    appender_process.start_for(server)
 
 
-def on_exit(server: Any) -> None:
-    while _appender:
-        appender_process.stop(_appender.pop())
+on_exit = appender_process.stop_started
 
 
 def post_worker_init(worker: Any) -> None:

@@ -111,9 +111,9 @@ def tile(tile_path: str) -> Response:
 
 
 def _full_hash_tile(conn: Connection, level: int, index: int) -> bytes:
-    kept: Recent[tuple[int, int], bytes] = current_app.extensions.setdefault(
-        _FULL_TILES, Recent(FULL_TILES_KEPT)
-    )
+    kept: Recent[tuple[int, int], bytes] | None = current_app.extensions.get(_FULL_TILES)
+    if kept is None:  # the first full tile this app serves
+        kept = current_app.extensions.setdefault(_FULL_TILES, Recent(FULL_TILES_KEPT))
     data = kept.get((level, index))
     if data is None:
         data = reader.hash_tile(conn, level, index, tiles.TILE_WIDTH)

@@ -348,21 +348,9 @@ def free_port() -> int:
 
 
 def post_all(port: int, bodies: list[bytes], path: str, threads: int) -> float:
-    local = threading.local()
-
-    def post(body: bytes) -> None:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = http.client.HTTPConnection("127.0.0.1", port)
-        conn.request("POST", path, body, {"Content-Type": "application/json"})
-        response = conn.getresponse()
-        response.read()
-        if response.status != 201:
-            raise RuntimeError(f"{path}: HTTP {response.status}")
-
+    """Seconds to POST every body from `threads` keep-alive clients."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(post, bodies))
+    post_timed(port, bodies, path, threads)
     return time.perf_counter() - started
 
 
