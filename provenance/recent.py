@@ -32,3 +32,8 @@ class Recent(Generic[K, V]):
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+    def keys(self) -> list[K]:
+        """The keys held now, least recently used first."""
+        with self._lock:
+            return list(self._items)

@@ -13,9 +13,39 @@ from provenance.log.entries import decode_entry
 from provenance.log.note import TlogProof, format_tlog_proof
 from provenance.log.personality import Registry
 from provenance.log.store import logdb
-from provenance.log.store.logdb import StoredCheckpoint
+from provenance.log.store.logdb import NodeAddr, StoredCheckpoint
+from provenance.recent import Recent
 
 latest_checkpoint = logdb.latest_checkpoint
+#: Tree hashes from this level up are worth keeping in a process: a proof at 10,000,000 entries
+#: names about 24, of which the 14 or so from level 10 up come from only ~20,000 nodes, which
+#: every proof shares in part (at most 8 MiB).
+KEPT_FROM_LEVEL = 10
+KEPT_NODES = 32_768
+KeptNodes = Recent[NodeAddr, bytes]
+
+
+def kept_nodes() -> KeptNodes:
+    """A cache for `inclusion_proof`, `consistency_proof` and `receipt`. A stored tree hash
+    never changes (it is the hash of a complete subtree of an append-only log), so a process may
+    keep it for as long as it serves the same database."""
+    return Recent(KEPT_NODES)
+
+
+def _proof(conn: Connection, plan: list[list[NodeAddr]], kept: KeptNodes | None) -> list[bytes]:
+    addrs = {a for step in plan for a in step}
+    nodes: dict[NodeAddr, bytes] = {}
+    if kept is not None:
+        for addr in addrs:
+            if addr[0] >= KEPT_FROM_LEVEL and (digest := kept.get(addr)) is not None:
+                nodes[addr] = digest
+    fetched = logdb.fetch_nodes(conn, addrs.difference(nodes))
+    if kept is not None:
+        for addr, digest in fetched.items():
+            if addr[0] >= KEPT_FROM_LEVEL:
+                kept.put(addr, digest)
+    nodes.update(fetched)
+    return merkle.assemble(plan, nodes)
 
 
 def require_checkpoint(conn: Connection) -> StoredCheckpoint:
@@ -46,21 +76,25 @@ def entry_json(conn: Connection, index: int, size: int, registry: Registry) -> d
     }
 
 
-def inclusion_proof(conn: Connection, index: int, size: int) -> list[bytes]:
+def inclusion_proof(
+    conn: Connection, index: int, size: int, kept: KeptNodes | None = None
+) -> list[bytes]:
     if not 0 <= index < size:
         raise NotFound(f"index {index} is not in a tree of size {size}")
-    plan = merkle.inclusion_proof_addrs(index, size)
-    return merkle.assemble(plan, logdb.fetch_nodes(conn, [a for step in plan for a in step]))
+    return _proof(conn, merkle.inclusion_proof_addrs(index, size), kept)
 
 
-def consistency_proof(conn: Connection, size1: int, size2: int) -> list[bytes]:
+def consistency_proof(
+    conn: Connection, size1: int, size2: int, kept: KeptNodes | None = None
+) -> list[bytes]:
     if not 0 < size1 <= size2:
         raise NotFound(f"no consistency proof from size {size1} to size {size2}")
-    plan = merkle.consistency_proof_addrs(size1, size2)
-    return merkle.assemble(plan, logdb.fetch_nodes(conn, [a for step in plan for a in step]))
+    return _proof(conn, merkle.consistency_proof_addrs(size1, size2), kept)
 
 
-def receipt(conn: Connection, index: int, min_witnesses: int | None = 1) -> str:
+def receipt(
+    conn: Connection, index: int, min_witnesses: int | None = 1, kept: KeptNodes | None = None
+) -> str:
     """A C2SP tlog-proof for one entry; `extra` carries the entry. Its checkpoint is the largest
     one containing the entry that `min_witnesses` witnesses cosigned (their cosignatures as
     extra signature lines), else (and if `min_witnesses` is None) the latest checkpoint."""
@@ -74,7 +108,7 @@ def receipt(conn: Connection, index: int, min_witnesses: int | None = 1) -> str:
         raise NotFound(
             f"no entry at index {index}: the latest checkpoint has size {checkpoint.size}"
         )
-    proof = inclusion_proof(conn, index, checkpoint.size)
+    proof = inclusion_proof(conn, index, checkpoint.size, kept)
     return format_tlog_proof(TlogProof(index, tuple(proof), checkpoint.note, extra=data))
 
 

@@ -32,6 +32,7 @@ PARTIAL_PRIVATE = "private, max-age=60"
 #: tile needs only the checkpoint that shows it exists.
 FULL_TILES_KEPT = 2048
 _FULL_TILES = "provenance.full_hash_tiles"
+_KEPT_NODES = "provenance.kept_tree_hashes"
 MAX_INDEX = 2**62
 
 
@@ -121,11 +122,20 @@ def _full_hash_tile(conn: Connection, level: int, index: int) -> bytes:
     return data
 
 
+def _kept_nodes() -> reader.KeptNodes:
+    kept: reader.KeptNodes | None = current_app.extensions.get(_KEPT_NODES)
+    if kept is None:
+        kept = current_app.extensions.setdefault(_KEPT_NODES, reader.kept_nodes())
+    return kept
+
+
 @bp.get("/receipt/<int:index>")
 def receipt(index: int) -> Response:
     wanted, possible = min_witnesses()
     with read_connection(service().engine) as conn:
-        proof = reader.receipt(conn, checked_index(index), wanted if possible else None)
+        proof = reader.receipt(
+            conn, checked_index(index), wanted if possible else None, _kept_nodes()
+        )
     return Response(
         proof,
         content_type=TEXT,

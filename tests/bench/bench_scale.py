@@ -7,7 +7,9 @@ in process (no HTTP: the figures are the database and query cost):
 
 - append: batches of 1,000 signed statements through the log's own append (signatures made
   before the timing, checked when they were made), entries/s and CPU per entry;
-- inclusion proofs (`reader.inclusion_proof`) at the full tree size, for random entries;
+- inclusion proofs (`reader.inclusion_proof`) at the full tree size, for random entries, as
+  the receipt route reads them (the upper tree hashes kept by the process) and, as the baseline,
+  each read whole from the database;
 - tiles as /log/tile reads them (`reader.hash_tile`, `reader.entry_bundle`), random full tiles;
 - resolver lookups (`supply.queries.lookup`, as /01/<gtin>/10/<lot>/21/<serial> calls it) of
   random existing packs, for the public (anonymous) reader and for a regulator (timeline too);
@@ -17,6 +19,9 @@ Each figure is taken in rounds; the table gives the median over rounds with its 
 beside wall time, and its ratio to the same figure at the smallest size. The issue's goals are
 checked at the largest size: resolver p99 < 20 ms, EPC query p99 < 10 ms, proof p99 < 2 ms,
 append rate >= 0.8x its rate at 10,000 entries (or the smallest size measured).
+
+`--keep DIR` keeps the grown database (and its keys) in DIR, and `--reuse DIR` measures it
+again, growing it further if `--sizes` asks: growing to 10,000,000 entries takes 20-30 minutes.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from provenance.log.store import logdb  # noqa: E402
 from provenance.log.store.engine import (  # noqa: E402
     is_sqlite,
     marks,
+    query,
     read_connection,
     write_transaction,
 )
@@ -98,8 +104,11 @@ def pack_uri(p: int) -> str:
 
 
 @contextlib.contextmanager
-def database(backend: str, workdir: Path, postgres_url: str | None) -> Iterator[str]:
-    """A new database URL for the backend; a PostgreSQL database is dropped afterwards."""
+def database(
+    backend: str, workdir: Path, postgres_url: str | None, *, keep: bool = False
+) -> Iterator[str]:
+    """A new database URL for the backend; a PostgreSQL database is dropped afterwards unless
+    it is kept."""
     if backend == "sqlite":
         yield f"sqlite:///{workdir / 'scale.db'}"
         return
@@ -113,9 +122,16 @@ def database(backend: str, workdir: Path, postgres_url: str | None) -> Iterator[
     try:
         yield postgres_url.rsplit("/", 1)[0] + "/" + name
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def reopen_service(data_dir: Path, url: str) -> Service:
+    """The log a `--keep` run left, as it was (no demo seeding again)."""
+    settings = Settings.from_config({"DATA_DIR": str(data_dir), "DATABASE_URL": url})
+    return Service(settings, installed().registry, APP_METADATA)
 
 
 def open_service(data_dir: Path, url: str) -> Service:
@@ -143,9 +159,23 @@ class Filler:
 
     written: int = 0
     products: bool = False
-    tags: Iterator[int] = field(default_factory=lambda: iter(range(10**9)))
+    #: signed statements are tagged by a number never used before in this log
+    tag: int = 0
     #: (first log index, first filler number) of each run of filler entries
     runs: list[tuple[int, int]] = field(default_factory=list)
+
+    def next_tag(self) -> int:
+        self.tag += 1
+        return self.tag
+
+    def as_json(self) -> dict[str, Any]:
+        return {"written": self.written, "products": self.products, "tag": self.tag,
+                "runs": self.runs}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> Filler:
+        runs = [(int(a), int(b)) for a, b in saved["runs"]]
+        return cls(int(saved["written"]), bool(saved["products"]), int(saved["tag"]), runs)
 
     def index_of(self, k: int) -> int:
         """The log index of filler entry k (appended statements lie between runs)."""
@@ -300,11 +330,11 @@ class Figure:
 
 def timed_rounds(
     service: Service, samples: int, rounds: int, make: Callable[[random.Random], Any],
-    call: Callable[[Any, Any], object],
+    call: Callable[[Any, Any], object], seed: int = 0,
 ) -> Figure:  # fmt: skip
     """`rounds` rounds of `samples` calls on one read snapshot each, arguments made beforehand."""
     figure = Figure()
-    rng = random.Random(samples)
+    rng = random.Random(samples + seed)
     with read_connection(service.engine) as conn:
         for _ in range(min(samples, 200)):  # caches and first pages, outside the rounds
             call(conn, make(rng))
@@ -327,10 +357,10 @@ def timed_rounds(
 
 def measure_append(service: Service, data_dir: Path, filler: Filler, rounds: int) -> Figure:
     figure = Figure()
-    warm = signed_envelopes(data_dir, APPEND_BATCH // 10, f"warm{next(filler.tags)}")
+    warm = signed_envelopes(data_dir, APPEND_BATCH // 10, f"warm{filler.next_tag()}")
     service.log.submit_many([service.log.parse(e) for e in warm], verify=False)
     for _ in range(rounds):
-        tag = f"scale{next(filler.tags)}"
+        tag = f"scale{filler.next_tag()}"
         items = [service.log.parse(e) for e in signed_envelopes(data_dir, APPEND_BATCH, tag)]
         cpu, wall = time.process_time(), time.perf_counter()
         # Signed by the demo keys just now; the append itself is what is measured.
@@ -352,19 +382,35 @@ def measure(
     root = merkle.Frontier(size, [stored[a] for a in addrs]).root()
     packs = filler.packs
 
-    def proof(conn: Any, index: int) -> None:
-        path = reader.inclusion_proof(conn, index, size)
-        if index % 101 == 0:
-            merkle.verify_inclusion(index, size, merkle.leaf_hash(leaf_data(index)), path, root)
+    def proofs(kept: reader.KeptNodes | None) -> Callable[[Any, int], None]:
+        def proof(conn: Any, index: int) -> None:
+            path = reader.inclusion_proof(conn, index, size, kept)
+            if index % 101 == 0:
+                leaf = merkle.leaf_hash(leaf_data(index))
+                merkle.verify_inclusion(index, size, leaf, path, root)
+
+        return proof
 
     # Proofs of filler entries only (their data is leaf_data of their index), so each can be
-    # checked against the root.
+    # checked against the root; each figure draws its own entries.
+    def filler_entry(rng: random.Random) -> int:
+        return filler.index_of(rng.randrange(filler.written))
+
+    def proof_or(conn: Any, index: int) -> None:
+        # The previous release's read: one OR of (level, idx) pairs for every hash.
+        plan = merkle.inclusion_proof_addrs(index, size)
+        addrs = merkle.plan_addrs(plan)
+        where = " OR ".join(["(level = ? AND idx = ?)"] * len(addrs))
+        params = tuple(value for addr in addrs for value in addr)
+        rows = query(conn, f"SELECT level, idx, hash FROM log_node WHERE {where}", params)
+        merkle.assemble(plan, {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows})
+
+    figures["proof_or"] = timed_rounds(service, samples, rounds, filler_entry, proof_or, seed=3)
+    figures["proof_unkept"] = timed_rounds(
+        service, samples, rounds, filler_entry, proofs(None), seed=1
+    )
     figures["proof"] = timed_rounds(
-        service,
-        samples,
-        rounds,
-        lambda rng: filler.index_of(rng.randrange(filler.written)),
-        proof,
+        service, samples, rounds, filler_entry, proofs(reader.kept_nodes()), seed=2
     )
     full_tiles = size // tiles.TILE_WIDTH
     figures["tile"] = timed_rounds(
@@ -414,6 +460,8 @@ def measure(
 
 LABELS = {
     "append": "append (1,000/batch)",
+    "proof_or": "proof, OR query",
+    "proof_unkept": "proof, nothing kept",
     "proof": "inclusion proof",
     "tile": "hash tile (level 0)",
     "bundle": "entry bundle",
@@ -497,6 +545,10 @@ def main() -> None:
     parser.add_argument("--only", choices=["append", *[n for n in LABELS if n != "append"]],
                         help="print only this figure's table rows")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument("--keep", type=Path, help="keep the grown log (and its keys) in this "
+                      "new directory, for --reuse")  # fmt: skip
+    kept.add_argument("--reuse", type=Path, help="measure the log a --keep run left here")
     args = parser.parse_args()
     sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     say(
@@ -504,19 +556,30 @@ def main() -> None:
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {args.database}"
     )
     measured: dict[int, dict[str, Figure]] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="provenance-bench-") as tmp,
-        database(args.database, Path(tmp), args.postgres_url) as url,
-    ):
-        data_dir = Path(tmp) / "data"
-        service = open_service(data_dir, url)
-        filler = Filler()
+    with contextlib.ExitStack() as stack:
+        if args.reuse:
+            state = json.loads((args.reuse / "state.json").read_text())
+            home, url = args.reuse, state["url"]
+            service, filler = reopen_service(home / "data", url), Filler.from_json(state["filler"])
+        else:
+            if args.keep:
+                args.keep.mkdir(parents=True)
+                home = args.keep
+            else:
+                home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+            url = stack.enter_context(
+                database(args.database, home, args.postgres_url, keep=bool(args.keep))
+            )
+            service, filler = open_service(home / "data", url), Filler()
         try:
             for size in sizes:
                 seconds = grow(service, size, filler, analyze=not is_sqlite(service.engine))
                 say(f"\ngrown to {size:,} entries ({filler.packs:,} packs) in {seconds:,.0f} s")
-                measured[size] = measure(service, data_dir, filler, args.samples, args.rounds)
+                measured[size] = measure(service, home / "data", filler, args.samples, args.rounds)
                 print_table(size, measured[size], measured[sizes[0]], args.only)
+                if args.keep or args.reuse:
+                    saved = {"url": url, "filler": filler.as_json()}
+                    (home / "state.json").write_text(json.dumps(saved) + "\n")
         finally:
             service.close()
     goals = check_goals(measured)

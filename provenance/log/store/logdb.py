@@ -64,13 +64,22 @@ def fetch_nodes(conn: Connection, addrs: Iterable[NodeAddr]) -> dict[NodeAddr, b
     found: dict[NodeAddr, bytes] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        # OR of (level, idx) pairs: both SQLite and PostgreSQL answer it from the primary key,
-        # where a row-value IN list makes SQLite scan the table.
-        where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
-        params = tuple(value for addr in chunk for value in addr)
-        for level, idx, digest in query(
-            conn, f"SELECT level, idx, hash FROM log_node WHERE {where}", params
-        ):
+        if conn.dialect.name == "postgresql":
+            # A join with the addresses as two arrays: one primary-key probe per address, the
+            # same plan whatever the count. An OR of pairs is planned afresh for each count and
+            # answered by a bitmap of every probe plus a heap scan: 2-3x the time per proof.
+            rows = conn.exec_driver_sql(
+                "SELECT n.level, n.idx, n.hash FROM unnest(%s::bigint[], %s::bigint[]) "
+                "AS a(level, idx) JOIN log_node n ON n.level = a.level AND n.idx = a.idx",
+                ([level for level, _ in chunk], [idx for _, idx in chunk]),
+            ).fetchall()
+        else:
+            # OR of (level, idx) pairs: SQLite answers it from the primary key, where a
+            # row-value IN list makes it scan the table.
+            where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
+            params = tuple(value for addr in chunk for value in addr)
+            rows = query(conn, f"SELECT level, idx, hash FROM log_node WHERE {where}", params)
+        for level, idx, digest in rows:
             found[(int(level), int(idx))] = bytes(digest)
     return found
 
