@@ -85,7 +85,7 @@ def dataset_body(
     another domain) is BadDataset here, before anything is uploaded."""
     summary = summarise_file(path)
     fmt = summary.format
-    check_domain(summary, domain)
+    check_domain(summary.domains, domain)
     body = {
         "trial": trial,
         "dataset": dataset,

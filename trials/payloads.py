@@ -19,7 +19,7 @@ from provenance.log.statements import format_timestamp
 from provenance.log.store.engine import query, write_transaction
 from trials.dataset_files import dataset_format_of_upload, summarise
 from trials.dataset_sources import Source
-from trials.uploads import record_upload, remember_summary
+from trials.uploads import ReadAtUpload, record_summary, record_upload
 
 SALT_BYTES = 32
 #: A payload is kept as one database value: SQLite holds at most 10^9 bytes in one (its default
@@ -127,8 +127,15 @@ def store_payload(
             if not found:
                 row = (key, salt, sha256, media_type[:100], size, format_timestamp(now))
                 _insert(conn, row, spool)
-    if summary is not None:
-        remember_summary(key, summary)
+            if summary is not None:
+                read = ReadAtUpload(
+                    summary.format,
+                    content_commitment(salt, summary.content_hash),
+                    summary.row_count,
+                    summary.column_count,
+                    summary.domains,
+                )
+                record_summary(conn, key, read)
     return {"commitment": key, "sha256": sha256, "size": size}
 
 

@@ -15,6 +15,7 @@ from trials.rows import (
     RESULTS_REPORT,
     TRIAL,
     TRIAL_PAYLOAD,
+    TRIAL_PAYLOAD_SUMMARY,
     TRIAL_SITE,
     ErasureRow,
     ProtocolVersionRow,
@@ -264,6 +265,16 @@ def erase(op: Op) -> None:
             ("commitment",),
             (payload,),
             {"data": None, "salt": None, "sha256": None, "erased_index": ledger.index},
+            "erased_index",
+        )
+    )
+    blank = ("format", "content_commitment", "row_count", "column_count", "domains")
+    ledger.also(
+        SetColumns(
+            TRIAL_PAYLOAD_SUMMARY.name,
+            ("commitment",),
+            (payload,),
+            {**dict.fromkeys(blank), "erased_index": ledger.index},
             "erased_index",
         )
     )

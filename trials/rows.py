@@ -135,6 +135,16 @@ class TrialPayloadRow(TypedDict):
     data: bytes | None
 
 
+class TrialPayloadSummaryRow(TypedDict):
+    commitment: str
+    format: str | None
+    content_commitment: str | None
+    row_count: int | None
+    column_count: int | None
+    domains: str | None
+    erased_index: int | None
+
+
 class TrialUploadRow(TypedDict):
     commitment: str
     party: str
@@ -161,6 +171,9 @@ RESULTS_REPORT: Table[ResultsReportRow, tuple[int]] = Table("results_report", Re
 TRIAL_EVENT: Table[TrialEventRow, tuple[int, int]] = Table("trial_event", TrialEventRow)
 ERASURE: Table[ErasureRow, tuple[str]] = Table("erasure", ErasureRow)
 TRIAL_PAYLOAD: Table[TrialPayloadRow, tuple[str]] = Table("trial_payload", TrialPayloadRow)
+TRIAL_PAYLOAD_SUMMARY: Table[TrialPayloadSummaryRow, tuple[str]] = Table(
+    "trial_payload_summary", TrialPayloadSummaryRow
+)
 TRIAL_UPLOAD: Table[TrialUploadRow, tuple[str, str]] = Table("trial_upload", TrialUploadRow)
 #: Every trial table (the statements read or write all of them but the upload records).
 TABLES: tuple[Table[Any, Any], ...] = (
@@ -177,5 +190,6 @@ TABLES: tuple[Table[Any, Any], ...] = (
     TRIAL_EVENT,
     ERASURE,
     TRIAL_PAYLOAD,
+    TRIAL_PAYLOAD_SUMMARY,
     TRIAL_UPLOAD,
 )

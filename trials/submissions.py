@@ -32,7 +32,7 @@ from trials.rules import (
     require_trial,
     require_unlocked,
 )
-from trials.uploads import summary_of
+from trials.uploads import ReadAtUpload, read_at_upload
 from trials.writers import claim_payload, require_subject_writer, require_writer
 
 DOMAIN = re.compile(r"^[A-Z]{2}$")  # SDTM/raw domain codes: DM, AE, VS, LB, …
@@ -72,30 +72,39 @@ def _check_dataset(op: Op, trial_id: str) -> None:
     f.text(body, "dataset", 80)
     rows, columns = f.count(body, "rows"), f.count(body, "columns")
     payload = f.text(body, "payload", 64)
-    stored = check_payload(op.ledger, payload)
-    if stored is not None:
-        data, salt = stored["data"], stored["salt"]
-        assert data is not None and salt is not None  # only erasure empties them: see check_payload
+    # What the server read at upload (a row, whichever process took the upload); else the
+    # bytes are read again here.
+    read = read_at_upload(op.ledger, payload, body["format"]) or _read_stored(op, payload)
+    if read is not None:
         try:
-            # Read at upload by this process, the summary spares reading it again here.
-            dataset = summary_of(payload, body["format"]) or summarise_bytes(data, body["format"])
-        except BadDataset as exc:
-            detail = f"the uploaded payload is not a {body['format']} dataset: {exc.detail}"
-            raise BadStatement(detail) from None
-        try:
-            check_domain(dataset, body["domain"])
+            check_domain(read.domains, body["domain"])
         except BadDataset as exc:
             raise BadStatement(exc.detail, **exc.extensions) from None
-        expected = content_commitment(salt, dataset.content_hash)
-        if body.get("content_commitment") != expected:
+        if body.get("content_commitment") != read.content_commitment:
             raise BadStatement("body.content_commitment does not match the uploaded dataset")
-        if (rows, columns) != (dataset.row_count, dataset.column_count):
+        if (rows, columns) != (read.row_count, read.column_count):
             raise BadStatement(
-                f"the dataset has {dataset.row_count} rows and {dataset.column_count} columns",
-                rows=dataset.row_count,
-                columns=dataset.column_count,
+                f"the dataset has {read.row_count} rows and {read.column_count} columns",
+                rows=read.row_count,
+                columns=read.column_count,
             )
     claim_payload(op, trial_id, payload)
+
+
+def _read_stored(op: Op, payload: str) -> ReadAtUpload | None:
+    """Read the stored bytes as the statement's format; None if they were erased after this
+    entry (a replay: checked when it was first logged)."""
+    stored = check_payload(op.ledger, payload)
+    if stored is None:
+        return None
+    data, salt, fmt = stored["data"], stored["salt"], op.body["format"]
+    assert data is not None and salt is not None  # only erasure empties them: see check_payload
+    try:
+        dataset = summarise_bytes(data, fmt)
+    except BadDataset as exc:
+        raise BadStatement(f"the uploaded payload is not a {fmt} dataset: {exc.detail}") from None
+    commitment = content_commitment(salt, dataset.content_hash)
+    return ReadAtUpload(fmt, commitment, dataset.row_count, dataset.column_count, dataset.domains)
 
 
 def _put_version(op: Op, *, trial_id: str, version: int, why: str | None) -> None:

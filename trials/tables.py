@@ -27,7 +27,10 @@ TRIAL_KEYS: dict[str, tuple[str, ...]] = {
     "erasure": ("payload",),
 }
 #: Off-log tables read like rows (payload bytes come from uploads, not from the log).
-OFF_LOG_KEYS: dict[str, tuple[str, ...]] = {"trial_payload": ("commitment",)}
+OFF_LOG_KEYS: dict[str, tuple[str, ...]] = {
+    "trial_payload": ("commitment",),
+    "trial_payload_summary": ("commitment",),
+}
 
 
 class TrialTable(SQLModel, registry=registry(metadata=METADATA)):
@@ -191,6 +194,21 @@ class TrialPayload(TrialTable, table=True):
     # Last: SQLite reserves a zeroblob for incremental writing without allocating it only in
     # a row's last column (elsewhere it builds the whole value in memory, twice).
     data: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+
+
+class TrialPayloadSummary(TrialTable, table=True):
+    """Off-log: what the server read from an uploaded dataset, which the statement submitting
+    it must state; so that no process reads the bytes again under the log's write lock. Holds
+    the salted content commitment, never the bare content hash (blanked on erasure)."""
+
+    __tablename__ = "trial_payload_summary"
+    commitment: str = Field(sa_column=string(64, primary_key=True))
+    format: str | None = Field(default=None, sa_column=string(16))
+    content_commitment: str | None = Field(default=None, sa_column=string(64))
+    row_count: int | None = Field(default=None, sa_column=bigint())
+    column_count: int | None = Field(default=None, sa_column=bigint())
+    domains: str | None = Field(default=None, sa_column=text())  # a JSON list
+    erased_index: int | None = Field(default=None, sa_column=bigint())
 
 
 class TrialUpload(TrialTable, table=True):

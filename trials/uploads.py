@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 
+from provenance.log.rows import Rows
 from provenance.log.statements import format_timestamp, parse_timestamp
 from provenance.log.store.engine import query, write_transaction
 from provenance.log.store.schema import scrub
-from provenance.recent import Recent
 from trials.errors import UploadQuotaExceeded
-
-if TYPE_CHECKING:
-    from trials.datasets import DatasetSummary
+from trials.rows import TRIAL_PAYLOAD_SUMMARY
 
 #: The quota counts what a party uploaded in this window, and uploads no statement names expire
 #: after it.
@@ -35,22 +33,55 @@ def _sql(conn: Connection, sql: str) -> str:
     return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
 
 
-#: How many datasets' summaries this process keeps after reading them at upload.
-SUMMARIES_KEPT = 64
-_summaries: Recent[tuple[str, str], DatasetSummary] = Recent(SUMMARIES_KEPT)
+@dataclass(frozen=True)
+class ReadAtUpload:
+    """What the server found reading an uploaded dataset: what the statement submitting it
+    must state."""
+
+    format: str
+    content_commitment: str  # SHA-256(salt ‖ content hash): what the statement commits to
+    row_count: int
+    column_count: int
+    domains: tuple[str, ...]
 
 
-def remember_summary(commitment: str, summary: DatasetSummary) -> None:
-    """Keep what reading a stored dataset found, under its payload commitment (SHA-256 of salt
-    and bytes, so it stands for exactly those bytes): the statement that submits it is then
-    checked against the summary, not by reading a dataset of up to a gigabyte again while it
-    holds the log's write lock. Only this process keeps it; another reads the dataset again."""
-    _summaries.put((commitment, summary.format), summary)
+def record_summary(conn: Connection, commitment: str, read: ReadAtUpload) -> None:
+    """Store what reading the dataset found, in the transaction that stores its bytes (once:
+    the bytes under a commitment never change). The statement that submits it is then checked
+    against this row, in whichever process appends it, not by reading a dataset of up to a
+    gigabyte again while it holds the log's write lock."""
+    if query(conn, "SELECT 1 FROM trial_payload_summary WHERE commitment = ?", (commitment,)):
+        return
+    insert = (
+        "INSERT INTO trial_payload_summary (commitment, format, content_commitment, row_count, "
+        "column_count, domains) VALUES (?, ?, ?, ?, ?, ?)"
+    )
+    values = (
+        commitment,
+        read.format,
+        read.content_commitment,
+        read.row_count,
+        read.column_count,
+        json.dumps(list(read.domains)),
+    )
+    conn.exec_driver_sql(_sql(conn, insert), values)
 
 
-def summary_of(commitment: str, fmt: str) -> DatasetSummary | None:
-    """The summary `remember_summary` kept for these bytes read as `fmt`, if any."""
-    return _summaries.get((commitment, fmt))
+def read_at_upload(rows: Rows, commitment: str, fmt: str) -> ReadAtUpload | None:
+    """The stored reading of these bytes as `fmt`; None if there is none (bytes uploaded before
+    readings were stored, read as another format, or erased: the caller reads the payload)."""
+    row = TRIAL_PAYLOAD_SUMMARY.get(rows, (commitment,))
+    if row is None or row["erased_index"] is not None or row["format"] != fmt:
+        return None
+    assert row["content_commitment"] is not None and row["domains"] is not None
+    assert row["row_count"] is not None and row["column_count"] is not None
+    return ReadAtUpload(
+        fmt,
+        row["content_commitment"],
+        int(row["row_count"]),
+        int(row["column_count"]),
+        tuple(json.loads(row["domains"])),
+    )
 
 
 def record_upload(
@@ -137,11 +168,11 @@ def expire_uploads(engine: Engine, older_than: timedelta = WINDOW) -> Expired:
         if unused:
             keys = [(commitment,) for commitment, _ in unused]
             with _secure_delete(conn):
-                for table in ("trial_payload", "trial_upload"):
+                for table in ("trial_payload", "trial_payload_summary", "trial_upload"):
                     delete = f"DELETE FROM {table} WHERE commitment = ?"
                     conn.exec_driver_sql(_sql(conn, delete), keys)
     if unused:
-        scrub(engine, ["trial_payload"])
+        scrub(engine, ["trial_payload", "trial_payload_summary"])
     return Expired(len(unused), sum(int(size) for _, size in unused))
 
 

@@ -60,6 +60,13 @@ class StorageDamaged(Error):
     slug, status, title = "storage-damaged", 503, "The database is damaged"
 
 
+class ErasureIncomplete(Error):
+    """An erasure is logged and its bytes deleted, but the database's files still hold them:
+    a transaction older than the erasure keeps the old row versions alive."""
+
+    slug, status, title = "erasure-incomplete", 503, "The erased bytes are still in the files"
+
+
 class ReadOnly(Error):
     slug, status, title = "read-only", 503, "This server only reads"
 

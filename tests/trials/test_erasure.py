@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
+from provenance.log.errors import ErasureIncomplete
+from provenance.log.store.schema import scrub
 from provenance.web.context import service
 from tests.conftest import make_app
 from tests.parties import Authority
@@ -99,3 +102,47 @@ def test_erased_bytes_leave_the_postgresql_tables(postgres_database: str, tmp_pa
         pytest.fail(f"cannot read PostgreSQL's files {paths}: run the tests as the server's user")
     segments = [s for p in paths for s in [p, *sorted(p.parent.glob(p.name + ".*"))]]
     assert files_holding(segments, marker) == []
+
+
+def test_an_erasure_an_older_reader_still_sees_is_not_acknowledged(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    url = postgres_database.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    app = make_app(tmp_path / "data", postgres_database)
+    try:
+        study = Study.with_parties(app.test_client(), Authority.from_app(app))
+        study.send(study.sponsor, "trial.register", registration())
+        study.send(study.sponsor, "protocol.commit", study.protocol(1, OUTCOMES))
+        body = study.dataset_body("AE", AE_CSV)
+        study.send(study.sponsor, "dataset.submit", body)
+        with engine.connect() as reader:
+            # A report, a backup or a replica's query that began before the erasure: its
+            # snapshot still sees the bytes, so PostgreSQL must keep their old row version.
+            reader.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            assert reader.exec_driver_sql("SELECT count(*) FROM log_entry").scalar()
+            why = "Subject S-1 asked for erasure under GDPR art. 17"
+            erase = {"trial": TRIAL, "payload": body["payload"], "reason": why}
+            erase["signature"] = study_sig()
+            refused = study.send(study.sponsor, "payload.erase", erase, status=503)
+            assert refused["type"].endswith("/erasure-incomplete"), refused
+            assert "VACUUM FULL trial_payload" in refused["detail"]
+            reader.exec_driver_sql("ROLLBACK")
+        # The erasure itself is logged: the bytes are deleted, and go from the files as soon
+        # as no transaction may read them.
+        assert study.read(f"/api/v1/trials/payloads/{body['payload']}").status_code == 410
+        with app.app_context():
+            scrub(service().engine, ["trial_payload"], wait=0)
+            with engine.connect() as reader:
+                # A reader of the table itself: VACUUM FULL waits for it, within bounds.
+                reader.exec_driver_sql("BEGIN")
+                reader.exec_driver_sql("SELECT count(*) FROM trial_payload")
+                started = time.monotonic()
+                with pytest.raises(ErasureIncomplete, match="VACUUM FULL trial_payload"):
+                    scrub(service().engine, ["trial_payload"], wait=1)
+                assert time.monotonic() - started < 5
+                reader.exec_driver_sql("ROLLBACK")
+    finally:
+        with app.app_context():
+            service().close()
+        engine.dispose()

@@ -4,14 +4,17 @@ migrated by the database owner (`flask --app app migrate`), only checked by the 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, inspect
+from sqlalchemy.exc import OperationalError
 
 from provenance.errors import Error
-from provenance.log.errors import IntegrityError, SchemaOutdated
+from provenance.log.errors import ErasureIncomplete, SchemaOutdated
 from provenance.log.statements import now_timestamp
 from provenance.log.store.engine import is_sqlite, query, read_connection, write_transaction
 from provenance.log.store.tables import LOG_TABLES, METADATA
@@ -165,25 +168,33 @@ def check_schema(engine: Engine, metadata: Sequence[MetaData] = ()) -> SchemaSta
     return SchemaStatus(version, present, tuple(sorted(expected - tables)))
 
 
-def scrub(engine: Engine, tables: Sequence[str]) -> None:
+def scrub(engine: Engine, tables: Sequence[str], *, wait: float = 5.0) -> None:
     """Remove erased bytes from the database's files once the erasing entry has committed.
 
     SQLite: the erasure overwrote the freed pages (secure_delete); a TRUNCATE checkpoint copies
     the WAL into the database and empties it, so no older frame still holds the bytes.
     PostgreSQL: an UPDATE leaves the old row version in the table (and its TOAST table) until
-    VACUUM; VACUUM FULL rewrites the tables into new files. Neither reaches backups, replicas
-    or, on PostgreSQL, WAL segments not yet recycled: README says what operators must do.
+    VACUUM; VACUUM FULL rewrites the tables into new files, but keeps the row versions a
+    transaction older than the erasure may still read. Either waits up to `wait` seconds for
+    readers of older states to finish, then raises ErasureIncomplete. Neither reaches backups,
+    replicas or, on PostgreSQL, WAL segments not yet recycled: README says what operators must
+    do.
     """
     if not tables:
         return
+    deadline = time.monotonic() + wait
     with engine.connect() as conn:
         if is_sqlite(engine):
-            for _ in range(50):  # readers on older snapshots can hold the checkpoint back
+            while True:  # readers on older snapshots can hold the checkpoint back
                 busy, _log, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
                 if not busy:
                     return
+                if time.monotonic() > deadline:
+                    raise ErasureIncomplete(
+                        "the erasure is logged, but a reader of an older state keeps the "
+                        "erased bytes in the WAL: they go at the next checkpoint"
+                    )
                 time.sleep(0.1)
-            raise IntegrityError("the erased bytes could not be checkpointed out of the WAL")
         vacuum = conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in sorted(set(tables)):
             if not _may_vacuum(vacuum, table):
@@ -195,7 +206,47 @@ def scrub(engine: Engine, tables: Sequence[str]) -> None:
                     table,
                 )
                 continue
-            vacuum.exec_driver_sql(f"VACUUM FULL {table}")
+            while (kept := _vacuum_full(vacuum, table, deadline)) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if kept:
+                raise ErasureIncomplete(
+                    f"the erasure is logged, but old row versions of {table} that a "
+                    "transaction older than the erasure may still read hold the erased bytes: "
+                    f"once it ends, VACUUM FULL {table} removes them",
+                    table=table,
+                )
+
+
+_KEPT_DEAD = re.compile(r"(\d+) dead row versions cannot be removed yet")
+
+
+def _vacuum_full(conn: Connection, table: str, deadline: float) -> int:
+    """VACUUM FULL `table` (and its TOAST table); how many dead row versions it had to keep
+    (-1: it could not lock the table by the deadline, a reader holding it)."""
+    driver = conn.connection.driver_connection
+    kept: list[int] = []
+    # VACUUM FULL waits for every reader of the table to finish: bounded, since the append
+    # lock is held meanwhile.
+    wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
+    conn.exec_driver_sql(f"SET lock_timeout = {wait_ms}")
+
+    def notice(diagnostic: Any) -> None:
+        # VERBOSE reports, per rewritten table, the dead rows a running transaction may see.
+        found = _KEPT_DEAD.search(diagnostic.message_detail or "")
+        if found:
+            kept.append(int(found.group(1)))
+
+    driver.add_notice_handler(notice)  # type: ignore[union-attr]
+    try:
+        conn.exec_driver_sql(f"VACUUM (FULL, VERBOSE) {table}")
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        return -1
+    finally:
+        driver.remove_notice_handler(notice)  # type: ignore[union-attr]
+        conn.exec_driver_sql("RESET lock_timeout")
+    return sum(kept)
 
 
 def _may_vacuum(conn: Connection, table: str) -> bool:
