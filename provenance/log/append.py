@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine
 
@@ -14,17 +15,18 @@ from provenance.errors import Error, TooLarge
 from provenance.log import merkle
 from provenance.log.appender import AppenderClient, AppenderUnavailable
 from provenance.log.batching import GroupCommit
-from provenance.log.canonical import sha256
+from provenance.log.canonical import parse_json, sha256
 from provenance.log.entries import ZERO_HASH_HEX, entry_bytes
-from provenance.log.errors import BadEnvelope, BadSignature, UnknownKey
+from provenance.log.errors import BadEnvelope, BadSignature, ErasureIncomplete, UnknownKey
 from provenance.log.guard import StateGuard
 from provenance.log.kinds import GENESIS, signing_key_der
+from provenance.log.ledger import SetColumns
 from provenance.log.note import Checkpoint, Signer, format_checkpoint
 from provenance.log.outside import OutsideRecord
 from provenance.log.personality import Registry
 from provenance.log.profile import LogProfile, entry_context, genesis_profile, profile_of_genesis
-from provenance.log.signing import Envelope, parse_envelope, verify_p256
-from provenance.log.statements import Statement, now_timestamp
+from provenance.log.signing import PAYLOAD_TYPE, Envelope, parse_envelope, verify_p256
+from provenance.log.statements import Statement, now_timestamp, statement_from_json
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection, write_transaction
 from provenance.log.store.projection import DbView
@@ -60,6 +62,42 @@ def parse_submission(envelope_json: Any, registry: Registry) -> Submission:
         raise BadEnvelope("the signature's keyid differs from the statement's signer")
     detached = registry.is_detached(envelope.payload_type)
     return Submission(envelope, statement, sha256(envelope.payload), detached)
+
+
+def parse_checked_submission(envelope_json: Any, registry: Registry) -> Submission:
+    """`parse_submission` of an envelope a worker process of this log has parsed and whose
+    signature it checked: the statement is read from the payload again (and the digest taken
+    again), but the payload's canonical form, which the worker checked with the signature over
+    those bytes, is not checked a second time."""
+    envelope = parse_envelope(envelope_json, payload_types=registry.payload_types)
+    if envelope.payload_type == PAYLOAD_TYPE:  # never a plug-in's codec
+        statement = statement_from_json(parse_json(envelope.payload))
+    else:
+        statement = registry.statement(envelope)
+    if envelope.signatures[0].keyid != statement.signer:
+        raise BadEnvelope("the signature's keyid differs from the statement's signer")
+    detached = registry.is_detached(envelope.payload_type)
+    return Submission(envelope, statement, sha256(envelope.payload), detached)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _entry_json(appended: Appended) -> dict[str, Any]:
+    return {
+        "index": appended.index,
+        "leaf_hash": appended.leaf_hash.hex(),
+        "duplicate": appended.duplicate,
+    }
+
+
+class Erased(NamedTuple):
+    """What a transaction erased: the tables whose bytes to scrub, and the items (positions)
+    that erased them."""
+
+    tables: frozenset[str]
+    items: frozenset[int]
 
 
 def _appended(found: tuple[int, bytes]) -> Appended:
@@ -177,12 +215,36 @@ class TransparencyLog:
         """The appender process's side of `submit`: an envelope whose signature a worker process
         checked (key validity, the kind's rules and duplicates are still decided here, under the
         write lock). The entry as the worker reads it back."""
-        appended = self._group.submit(self.parse(envelope_json))
-        return {
-            "index": appended.index,
-            "leaf_hash": appended.leaf_hash.hex(),
-            "duplicate": appended.duplicate,
-        }
+        return _entry_json(
+            self._group.submit(parse_checked_submission(envelope_json, self.registry))
+        )
+
+    def append_checked_batch(
+        self, envelopes: Sequence[Any]
+    ) -> tuple[list[dict[str, Any] | BaseException], Callable[[], None]]:
+        """`append_checked` of envelopes that arrived together: one transaction and one
+        checkpoint for all of them, each with its own answer (its entry, or its error). The
+        callable runs the checkpoint's callbacks (its file, the witnesses): the caller runs it
+        once the answers are sent, since the commit made them durable already."""
+        answers: list[dict[str, Any] | BaseException] = []
+        items: list[Submission] = []
+        places: list[int] = []
+        for envelope_json in envelopes:
+            try:
+                items.append(parse_checked_submission(envelope_json, self.registry))
+            except Exception as exc:  # this envelope alone is refused
+                answers.append(exc)
+            else:
+                places.append(len(answers))
+                answers.append({})
+        if not items:
+            return answers, _nothing
+        outcomes, note = self._commit_unpublished(items, isolate=True)
+        for place, outcome in zip(places, outcomes, strict=True):
+            answers[place] = outcome if isinstance(outcome, Error) else _entry_json(outcome)
+        if note is None:
+            return answers, _nothing
+        return answers, functools.partial(self._published, note)
 
     def submit_many(self, items: Sequence[Submission], *, verify: bool = True) -> list[Appended]:
         """Log a batch in one transaction with one checkpoint; any bad item rejects the batch."""
@@ -210,15 +272,28 @@ class TransparencyLog:
         return known
 
     def _commit(self, items: Sequence[Submission], *, isolate: bool) -> list[Appended | Error]:
+        outcomes, note = self._commit_unpublished(items, isolate=isolate)
+        if note is not None:
+            self._published(note)
+        return outcomes
+
+    def _commit_unpublished(
+        self, items: Sequence[Submission], *, isolate: bool
+    ) -> tuple[list[Appended | Error], str | None]:
+        """Commit, and the checkpoint it published (its callbacks not yet run)."""
         with self._lock:
             with write_transaction(self.engine) as conn:
                 frontier, outcomes, erased, note = self._append_locked(conn, items, isolate)
             self._frontier = frontier  # once committed
-        if note is not None:
-            self._published(note)
         # An erasure is acknowledged only once its bytes are gone from the database's files.
-        scrub(self.engine, sorted(erased))
-        return outcomes
+        try:
+            scrub(self.engine, sorted(erased.tables))
+        except ErasureIncomplete as exc:
+            if not isolate:
+                raise
+            # Every entry is committed; only the erasures are not acknowledged.
+            outcomes = [exc if i in erased.items else o for i, o in enumerate(outcomes)]
+        return outcomes, note
 
     def _published(self, note: str) -> None:
         for callback in self.after_publish:
@@ -246,7 +321,9 @@ class TransparencyLog:
 
     def _append_locked(
         self, conn: Connection, items: Sequence[Submission], isolate: bool
-    ) -> tuple[merkle.Frontier, list[Appended | Error], set[str], str | None]:
+    ) -> tuple[merkle.Frontier, list[Appended | Error], Erased, str | None]:
+        """Apply and write the items: the frontier, each item's outcome, what they erased, and
+        the checkpoint published."""
         size = logdb.tree_size(conn)
         # Nothing is signed over a right edge the stored checkpoints do not vouch for: it is
         # read back from the store (O(log n) hashes), not taken from this process's copy.
@@ -258,6 +335,7 @@ class TransparencyLog:
         profile = self.profile(conn)
         view = self._view(conn)
         results: list[Appended | Error] = []
+        erasing: set[int] = set()
         entries: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
         payloads: list[dict[str, Any]] = []
@@ -288,6 +366,8 @@ class TransparencyLog:
                 results.append(exc)  # this item alone is refused; nothing of it was applied
                 continue
             view.apply(changes)
+            if any(isinstance(change, SetColumns) for change in changes):
+                erasing.add(position)
             if index == 0:
                 profile = genesis_profile(item.statement.body)
             leaf = merkle.leaf_hash(data)
@@ -316,7 +396,7 @@ class TransparencyLog:
             logdb.insert_rows(conn, "log_node", nodes)
             logdb.insert_rows(conn, "log_payload", payloads)
             note = self._publish_checkpoint(conn, frontier)
-        return frontier, results, view.erased, note
+        return frontier, results, Erased(frozenset(view.erased), frozenset(erasing)), note
 
     def _publish_checkpoint(self, conn: Connection, frontier: merkle.Frontier) -> str:
         root = frontier.root()

@@ -1,26 +1,29 @@
 """One appender per log for every worker process: workers check signatures, one process appends.
 
 Worker processes parse each envelope and check its signature (so checks run on every core),
-then hand the envelope over a Unix socket to the appender process, whose group commit puts
-everything that arrived while the previous transaction ran into one transaction and one signed
-checkpoint. A worker that cannot reach the appender appends in its own process: the database's
-write lock keeps that correct, and an envelope the appender may already have logged is answered
-as a duplicate (statements are deduplicated by payload digest).
+then hand the envelope over a Unix socket to the appender process. One thread there serves
+every worker connection: everything that arrived while it committed the previous batch goes into
+the next transaction and its one signed checkpoint, with no thread hand-off per statement. A
+worker that cannot reach the appender appends in its own process: the database's write lock
+keeps that correct, and an envelope the appender may already have logged is answered as a
+duplicate (statements are deduplicated by payload digest).
 
 Frames are a 4-byte big-endian length and a JSON value; nothing is unpickled. Whoever can
-connect to the socket is trusted not to forge the "signature checked" claim, so the socket lives
-in a directory only the service's user can open (the same user can write the database anyway).
-"""
+connect to the socket is trusted not to forge the "signature checked" claim (nor the payload's
+canonical form, checked with it), so the socket lives in a directory only the service's user can
+open (the same user can write the database anyway)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import selectors
 import socket
-import socketserver
 import struct
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -149,48 +152,218 @@ class AppenderClient:
 
 #: What the server does with one envelope: the entry as a dict, or raises an Error.
 AppendFunction = Callable[[Any], dict[str, Any]]
+#: One answer per envelope (the entry as a dict; an Error to send back; any other exception
+#: drops that connection, and its worker appends for itself), and what to run once every answer
+#: is sent (the checkpoint's callbacks: its file, the witnesses).
+Answer = dict[str, Any] | BaseException
+BatchFunction = Callable[[list[Any]], tuple[list[Answer], Callable[[], None]]]
 
 
-class _Handler(socketserver.BaseRequestHandler):
-    server: AppenderServer
+def _nothing() -> None:
+    return None
 
-    def handle(self) -> None:
-        sock: socket.socket = self.request
-        while True:
+
+def one_by_one(append: AppendFunction) -> BatchFunction:
+    """A batch function that hands each envelope to `append` on its own."""
+
+    def batch(envelopes: list[Any]) -> tuple[list[Answer], Callable[[], None]]:
+        answers: list[Answer] = []
+        for envelope in envelopes:
             try:
-                request = _receive(sock)
-            except (OSError, ValueError):
-                return  # the worker closed its connection (or sent garbage)
-            try:
-                if not isinstance(request, dict) or "envelope" not in request:
-                    raise ValueError("a request is an object with an envelope")
-                answer = self.server.append(request["envelope"])
-            except Error as exc:
-                answer = {"error": error_to_wire(exc)}
-            except Exception:  # never answered as an Error: the worker logs it itself
-                log.exception("the appender failed on a request")
-                return
-            try:
-                _send(sock, answer)
-            except OSError:
-                return
+                answers.append(append(envelope))
+            except Exception as exc:
+                answers.append(exc)
+        return answers, _nothing
+
+    return batch
 
 
-class AppenderServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """The appender's side: a thread per worker connection, all feeding one append function
-    (which is the log's group commit, so concurrent requests share a transaction)."""
+class _Connection:
+    __slots__ = ("sock", "buffer")
 
-    daemon_threads = True
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+
+class AppenderServer:
+    """The appender's side: one thread serves every worker connection. Whatever arrived while
+    the previous batch was being committed is committed as the next batch (one transaction and
+    one checkpoint), so no thread hand-off or lock is needed to share transactions.
+
+    `window` (seconds): after the first request, wait that long for more, or until every
+    connection has one waiting."""
+
     #: Every worker thread keeps a connection: room for all of them connecting at once.
     request_queue_size = 256
+    #: A worker that does not take its answer in this long loses its connection.
+    send_timeout = 30.0
 
-    def __init__(self, path: str | Path, append: AppendFunction) -> None:
-        self.append = append
+    def __init__(
+        self,
+        path: str | Path,
+        append: AppendFunction | None = None,
+        *,
+        batch: BatchFunction | None = None,
+        window: float = 0.0,
+    ) -> None:
+        if batch is None:
+            if append is None:
+                raise ValueError("an appender needs an append or a batch function")
+            batch = one_by_one(append)
+        self.batch = batch
+        self.window = window
         path = Path(path)
         if path.exists():
             path.unlink()  # a socket left by an appender that did not stop cleanly
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # the socket is the service user's alone
         try:
-            super().__init__(str(path), _Handler)
+            self.listener.bind(str(path))
         finally:
             os.umask(old)
+        self.listener.listen(self.request_queue_size)
+        self.listener.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.listener, selectors.EVENT_READ, None)
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._connections: dict[socket.socket, _Connection] = {}
+        self._stop = False
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Answer requests until `shutdown`."""
+        self._idle.clear()
+        try:
+            while not self._stop:
+                ready = self._read(poll_interval)
+                if ready and self.window > 0:
+                    deadline = time.monotonic() + self.window
+                    while not self._stop and len(ready) < len(self._connections):
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        ready += self._read(left)
+                if ready:
+                    self._answer(ready)
+        finally:
+            self._idle.set()
+
+    def shutdown(self) -> None:
+        """Stop `serve_forever` after the batch it is committing; wait until it has."""
+        self._stop = True
+        with contextlib.suppress(OSError):
+            self._wake_write.send(b"\0")
+        self._idle.wait()
+
+    def server_close(self) -> None:
+        for connection in list(self._connections.values()):
+            self._close(connection)
+        self._selector.close()
+        self.listener.close()
+        self._wake_read.close()
+        self._wake_write.close()
+
+    def _read(self, timeout: float) -> list[tuple[_Connection, bytes]]:
+        """The whole frames that arrived within `timeout`, by connection, in order."""
+        ready: list[tuple[_Connection, bytes]] = []
+        for key, _ in self._selector.select(timeout):
+            if key.fileobj is self.listener:
+                self._accept()
+            elif key.fileobj is self._wake_read:
+                with contextlib.suppress(OSError):
+                    self._wake_read.recv(64)
+            else:
+                self._receive(key.data, ready)
+        return ready
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                log.exception("the appender could not accept a connection")
+                return
+            sock.settimeout(self.send_timeout)
+            connection = _Connection(sock)
+            self._connections[sock] = connection
+            self._selector.register(sock, selectors.EVENT_READ, connection)
+
+    def _receive(self, connection: _Connection, ready: list[tuple[_Connection, bytes]]) -> None:
+        try:
+            chunk = connection.sock.recv(1 << 20)  # readable: returns at once
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._close(connection)  # the worker closed its connection
+            return
+        buffer = connection.buffer
+        buffer += chunk
+        while len(buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(buffer)
+            if length > MAX_FRAME:
+                self._close(connection)
+                return
+            end = _LENGTH.size + length
+            if len(buffer) < end:
+                return
+            ready.append((connection, bytes(buffer[_LENGTH.size : end])))
+            del buffer[:end]
+
+    def _close(self, connection: _Connection) -> None:
+        if self._connections.pop(connection.sock, None) is not None:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(connection.sock)
+        connection.sock.close()
+
+    def _answer(self, ready: list[tuple[_Connection, bytes]]) -> None:
+        asking: list[_Connection] = []
+        envelopes: list[Any] = []
+        for connection, frame in ready:
+            try:
+                request = json.loads(frame)
+                if not isinstance(request, dict) or "envelope" not in request:
+                    raise ValueError("a request is an object with an envelope")
+            except ValueError:
+                self._close(connection)  # garbage: nothing to answer
+                continue
+            asking.append(connection)
+            envelopes.append(request["envelope"])
+        if not envelopes:
+            return
+        try:
+            answers, then = self.batch(envelopes)
+        except Error as exc:  # the whole transaction was refused: every member with it
+            answers, then = [exc] * len(envelopes), _nothing
+        except Exception as exc:  # never answered as an Error: the workers log it themselves
+            answers, then = [exc] * len(envelopes), _nothing
+        failed = False
+        for connection, answer in zip(asking, answers, strict=True):
+            if isinstance(answer, Error):
+                answer = {"error": error_to_wire(answer)}
+            elif isinstance(answer, BaseException):
+                failed = True
+                self._close(connection)
+                continue
+            try:
+                _send(connection.sock, answer)
+            except OSError:
+                self._close(connection)
+        if failed:
+            log.error("the appender failed on a request", exc_info=_first_failure(answers))
+        try:
+            then()
+        except Exception:
+            log.exception("the appender's after-commit work failed")
+
+
+def _first_failure(answers: list[Answer]) -> BaseException | None:
+    for answer in answers:
+        if isinstance(answer, BaseException) and not isinstance(answer, Error):
+            return answer
+    return None

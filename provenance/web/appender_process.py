@@ -1,8 +1,10 @@
 """The log's appender process under gunicorn: started by the master before its workers, it
-appends what every worker checked (provenance.log.appender), and stops with the master."""
+appends what every worker checked (provenance.log.appender), is started again if it dies, and
+stops with the master."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -49,12 +51,12 @@ def serve(path: str) -> None:
     plugins = load_plugins(settings.plugins)
     service = Service(settings, plugins.registry, APP_METADATA)
     transparency_log = service.log
-    transparency_log.share_commits(float(os.environ.get(WINDOW_ENV) or DEFAULT_WINDOW_MS) / 1000)
     transparency_log.after_publish.append(metrics.count_append)
     if service.witnessing is not None:
         # The last checkpoint before a restart may not have reached every witness yet.
         service.witnessing.push_latest()
-    server = AppenderServer(path, transparency_log.append_checked)
+    window = float(os.environ.get(WINDOW_ENV) or DEFAULT_WINDOW_MS) / 1000
+    server = AppenderServer(path, batch=transparency_log.append_checked_batch, window=window)
 
     def stop(signum: int, frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -67,6 +69,53 @@ def serve(path: str) -> None:
         server.server_close()
         Path(path).unlink(missing_ok=True)
         service.close()
+
+
+#: This module, by name (run as a program it is `__main__`).
+_MODULE = "provenance.web.appender_process"
+#: An appender that stops this many times within RESTART_WINDOW seconds is not started again.
+RESTARTS = 5
+RESTART_WINDOW = 60.0
+
+
+def supervise(path: str) -> None:
+    """Run the appender in a child process, and start it again if it ends other than by being
+    told to: workers reconnect to the same socket, and append for themselves meanwhile. Until
+    SIGTERM or SIGINT, which it passes on (the appender finishes the transaction it is in)."""
+    from provenance.web.access_log import configure_logging
+
+    configure_logging()
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    ends: collections.deque[float] = collections.deque(maxlen=RESTARTS)
+    while not stopping:
+        child = subprocess.Popen([sys.executable, "-m", _MODULE, "--serve", path])
+        if stopping:  # told to stop while it was being started
+            child.terminate()
+        code = child.wait()
+        if stopping:
+            break
+        ends.append(time.monotonic())
+        if len(ends) == RESTARTS and ends[-1] - ends[0] < RESTART_WINDOW:
+            log.error(
+                "the appender stopped %d times within %.0f s (last exit status %s): it is not "
+                "started again, and each worker process appends for itself",
+                RESTARTS,
+                RESTART_WINDOW,
+                code,
+            )
+            break
+        log.error("the appender stopped (exit status %s): starting it again", code)
+        time.sleep(0.5)
 
 
 def _answers(path: Path) -> bool:
@@ -104,7 +153,7 @@ def start() -> subprocess.Popen[bytes] | None:
         return None
     directory = Path(tempfile.mkdtemp(prefix="provenance-appender-"))  # mode 0700
     path = directory / "append.sock"
-    process = subprocess.Popen([sys.executable, "-m", "provenance.web.appender_process", str(path)])
+    process = subprocess.Popen([sys.executable, "-m", _MODULE, str(path)])
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline and process.poll() is None:
         if _answers(path):
@@ -133,4 +182,7 @@ def stop(process: subprocess.Popen[bytes] | None) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    if sys.argv[1] == "--serve":
+        serve(sys.argv[2])
+    else:
+        supervise(sys.argv[1])

@@ -61,11 +61,18 @@ def public_read(view: View) -> View:
     return cast(View, marked)
 
 
+#: (lowercase name, name, value): a response's names are read once, not once a header.
+_SECURITY_ITEMS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
+
+
 def install(app: Flask) -> None:
     @app.after_request
     def add_headers(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for lower, name, value in _SECURITY_ITEMS:
+            if lower not in present:  # a view's own policy wins
+                headers.add(name, value)
         if request.environ.get(_PUBLIC_READ):
             response.headers["Access-Control-Allow-Origin"] = "*"
         profile = service().profile()

@@ -7,6 +7,7 @@ import hmac
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import (
@@ -74,11 +75,22 @@ RATE_LIMITED = Counter(
 bp = Blueprint("metrics", __name__)
 
 
+#: The counter and histogram of each (method, route, status): `labels` looks them up under a
+#: lock and checks the labels on every call.
+_series: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
+
+
 def observe(method: str, route: str | None, status: int, seconds: float) -> None:
     """Count one answered request (the access log calls this as each answer ends)."""
-    label = route or UNMATCHED
-    REQUESTS.labels(method, label, str(status)).inc()
-    LATENCY.labels(label).observe(seconds)
+    key = (method, route, status)
+    series = _series.get(key)
+    if series is None:
+        label = route or UNMATCHED
+        series = (REQUESTS.labels(method, label, str(status)), LATENCY.labels(label))
+        if len(_series) < 10_000:  # methods come from clients: the cache stays bounded
+            _series[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 class _Forward(Collector):
@@ -164,16 +176,18 @@ def count_append(note: str) -> None:
     APPENDS.inc()
 
 
-def _attach_appends(svc: Service) -> None:
+def _attach_appends(svc: Service) -> bool:
     """Count the log's append transactions (the log object, which loads the keys, is made by
-    the first request that needs it: a write, which is where this is called)."""
+    the first request that needs it: a write, which is where this is called); False while
+    there is no log to count."""
     try:
         log = svc.log
     except Error:
-        return  # no keys yet: nothing can be appended either
+        return False  # no keys yet: nothing can be appended either
     with _attaching:
         if count_append not in log.after_publish:
             log.after_publish.append(count_append)
+    return True
 
 
 def _count_refusal(error: RateLimited) -> Response:
@@ -188,7 +202,11 @@ def install(app: Flask, svc: Service) -> None:
         raise ValueError(f"METRICS_TOKEN must have at least {MIN_TOKEN_LENGTH} characters")
     app.register_error_handler(RateLimited, _count_refusal)
 
+    attached: list[bool] = []
+
     @app.before_request
     def _appends() -> None:
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not svc.settings.read_only:
-            _attach_appends(svc)
+        if attached or request.method in ("GET", "HEAD", "OPTIONS") or svc.settings.read_only:
+            return
+        if _attach_appends(svc):  # counted from now on
+            attached.append(True)

@@ -471,7 +471,15 @@ def bench_concurrent_singles(workdir: Path, count: int, workers: int, rounds: in
     service = demo_service(data_dir)
     envelopes = signed_envelopes(data_dir, (count + 100) * rounds * len(MODES), "concurrent")
     plain, tables = verify_costs(service, envelopes[:1000])
+    database_url = service.settings.database_url
     service.close()
+    engine = make_engine(database_url)
+
+    def transactions() -> int:
+        # Every append transaction publishes one checkpoint.
+        with read_connection(engine) as conn:
+            return int(conn.exec_driver_sql("SELECT count(*) FROM log_checkpoint").scalar_one())
+
     bodies = iter([json.dumps(e).encode() for e in envelopes])
     figures: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     for r in range(rounds):
@@ -481,9 +489,11 @@ def bench_concurrent_singles(workdir: Path, count: int, workers: int, rounds: in
                 warm = [next(bodies) for _ in range(100)]
                 post_timed(port, warm, "/api/v1/statements", CONCURRENT)
                 chunk = [next(bodies) for _ in range(count)]
+                before = transactions()
                 cpu0, wall0 = tree_cpu(server.pid), time.perf_counter()
                 latencies = post_timed(port, chunk, "/api/v1/statements", CONCURRENT)
                 wall, cpu = time.perf_counter() - wall0, tree_cpu(server.pid) - cpu0
+                committed = transactions() - before
             finally:
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=60)
@@ -492,6 +502,7 @@ def bench_concurrent_singles(workdir: Path, count: int, workers: int, rounds: in
                 "cpu_ms": cpu / count * 1e3,
                 "p50_ms": percentile(latencies, 0.5) * 1e3,
                 "p99_ms": percentile(latencies, 0.99) * 1e3,
+                "transactions_per_statement": committed / count,
             }
             figures[mode].append(f)
             say(
@@ -499,8 +510,10 @@ def bench_concurrent_singles(workdir: Path, count: int, workers: int, rounds: in
                 f"statement = {plain * 1e3 / f['cpu_ms']:.2f}x a plain verify "
                 f"({plain * 1e3:.2f} ms), {tables * 1e3 / f['cpu_ms']:.2f}x a verify with tables "
                 f"({tables * 1e3:.2f} ms); latency p50 {f['p50_ms']:.1f} ms, "
-                f"p99 {f['p99_ms']:.1f} ms"
+                f"p99 {f['p99_ms']:.1f} ms; {f['transactions_per_statement']:.2f} transactions "
+                f"a statement; load average {os.getloadavg()[0]:.1f}"
             )
+    engine.dispose()
     ratios = sorted(
         one["cpu_ms"] / each["cpu_ms"]
         for one, each in zip(figures["one appender"], figures["each worker appends"], strict=True)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import Connection
 from provenance.app import APP_METADATA
 from provenance.errors import Error
 from provenance.log import keystore
+from provenance.log.append import parse_checked_submission, parse_submission
 from provenance.log.appender import (
     AppenderClient,
     AppenderServer,
@@ -29,13 +31,14 @@ from provenance.log.appender import (
     error_to_wire,
 )
 from provenance.log.batching import GroupCommit
-from provenance.log.errors import BadSignature, RevokedKey
+from provenance.log.errors import BadEnvelope, BadSignature, RevokedKey, UnknownKey
 from provenance.log.service import Service
 from provenance.log.settings import Settings
 from provenance.log.signing import generate_private_key
 from provenance.log.store import logdb
 from provenance.log.store.engine import read_connection
 from provenance.plugins import load_plugins
+from provenance.web import appender_process
 from tests.log.members import MEMBER, core_registry
 from tests.parties import Authority, PartyKey
 from tests.paths import PROJECT
@@ -58,13 +61,13 @@ def appender(tmp_path: Path) -> Iterator[Appender]:
     service.initialise()
     calls: list[Any] = []
 
-    def append(envelope: Any) -> dict[str, Any]:
-        calls.append(envelope)
-        return service.log.append_checked(envelope)
+    def batch(envelopes: list[Any]) -> tuple[list[Any], Callable[[], None]]:
+        calls.extend(envelopes)
+        return service.log.append_checked_batch(envelopes)
 
     # Socket paths are short (108 bytes); pytest's tmp_path may not be.
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"provenance-test-{os.getpid()}.sock"
-    server = AppenderServer(path, append)
+    server = AppenderServer(path, batch=batch)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     made = Appender(service, server, path, calls)
@@ -238,6 +241,89 @@ def test_a_commit_window_gathers_more_submissions_per_commit() -> None:
             assert sum(batches) == 8
 
 
+def frame(value: Any) -> bytes:
+    data = json.dumps(value).encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def read_frame(sock: socket.socket) -> Any:
+    head = sock.recv(4, socket.MSG_WAITALL)
+    if len(head) < 4:
+        return None  # closed
+    return json.loads(sock.recv(int.from_bytes(head, "big"), socket.MSG_WAITALL))
+
+
+def test_envelopes_that_arrive_together_are_one_batch_in_order(tmp_path: Path) -> None:
+    """What every connection sent while the server was busy is committed as one batch; each
+    connection gets its own answer, and garbage only costs its sender the connection."""
+    batches: list[list[Any]] = []
+
+    def batch(envelopes: list[Any]) -> tuple[list[Any], Callable[[], None]]:
+        batches.append(list(envelopes))
+        answers: list[Any] = [{"echo": e} for e in envelopes]
+        answers[envelopes.index("refused")] = BadEnvelope("refused", item="x")
+        return answers, lambda: batches.append(["after"])
+
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"provenance-batch-{os.getpid()}.sock"
+    server = AppenderServer(path, batch=batch)
+    clients = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(5)]
+    try:
+        for client in clients:
+            client.connect(str(path))
+        for n, client in enumerate(clients[:3]):
+            client.sendall(frame({"envelope": n}))
+        clients[3].sendall(frame({"envelope": "refused"}))
+        clients[4].sendall(frame(["not", "a", "request"]))
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        answers = [read_frame(client) for client in clients]
+        server.shutdown()
+        thread.join()
+    finally:
+        server.server_close()
+        path.unlink(missing_ok=True)
+        for client in clients:
+            client.close()
+    assert answers[:3] == [{"echo": 0}, {"echo": 1}, {"echo": 2}]
+    assert answers[3]["error"]["class"].endswith(":BadEnvelope")
+    assert answers[4] is None  # garbage: the connection is closed, nothing answered
+    assert batches == [[0, 1, 2, "refused"], ["after"]]
+
+
+def test_one_refusal_in_a_batch_leaves_the_others_one_transaction(appender: Appender) -> None:
+    party = register(appender.service, 13)
+    stranger = PartyKey(generate_private_key(), "5412345000099")  # never registered
+    envelopes = [statement(party, 0), statement(stranger, 1), statement(party, 2), {"x": 1}]
+    log = appender.service.log
+    with read_connection(appender.service.engine) as conn:
+        size, checkpoints = logdb.tree_size(conn), checkpoint_count(conn)
+    answers, then = log.append_checked_batch(envelopes)
+    then()
+    first, second = answers[0], answers[2]
+    assert isinstance(first, dict) and isinstance(second, dict)
+    assert [first["index"], second["index"]] == [size, size + 1]
+    assert isinstance(answers[1], UnknownKey)
+    assert isinstance(answers[3], BadEnvelope)
+    with read_connection(appender.service.engine) as conn:
+        assert logdb.tree_size(conn) == size + 2
+        assert checkpoint_count(conn) == checkpoints + 1
+    again, _ = log.append_checked_batch([envelopes[0], envelopes[0]])
+    assert [a["index"] for a in again if isinstance(a, dict)] == [size, size]
+    assert all(isinstance(a, dict) and a["duplicate"] for a in again)
+    assert appender.service.verify().ok
+
+
+def test_the_appender_reads_a_checked_envelope_as_the_worker_does(appender: Appender) -> None:
+    party = register(appender.service, 13)
+    registry = appender.service.registry
+    envelope = statement(party, 0)
+    assert parse_checked_submission(envelope, registry) == parse_submission(envelope, registry)
+    other = register(appender.service, 20)
+    mixed = dict(envelope, signatures=[{**envelope["signatures"][0], "keyid": other.key_id}])
+    with pytest.raises(BadEnvelope):
+        parse_checked_submission(mixed, registry)
+
+
 def test_gunicorn_workers_share_one_appender(tmp_path: Path) -> None:
     """The deployment's gunicorn configuration starts the appender before its two workers,
     and stops it with them."""
@@ -262,11 +348,29 @@ def test_gunicorn_workers_share_one_appender(tmp_path: Path) -> None:
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda b: post(port, b), bodies))
         assert statuses == [201] * 40, stderr.read_text()
-    assert not Path(f"/proc/{appender_pid[0]}").exists()  # stopped with the master
-    assert "appending in this process" not in stderr.read_text()
+        assert "appending in this process" not in stderr.read_text()
+        # The appender dies: its supervisor starts it again, on the same socket.
+        (first,) = child_processes(appender_pid[0])
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while set(child_processes(appender_pid[0])) in (set(), {first}):
+            assert time.monotonic() < deadline, stderr.read_text()
+            time.sleep(0.1)
+        (second,) = child_processes(appender_pid[0])
+        socket_path = Path(child_processes(appender_pid[0])[second].split("\0")[4])
+        while not appender_process._answers(socket_path):  # noqa: SLF001
+            assert time.monotonic() < deadline, stderr.read_text()
+            time.sleep(0.1)
+        bodies = [json.dumps(statement(party, i)).encode() for i in range(40, 80)]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda b: post(port, b), bodies))
+        assert statuses == [201] * 40, stderr.read_text()
+        assert "the appender stopped (exit status -9): starting it again" in stderr.read_text()
+    for pid in (appender_pid[0], second):
+        assert not Path(f"/proc/{pid}").exists()  # stopped with the master
     service = Service(settings, registry, APP_METADATA)
     with read_connection(service.engine) as conn:
-        assert logdb.tree_size(conn) == 2 + 40  # genesis, registration, 40 statements
+        assert logdb.tree_size(conn) == 2 + 80  # genesis, registration, 80 statements
     assert service.verify().ok
     service.close()
 
