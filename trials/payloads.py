@@ -19,6 +19,7 @@ from provenance.log.statements import format_timestamp
 from provenance.log.store.engine import query, write_transaction
 from trials.dataset_files import dataset_format_of_upload, summarise
 from trials.dataset_sources import Source
+from trials.datasets import DatasetSummary
 from trials.uploads import ReadAtUpload, record_summary, record_upload
 
 SALT_BYTES = 32
@@ -63,6 +64,17 @@ def commitment_of_file(salt: bytes, path: Path) -> str:
 def content_commitment(salt: bytes, content_hash: str) -> str:
     """The same salted binding for a dataset's canonical content hash."""
     return hashlib.sha256(salt + bytes.fromhex(content_hash)).hexdigest()
+
+
+def read_at(salt: bytes, summary: DatasetSummary) -> ReadAtUpload:
+    """What a statement about these bytes (stored under `salt`) must state."""
+    return ReadAtUpload(
+        summary.format,
+        content_commitment(salt, summary.content_hash),
+        summary.row_count,
+        summary.column_count,
+        summary.domains,
+    )
 
 
 def parse_salt(value: str | None) -> bytes:
@@ -128,14 +140,7 @@ def store_payload(
                 row = (key, salt, sha256, media_type[:100], size, format_timestamp(now))
                 _insert(conn, row, spool)
             if summary is not None:
-                read = ReadAtUpload(
-                    summary.format,
-                    content_commitment(salt, summary.content_hash),
-                    summary.row_count,
-                    summary.column_count,
-                    summary.domains,
-                )
-                record_summary(conn, key, read)
+                record_summary(conn, key, read_at(salt, summary))
     return {"commitment": key, "sha256": sha256, "size": size}
 
 

@@ -11,7 +11,7 @@ from provenance.log.kinds import KindRule, Op, ledger_kind
 from provenance.log.ledger import Ledger
 from trials.dataset_files import FORMATS, check_domain, summarise_bytes
 from trials.errors import BadDataset
-from trials.payloads import content_commitment
+from trials.payloads import read_at
 from trials.rows import (
     CONSENT_RECORD,
     DATASET_VERSION,
@@ -100,11 +100,9 @@ def _read_stored(op: Op, payload: str) -> ReadAtUpload | None:
     data, salt, fmt = stored["data"], stored["salt"], op.body["format"]
     assert data is not None and salt is not None  # only erasure empties them: see check_payload
     try:
-        dataset = summarise_bytes(data, fmt)
+        return read_at(salt, summarise_bytes(data, fmt))
     except BadDataset as exc:
         raise BadStatement(f"the uploaded payload is not a {fmt} dataset: {exc.detail}") from None
-    commitment = content_commitment(salt, dataset.content_hash)
-    return ReadAtUpload(fmt, commitment, dataset.row_count, dataset.column_count, dataset.domains)
 
 
 def _put_version(op: Op, *, trial_id: str, version: int, why: str | None) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from provenance.errors import Error, TooLarge
 from provenance.log import merkle
-from provenance.log.appender import AppenderClient, AppenderUnavailable
+from provenance.log.appender import AppenderClient, AppenderUnavailable, no_follow_up
 from provenance.log.batching import GroupCommit
 from provenance.log.canonical import parse_json, sha256
 from provenance.log.entries import ZERO_HASH_HEX, entry_bytes
@@ -54,23 +54,17 @@ class Appended:
     duplicate: bool = False
 
 
-def parse_submission(envelope_json: Any, registry: Registry) -> Submission:
-    """Envelope → statement, with every structural check that needs no database."""
-    envelope = parse_envelope(envelope_json, payload_types=registry.payload_types)
-    statement = registry.statement(envelope)
-    if envelope.signatures[0].keyid != statement.signer:
-        raise BadEnvelope("the signature's keyid differs from the statement's signer")
-    detached = registry.is_detached(envelope.payload_type)
-    return Submission(envelope, statement, sha256(envelope.payload), detached)
+def parse_submission(
+    envelope_json: Any, registry: Registry, *, checked: bool = False
+) -> Submission:
+    """Envelope → statement, with every structural check that needs no database.
 
-
-def parse_checked_submission(envelope_json: Any, registry: Registry) -> Submission:
-    """`parse_submission` of an envelope a worker process of this log has parsed and whose
-    signature it checked: the statement is read from the payload again (and the digest taken
-    again), but the payload's canonical form, which the worker checked with the signature over
-    those bytes, is not checked a second time."""
+    `checked`: a worker process of this log parsed the envelope and checked its signature, so
+    the statement is read from the payload again (and the digest taken again), but the
+    payload's canonical form, which the worker checked with the signature over those bytes, is
+    not checked a second time."""
     envelope = parse_envelope(envelope_json, payload_types=registry.payload_types)
-    if envelope.payload_type == PAYLOAD_TYPE:  # never a plug-in's codec
+    if checked and envelope.payload_type == PAYLOAD_TYPE:  # never a plug-in's codec
         statement = statement_from_json(parse_json(envelope.payload))
     else:
         statement = registry.statement(envelope)
@@ -78,10 +72,6 @@ def parse_checked_submission(envelope_json: Any, registry: Registry) -> Submissi
         raise BadEnvelope("the signature's keyid differs from the statement's signer")
     detached = registry.is_detached(envelope.payload_type)
     return Submission(envelope, statement, sha256(envelope.payload), detached)
-
-
-def _nothing() -> None:
-    return None
 
 
 def _entry_json(appended: Appended) -> dict[str, Any]:
@@ -148,11 +138,6 @@ class TransparencyLog:
         #: envelopes go there, to share its transactions and checkpoints (see appender.py).
         self.channel: AppenderClient | None = None
 
-    def share_commits(self, window: float) -> None:
-        """Let each single-statement transaction wait up to `window` seconds for more to share
-        it (and its checkpoint) with; 0: commit at once, sharing only with those queued."""
-        self._group.window = window
-
     def parse(self, envelope_json: Any) -> Submission:
         """An envelope as this log reads it (its payload types and kinds)."""
         return parse_submission(envelope_json, self.registry)
@@ -211,39 +196,34 @@ class TransparencyLog:
                 )
         return self._group.submit(item)
 
-    def append_checked(self, envelope_json: Any) -> dict[str, Any]:
-        """The appender process's side of `submit`: an envelope whose signature a worker process
-        checked (key validity, the kind's rules and duplicates are still decided here, under the
-        write lock). The entry as the worker reads it back."""
-        return _entry_json(
-            self._group.submit(parse_checked_submission(envelope_json, self.registry))
-        )
-
     def append_checked_batch(
         self, envelopes: Sequence[Any]
     ) -> tuple[list[dict[str, Any] | BaseException], Callable[[], None]]:
-        """`append_checked` of envelopes that arrived together: one transaction and one
-        checkpoint for all of them, each with its own answer (its entry, or its error). The
-        callable runs the checkpoint's callbacks (its file, the witnesses): the caller runs it
-        once the answers are sent, since the commit made them durable already."""
+        """The appender process's side of `submit`, for envelopes whose signatures worker
+        processes checked and that arrived together (key validity, the kind's rules and
+        duplicates are still decided here, under the write lock): one transaction and one
+        checkpoint for all of them, each with its own answer (the entry as the worker reads it
+        back, or its error). The callable runs the checkpoint's callbacks (its file, the
+        witnesses): the caller runs it once the answers are sent, since the commit made them
+        durable already."""
         answers: list[dict[str, Any] | BaseException] = []
         items: list[Submission] = []
         places: list[int] = []
         for envelope_json in envelopes:
             try:
-                items.append(parse_checked_submission(envelope_json, self.registry))
+                items.append(parse_submission(envelope_json, self.registry, checked=True))
             except Exception as exc:  # this envelope alone is refused
                 answers.append(exc)
             else:
                 places.append(len(answers))
                 answers.append({})
         if not items:
-            return answers, _nothing
+            return answers, no_follow_up
         outcomes, note = self._commit_unpublished(items, isolate=True)
         for place, outcome in zip(places, outcomes, strict=True):
             answers[place] = outcome if isinstance(outcome, Error) else _entry_json(outcome)
         if note is None:
-            return answers, _nothing
+            return answers, no_follow_up
         return answers, functools.partial(self._published, note)
 
     def submit_many(self, items: Sequence[Submission], *, verify: bool = True) -> list[Appended]:

@@ -150,8 +150,6 @@ class AppenderClient:
         self._local = threading.local()
 
 
-#: What the server does with one envelope: the entry as a dict, or raises an Error.
-AppendFunction = Callable[[Any], dict[str, Any]]
 #: One answer per envelope (the entry as a dict; an Error to send back; any other exception
 #: drops that connection, and its worker appends for itself), and what to run once every answer
 #: is sent (the checkpoint's callbacks: its file, the witnesses).
@@ -159,23 +157,8 @@ Answer = dict[str, Any] | BaseException
 BatchFunction = Callable[[list[Any]], tuple[list[Answer], Callable[[], None]]]
 
 
-def _nothing() -> None:
-    return None
-
-
-def one_by_one(append: AppendFunction) -> BatchFunction:
-    """A batch function that hands each envelope to `append` on its own."""
-
-    def batch(envelopes: list[Any]) -> tuple[list[Answer], Callable[[], None]]:
-        answers: list[Answer] = []
-        for envelope in envelopes:
-            try:
-                answers.append(append(envelope))
-            except Exception as exc:
-                answers.append(exc)
-        return answers, _nothing
-
-    return batch
+def no_follow_up() -> None:
+    """What a batch runs after its answers when it published no checkpoint."""
 
 
 class _Connection:
@@ -202,15 +185,10 @@ class AppenderServer:
     def __init__(
         self,
         path: str | Path,
-        append: AppendFunction | None = None,
         *,
-        batch: BatchFunction | None = None,
+        batch: BatchFunction,
         window: float = 0.0,
     ) -> None:
-        if batch is None:
-            if append is None:
-                raise ValueError("an appender needs an append or a batch function")
-            batch = one_by_one(append)
         self.batch = batch
         self.window = window
         path = Path(path)
@@ -339,9 +317,9 @@ class AppenderServer:
         try:
             answers, then = self.batch(envelopes)
         except Error as exc:  # the whole transaction was refused: every member with it
-            answers, then = [exc] * len(envelopes), _nothing
+            answers, then = [exc] * len(envelopes), no_follow_up
         except Exception as exc:  # never answered as an Error: the workers log it themselves
-            answers, then = [exc] * len(envelopes), _nothing
+            answers, then = [exc] * len(envelopes), no_follow_up
         failed = False
         for connection, answer in zip(asking, answers, strict=True):
             if isinstance(answer, Error):

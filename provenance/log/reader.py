@@ -33,7 +33,7 @@ def kept_nodes() -> KeptNodes:
 
 
 def _proof(conn: Connection, plan: list[list[NodeAddr]], kept: KeptNodes | None) -> list[bytes]:
-    addrs = {a for step in plan for a in step}
+    addrs = set(merkle.plan_addrs(plan))
     nodes: dict[NodeAddr, bytes] = {}
     if kept is not None:
         for addr in addrs:

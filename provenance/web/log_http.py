@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import Connection
 
@@ -34,6 +37,7 @@ FULL_TILES_KEPT = 2048
 _FULL_TILES = "provenance.full_hash_tiles"
 _KEPT_NODES = "provenance.kept_tree_hashes"
 MAX_INDEX = 2**62
+T = TypeVar("T")
 
 
 def checked_index(index: int) -> int:
@@ -111,10 +115,16 @@ def tile(tile_path: str) -> Response:
     return Response(data, content_type="application/octet-stream", headers={"Cache-Control": cache})
 
 
+def _app_cache(name: str, make: Callable[[], T]) -> T:
+    """This app's cache by name, made by the first request that needs it."""
+    kept: T | None = current_app.extensions.get(name)
+    if kept is None:
+        kept = current_app.extensions.setdefault(name, make())
+    return kept
+
+
 def _full_hash_tile(conn: Connection, level: int, index: int) -> bytes:
-    kept: Recent[tuple[int, int], bytes] | None = current_app.extensions.get(_FULL_TILES)
-    if kept is None:  # the first full tile this app serves
-        kept = current_app.extensions.setdefault(_FULL_TILES, Recent(FULL_TILES_KEPT))
+    kept: Recent[tuple[int, int], bytes] = _app_cache(_FULL_TILES, lambda: Recent(FULL_TILES_KEPT))
     data = kept.get((level, index))
     if data is None:
         data = reader.hash_tile(conn, level, index, tiles.TILE_WIDTH)
@@ -122,19 +132,15 @@ def _full_hash_tile(conn: Connection, level: int, index: int) -> bytes:
     return data
 
 
-def _kept_nodes() -> reader.KeptNodes:
-    kept: reader.KeptNodes | None = current_app.extensions.get(_KEPT_NODES)
-    if kept is None:
-        kept = current_app.extensions.setdefault(_KEPT_NODES, reader.kept_nodes())
-    return kept
-
-
 @bp.get("/receipt/<int:index>")
 def receipt(index: int) -> Response:
     wanted, possible = min_witnesses()
     with read_connection(service().engine) as conn:
         proof = reader.receipt(
-            conn, checked_index(index), wanted if possible else None, _kept_nodes()
+            conn,
+            checked_index(index),
+            wanted if possible else None,
+            _app_cache(_KEPT_NODES, reader.kept_nodes),
         )
     return Response(
         proof,

@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from provenance.app import APP_METADATA
 from provenance.errors import Error
 from provenance.log import keystore
-from provenance.log.append import parse_checked_submission, parse_submission
+from provenance.log.append import parse_submission
 from provenance.log.appender import (
     AppenderClient,
     AppenderServer,
@@ -30,7 +30,6 @@ from provenance.log.appender import (
     error_from_wire,
     error_to_wire,
 )
-from provenance.log.batching import GroupCommit
 from provenance.log.errors import BadEnvelope, BadSignature, RevokedKey, UnknownKey
 from provenance.log.service import Service
 from provenance.log.settings import Settings
@@ -213,32 +212,40 @@ def test_a_torn_answer_is_unavailable_and_the_worker_finds_its_entry(
     assert again.duplicate and again.index == logged.index
 
 
-def test_a_commit_window_gathers_more_submissions_per_commit() -> None:
-    batches: list[int] = []
+def test_a_commit_window_gathers_more_submissions_per_commit(tmp_path: Path) -> None:
+    """With a window, the appender waits after a first request for more, and closes the window
+    early once every connection has one waiting."""
+    batches: list[list[Any]] = []
 
-    def commit(items: Any) -> list[int]:
-        batches.append(len(items))
-        time.sleep(0.002)
-        return list(items)
+    def batch(envelopes: list[Any]) -> tuple[list[Any], Callable[[], None]]:
+        batches.append(list(envelopes))
+        return [{"echo": e} for e in envelopes], lambda: None
 
-    plain: GroupCommit[int, int] = GroupCommit(commit)
-    windowed: GroupCommit[int, int] = GroupCommit(commit, window=0.05, most=8)
-    for group in (plain, windowed):
-        batches.clear()
-        barrier = threading.Barrier(8)
-
-        def one(
-            n: int, group: GroupCommit[int, int] = group, barrier: threading.Barrier = barrier
-        ) -> int:
-            barrier.wait()
-            return group.submit(n)
-
-        with ThreadPoolExecutor(8) as pool:
-            assert sorted(pool.map(one, range(8))) == list(range(8))
-        if group is windowed:
-            assert batches == [8]  # the window closed early, once eight were queued
-        else:
-            assert sum(batches) == 8
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"provenance-window-{os.getpid()}.sock"
+    server = AppenderServer(path, batch=batch, window=5.0)
+    clients = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(3)]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    try:
+        for client in clients:
+            client.connect(str(path))
+        thread.start()
+        time.sleep(0.2)  # every connection accepted
+        started = time.monotonic()
+        for n, client in enumerate(clients):
+            client.sendall(frame({"envelope": n}))
+            time.sleep(0.05)
+        answers = [read_frame(client) for client in clients]
+        waited = time.monotonic() - started
+        server.shutdown()
+        thread.join()
+    finally:
+        server.server_close()
+        path.unlink(missing_ok=True)
+        for client in clients:
+            client.close()
+    assert answers == [{"echo": 0}, {"echo": 1}, {"echo": 2}]
+    assert batches == [[0, 1, 2]]  # one commit for all three
+    assert waited < 2.5  # the window closed early, once all three were waiting
 
 
 def frame(value: Any) -> bytes:
@@ -317,11 +324,13 @@ def test_the_appender_reads_a_checked_envelope_as_the_worker_does(appender: Appe
     party = register(appender.service, 13)
     registry = appender.service.registry
     envelope = statement(party, 0)
-    assert parse_checked_submission(envelope, registry) == parse_submission(envelope, registry)
+    assert parse_submission(envelope, registry, checked=True) == parse_submission(
+        envelope, registry
+    )
     other = register(appender.service, 20)
     mixed = dict(envelope, signatures=[{**envelope["signatures"][0], "keyid": other.key_id}])
     with pytest.raises(BadEnvelope):
-        parse_checked_submission(mixed, registry)
+        parse_submission(mixed, registry, checked=True)
 
 
 def test_gunicorn_workers_share_one_appender(tmp_path: Path) -> None:
